@@ -1,0 +1,57 @@
+// The server's one configuration file (YAML, apiVersion codeexecutor/v1, kind
+// ServerConfig) and its command-line overrides, parsed into the Options
+// structs of each component.
+#ifndef CODEEXEC_SERVER_CONFIG_SERVER_CONFIG_H_
+#define CODEEXEC_SERVER_CONFIG_SERVER_CONFIG_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/api/request_validator.h"
+#include "server/exec/dispatcher.h"
+#include "server/local/gvisor_backend.h"
+
+namespace codeexec {
+
+struct ServerOptions {
+  // gRPC listen address (host:port; port 0 picks a free one).
+  std::string listen_address = "0.0.0.0:50051";
+  // Prometheus /metrics listen address; empty disables the exposer.
+  std::string metrics_address = "0.0.0.0:9464";
+  // "gvisor-local" (embedded) or "kubernetes".
+  std::string backend = "gvisor-local";
+  // On SIGTERM: how long running executions may go on before they are
+  // cancelled.
+  absl::Duration shutdown_grace = absl::Seconds(30);
+  // Where the server writes its chosen ports once listening (for tests and
+  // scripts that start it on port 0); empty = nowhere.
+  std::string ports_file;
+};
+
+struct ServerConfig {
+  ServerOptions server;
+  DispatcherOptions dispatcher;
+  ValidatorOptions validation;  // limits + languages
+  LocalBackendOptions local;
+};
+
+// The built-in configuration: every default, plus the `python` and `bash`
+// language profiles.
+ServerConfig DefaultServerConfig();
+
+// Parses YAML text on top of the defaults, then applies `overrides` (each
+// "dotted.key.path=value", as given by --set). Unknown keys, wrong types and
+// bad quantities or durations fail with the key's path in the message.
+absl::StatusOr<ServerConfig> ParseServerConfig(
+    std::string_view yaml_text, const std::vector<std::string>& overrides);
+
+// Reads `path` (empty = defaults only) and calls ParseServerConfig.
+absl::StatusOr<ServerConfig> LoadServerConfig(
+    const std::string& path, const std::vector<std::string>& overrides);
+
+}  // namespace codeexec
+
+#endif  // CODEEXEC_SERVER_CONFIG_SERVER_CONFIG_H_

@@ -1,0 +1,42 @@
+// The interface every sandbox backend implements (gvisor-local, kubernetes).
+#ifndef CODEEXEC_SERVER_EXEC_BACKEND_H_
+#define CODEEXEC_SERVER_EXEC_BACKEND_H_
+
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "server/exec/cancellation.h"
+#include "server/exec/execution_spec.h"
+
+namespace codeexec {
+
+// Receives the program's output as it is produced. Called from the backend's
+// thread; must not block for long.
+class OutputSink {
+ public:
+  virtual ~OutputSink() = default;
+  virtual void OnOutput(OutputStream stream, std::string_view data) = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // "gvisor-local" or "kubernetes": reported to clients and used as a metrics
+  // label.
+  virtual std::string_view Name() const = 0;
+
+  // Runs `spec` to completion on the calling (worker) thread.
+  // - Streams stdout/stderr through `sink` in the order produced, never more
+  //   than spec.max_output_bytes in total (then kOutputLimit, truncated).
+  // - Returns promptly once `cancel` fires, with outcome kCancelled.
+  // - Returns only when nothing of the run is left (sandbox, files, objects),
+  //   on every path.
+  // Failures of the sandbox itself are kSandboxError with a message.
+  virtual ExecutionResult Run(const ExecutionSpec& spec, OutputSink& sink,
+                              const Cancellation& cancel) = 0;
+};
+
+}  // namespace codeexec
+
+#endif  // CODEEXEC_SERVER_EXEC_BACKEND_H_

@@ -1,0 +1,91 @@
+// Bounded queue + fixed pool of workers that run executions on a Backend.
+#ifndef CODEEXEC_SERVER_EXEC_DISPATCHER_H_
+#define CODEEXEC_SERVER_EXEC_DISPATCHER_H_
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/exec/backend.h"
+#include "server/exec/cancellation.h"
+#include "server/exec/execution_spec.h"
+
+namespace codeexec {
+
+class ServiceMetrics;
+
+struct DispatcherOptions {
+  // Sandboxes running at once.
+  int workers = 4;
+  // Executions waiting for a worker; one more is refused with
+  // RESOURCE_EXHAUSTED at once.
+  int queue_size = 64;
+};
+
+// Receives the lifecycle of one execution. Output comes through OutputSink.
+// OnStarted is called once before any output, OnFinished exactly once, last.
+class ExecutionObserver : public OutputSink {
+ public:
+  virtual void OnStarted(absl::Duration queue_wait) = 0;
+  virtual void OnFinished(const ExecutionResult& result) = 0;
+};
+
+class Dispatcher {
+ public:
+  // `backend` and `metrics` (may be null) must outlive the dispatcher.
+  Dispatcher(DispatcherOptions options, Backend& backend,
+             ServiceMetrics* metrics);
+  // Cancels what is left and joins the workers.
+  ~Dispatcher();
+
+  // Queues an execution. RESOURCE_EXHAUSTED when the queue is full,
+  // UNAVAILABLE once StopAccepting was called. On OK the observer gets
+  // OnFinished exactly once, even if cancelled while still queued.
+  absl::Status Submit(ExecutionSpec spec,
+                      std::shared_ptr<ExecutionObserver> observer,
+                      std::shared_ptr<Cancellation> cancel);
+
+  // Shutdown, phase 1: refuse new executions; queued and running go on.
+  void StopAccepting();
+  // Waits until nothing is queued or running; true if that happened in time.
+  bool WaitIdle(absl::Duration timeout);
+  // Shutdown, phase 2: cancels every queued and running execution.
+  void CancelAll(const std::string& reason);
+
+  int queued() const;
+  int running() const;
+  std::string_view backend_name() const { return backend_.Name(); }
+
+ private:
+  struct Task {
+    ExecutionSpec spec;
+    std::shared_ptr<ExecutionObserver> observer;
+    std::shared_ptr<Cancellation> cancel;
+    absl::Time enqueued;
+  };
+  void WorkerLoop();
+  void RunTask(Task& task);
+  void PublishGauges() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const DispatcherOptions options_;
+  Backend& backend_;
+  ServiceMetrics* const metrics_;
+  mutable absl::Mutex mu_;
+  std::deque<Task> queue_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<Cancellation>> running_cancels_
+      ABSL_GUARDED_BY(mu_);
+  int running_ ABSL_GUARDED_BY(mu_) = 0;
+  bool accepting_ ABSL_GUARDED_BY(mu_) = true;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace codeexec
+
+#endif  // CODEEXEC_SERVER_EXEC_DISPATCHER_H_

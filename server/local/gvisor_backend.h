@@ -1,0 +1,69 @@
+// The embedded backend: each run is a fresh gVisor sandbox started with
+// `runsc run` from a generated OCI bundle on this host (no cluster).
+#ifndef CODEEXEC_SERVER_LOCAL_GVISOR_BACKEND_H_
+#define CODEEXEC_SERVER_LOCAL_GVISOR_BACKEND_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/exec/backend.h"
+
+namespace codeexec {
+
+struct LocalBackendOptions {
+  // runsc binary; a bare name is looked up in $PATH.
+  std::string runsc_path = "runsc";
+  // Private state: runsc --root, OCI bundles and workspace mounts live here
+  // and are removed after each run.
+  std::string state_dir = "/run/code-executor";
+  // Read-only root filesystem of every sandbox (host "/" by default).
+  std::string rootfs = "/";
+  // gVisor platform (`runsc --platform`). kvm hangs on these VMs.
+  std::string platform = "ptrace";
+  // Size of the tmpfs mounted at /workspace (code, input and output files).
+  int64_t workspace_bytes = int64_t{64} << 20;
+  // Size of the sandbox-internal tmpfs at /tmp (counts against memory).
+  int64_t tmp_bytes = int64_t{64} << 20;
+  // Processes the program may have inside the sandbox (RLIMIT_NPROC, which
+  // gVisor enforces: fork fails with EAGAIN beyond it).
+  int max_processes = 64;
+  // pids limit of the sandbox's host cgroup. gVisor's own threads count
+  // here and the sentry panics when it is hit, so it is a safety net well
+  // above max_processes, not the program's limit.
+  int host_pids_limit = 4096;
+  // uid/gid the program runs as inside the sandbox.
+  uint32_t run_as_uid = 65534;
+  uint32_t run_as_gid = 65534;
+  // Parent cgroup (under each v1 controller, or the v2 root) for per-run
+  // cgroups that carry the memory, cpu and pids limits.
+  std::string cgroup_parent = "code-executor";
+  // After `runsc kill`, how long to wait before `runsc delete --force`.
+  absl::Duration kill_grace = absl::Seconds(2);
+  // Extra global flags passed to runsc before the command (e.g. "--debug").
+  std::vector<std::string> extra_runsc_flags;
+};
+
+class GvisorBackend : public Backend {
+ public:
+  // Checks that runsc exists and runs, that we are root, that cgroups are
+  // usable, and prepares state_dir (removing what a crashed server left).
+  // Errors say what is missing and how to fix it.
+  static absl::StatusOr<std::unique_ptr<GvisorBackend>> Create(
+      LocalBackendOptions options);
+
+  std::string_view Name() const override { return "gvisor-local"; }
+  ExecutionResult Run(const ExecutionSpec& spec, OutputSink& sink,
+                      const Cancellation& cancel) override;
+
+ private:
+  explicit GvisorBackend(LocalBackendOptions options);
+  LocalBackendOptions options_;
+};
+
+}  // namespace codeexec
+
+#endif  // CODEEXEC_SERVER_LOCAL_GVISOR_BACKEND_H_
