@@ -32,9 +32,11 @@ struct LimitsOptions {
   int max_input_files = 64;
   // All input files together.
   int64_t max_input_file_bytes = int64_t{8} << 20;
-  // Files returned from the workspace after the run.
+  // Files returned from the workspace after the run. They travel in the
+  // Finished message: keep the total under clients' default 4 MiB receive
+  // limit, or raise that limit in the clients too.
   int max_output_files = 32;
-  int64_t max_output_file_bytes = int64_t{8} << 20;
+  int64_t max_output_file_bytes = int64_t{2} << 20;
 };
 
 struct ValidatorOptions {

@@ -58,7 +58,7 @@ struct ExecutionSpec {
   int64_t max_output_bytes = int64_t{10} << 20;
   // Caps on the files returned from the workspace.
   int max_output_files = 32;
-  int64_t max_output_file_bytes = int64_t{8} << 20;
+  int64_t max_output_file_bytes = int64_t{2} << 20;
 };
 
 enum class Outcome {

@@ -33,7 +33,6 @@ class ServiceMetrics {
   // executions_total{backend,outcome} and
   // execution_duration_seconds{backend,phase} for each non-zero phase.
   void RecordExecution(std::string_view backend, const ExecutionResult& result);
-  // codeexec_queue_wait is reported as phase="queue" too.
   void SetInflight(int running);
   void SetQueueDepth(int queued);
   // rejected_total{reason}: "queue_full", "invalid_argument", "shutting_down".
@@ -48,6 +47,7 @@ class ServiceMetrics {
   prometheus::Gauge& inflight_;
   prometheus::Gauge& queue_depth_;
   prometheus::Family<prometheus::Counter>& rejected_total_;
+  prometheus::Family<prometheus::Counter>& output_bytes_total_;
   prometheus::Counter& stdout_bytes_;
   prometheus::Counter& stderr_bytes_;
 };

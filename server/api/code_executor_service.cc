@@ -1,0 +1,87 @@
+#include "server/api/code_executor_service.h"
+
+#include <openssl/sha.h>
+
+#include <chrono>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_format.h"
+#include "server/api/execute_stream.h"
+
+namespace codeexec {
+namespace {
+
+std::string NewExecutionId() {
+  static absl::Mutex mu(absl::kConstInit);
+  static absl::BitGen* bitgen = new absl::BitGen();
+  absl::MutexLock lock(&mu);
+  const uint64_t bits = absl::Uniform<uint64_t>(*bitgen) & 0xffffffffffffULL;
+  return absl::StrFormat("ce-%012x", bits);
+}
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+         digest);
+  return absl::BytesToHexString(absl::string_view(
+      reinterpret_cast<const char*>(digest), SHA256_DIGEST_LENGTH));
+}
+
+std::optional<absl::Duration> TimeToDeadline(
+    const grpc::CallbackServerContext& context) {
+  const auto deadline = context.deadline();
+  // gRPC reports "no deadline" as a time point far in the future.
+  const auto remaining = deadline - std::chrono::system_clock::now();
+  if (remaining > std::chrono::hours(24 * 365)) return std::nullopt;
+  return absl::FromChrono(remaining);
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+CodeExecutorService::CodeExecutorService(ValidatorOptions options,
+                                         Dispatcher& dispatcher,
+                                         ServiceMetrics* metrics)
+    : options_(std::move(options)),
+      dispatcher_(dispatcher),
+      metrics_(metrics) {}
+
+grpc::ServerWriteReactor<codeexecutor::v1::ExecuteResponse>*
+CodeExecutorService::Execute(grpc::CallbackServerContext* context,
+                             const codeexecutor::v1::ExecuteRequest* request) {
+  absl::StatusOr<ExecutionSpec> spec =
+      BuildExecutionSpec(*request, options_, TimeToDeadline(*context));
+  ExecutionIdentity identity;
+  identity.execution_id = NewExecutionId();
+  identity.client_request_id = request->client_request_id();
+  identity.backend = std::string(dispatcher_.backend_name());
+  identity.language = spec.ok() ? spec->language_name : request->language();
+  identity.code_sha256 = Sha256Hex(request->code());
+  identity.code_bytes = request->code().size();
+  std::shared_ptr<ExecuteStream> stream = ExecuteStream::Create(identity);
+  auto* reactor = stream->reactor();
+
+  if (!spec.ok()) {
+    if (metrics_ != nullptr) {
+      metrics_->RecordRejected(spec.status().code() ==
+                                       absl::StatusCode::kInvalidArgument
+                                   ? "invalid_argument"
+                                   : "deadline");
+    }
+    stream->FinishWithError(ToGrpcStatus(spec.status()));
+    return reactor;
+  }
+  spec->execution_id = identity.execution_id;
+  absl::Status submitted =
+      dispatcher_.Submit(*std::move(spec), stream, stream->cancellation());
+  if (!submitted.ok()) stream->FinishWithError(ToGrpcStatus(submitted));
+  return reactor;
+}
+
+}  // namespace codeexec

@@ -1,0 +1,228 @@
+#include "server/api/execute_stream.h"
+
+#include <cstdio>
+#include <utility>
+
+#include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
+
+namespace codeexec {
+namespace {
+
+using ::codeexecutor::v1::ExecuteResponse;
+using ::codeexecutor::v1::Finished;
+using ::codeexecutor::v1::Output;
+
+// Output queued behind a slow client is merged into messages up to this size.
+constexpr size_t kMaxCoalescedOutput = 64 * 1024;
+
+void SetDuration(absl::Duration d, google::protobuf::Duration* out) {
+  const int64_t nanos = absl::ToInt64Nanoseconds(d);
+  out->set_seconds(nanos / 1000000000);
+  out->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+}
+
+Finished::Outcome ToProto(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kOk:
+      return Finished::OK;
+    case Outcome::kNonzeroExit:
+      return Finished::NONZERO_EXIT;
+    case Outcome::kTimeout:
+      return Finished::TIMEOUT;
+    case Outcome::kOomKilled:
+      return Finished::OOM_KILLED;
+    case Outcome::kOutputLimit:
+      return Finished::OUTPUT_LIMIT;
+    case Outcome::kCancelled:
+      return Finished::CANCELLED;
+    case Outcome::kSandboxError:
+      return Finished::SANDBOX_ERROR;
+  }
+  return Finished::OUTCOME_UNSPECIFIED;
+}
+
+// One JSON line per finished execution on stderr. Never the code itself.
+void LogFinished(const ExecutionIdentity& id, const ExecutionResult& result) {
+  const PhaseTimings& t = result.timings;
+  auto ms = [](absl::Duration d) { return absl::ToDoubleMilliseconds(d); };
+  nlohmann::json line = {
+      {"ts",
+       absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone())},
+      {"event", "execution_finished"},
+      {"execution_id", id.execution_id},
+      {"client_request_id", id.client_request_id},
+      {"backend", id.backend},
+      {"language", id.language},
+      {"code_sha256", id.code_sha256},
+      {"code_bytes", id.code_bytes},
+      {"outcome", std::string(OutcomeName(result.outcome))},
+      {"exit_code", result.exit_code},
+      {"truncated", result.truncated},
+      {"output_files", result.output_files.size()},
+      {"message", result.message},
+      {"duration_ms",
+       {{"queue", ms(t.queue)},
+        {"create", ms(t.create)},
+        {"schedule", ms(t.schedule)},
+        {"start", ms(t.start)},
+        {"run", ms(t.run)},
+        {"cleanup", ms(t.cleanup)}}}};
+  const std::string text =
+      line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+      "\n";
+  std::fwrite(text.data(), 1, text.size(), stderr);
+}
+
+}  // namespace
+
+class ExecuteStream::StreamReactor final : public Reactor {
+ public:
+  explicit StreamReactor(std::shared_ptr<ExecuteStream> stream)
+      : stream_(std::move(stream)) {}
+  void OnWriteDone(bool ok) override { stream_->HandleWriteDone(ok); }
+  void OnCancel() override {
+    stream_->cancel_->Cancel("the client cancelled the call");
+  }
+  void OnDone() override {
+    stream_->HandleDone();
+    delete this;
+  }
+
+ private:
+  const std::shared_ptr<ExecuteStream> stream_;
+};
+
+std::shared_ptr<ExecuteStream> ExecuteStream::Create(
+    ExecutionIdentity identity) {
+  std::shared_ptr<ExecuteStream> stream(new ExecuteStream(std::move(identity)));
+  absl::MutexLock lock(&stream->mu_);
+  stream->reactor_ = new StreamReactor(stream);
+  return stream;
+}
+
+ExecuteStream::ExecuteStream(ExecutionIdentity identity)
+    : identity_(std::move(identity)) {}
+
+ExecuteStream::Reactor* ExecuteStream::reactor() const {
+  absl::MutexLock lock(const_cast<absl::Mutex*>(&mu_));
+  return reactor_;
+}
+
+void ExecuteStream::FinishWithError(const grpc::Status& status) {
+  absl::MutexLock lock(&mu_);
+  if (reactor_ == nullptr || finish_called_) return;
+  finish_called_ = true;
+  reactor_->Finish(status);
+}
+
+void ExecuteStream::OnStarted(absl::Duration queue_wait) {
+  ExecuteResponse response;
+  auto* started = response.mutable_started();
+  started->set_execution_id(identity_.execution_id);
+  started->set_backend(identity_.backend);
+  started->set_sandbox_name(identity_.execution_id);
+  started->set_client_request_id(identity_.client_request_id);
+  SetDuration(queue_wait, started->mutable_queue_wait());
+  Enqueue(std::move(response), /*last=*/false);
+}
+
+void ExecuteStream::OnOutput(OutputStream stream, std::string_view data) {
+  const Output::Stream proto_stream =
+      stream == OutputStream::kStdout ? Output::STDOUT : Output::STDERR;
+  {
+    // A slow client: append to the newest queued chunk of the same stream
+    // instead of queueing many small messages. Order is preserved.
+    absl::MutexLock lock(&mu_);
+    if (!pending_.empty() && pending_.back().has_output() &&
+        pending_.back().output().stream() == proto_stream &&
+        pending_.back().output().data().size() + data.size() <=
+            kMaxCoalescedOutput) {
+      pending_.back().mutable_output()->mutable_data()->append(data);
+      return;
+    }
+  }
+  ExecuteResponse response;
+  response.mutable_output()->set_stream(proto_stream);
+  response.mutable_output()->set_data(std::string(data));
+  Enqueue(std::move(response), /*last=*/false);
+}
+
+void ExecuteStream::OnFinished(const ExecutionResult& result) {
+  LogFinished(identity_, result);
+  ExecuteResponse response;
+  Finished* finished = response.mutable_finished();
+  finished->set_exit_code(result.exit_code);
+  finished->set_outcome(ToProto(result.outcome));
+  finished->set_message(result.message);
+  finished->set_truncated(result.truncated);
+  finished->set_output_files_truncated(result.output_files_truncated);
+  for (const WorkspaceFile& file : result.output_files) {
+    auto* out = finished->add_output_files();
+    out->set_path(file.path);
+    out->set_content(file.content);
+  }
+  const PhaseTimings& t = result.timings;
+  auto* timings = finished->mutable_timings();
+  SetDuration(t.queue, timings->mutable_queue());
+  SetDuration(t.create, timings->mutable_create());
+  SetDuration(t.schedule, timings->mutable_schedule());
+  SetDuration(t.start, timings->mutable_start());
+  SetDuration(t.run, timings->mutable_run());
+  SetDuration(t.cleanup, timings->mutable_cleanup());
+  SetDuration(t.queue + t.create + t.schedule + t.start + t.run + t.cleanup,
+              timings->mutable_total());
+  Enqueue(std::move(response), /*last=*/true);
+}
+
+void ExecuteStream::Enqueue(ExecuteResponse response, bool last) {
+  absl::MutexLock lock(&mu_);
+  if (reactor_ == nullptr || finish_called_) return;  // client is gone
+  pending_.push_back(std::move(response));
+  last_queued_ = last_queued_ || last;
+  WriteNextLocked();
+}
+
+void ExecuteStream::WriteNextLocked() {
+  if (write_in_flight_ || finish_called_ || reactor_ == nullptr) return;
+  if (!pending_.empty()) {
+    in_flight_ = std::move(pending_.front());
+    pending_.pop_front();
+    write_in_flight_ = true;
+    reactor_->StartWrite(&in_flight_);
+  } else if (last_queued_) {
+    finish_called_ = true;
+    reactor_->Finish(grpc::Status::OK);
+  }
+}
+
+void ExecuteStream::HandleWriteDone(bool ok) {
+  {
+    absl::MutexLock lock(&mu_);
+    write_in_flight_ = false;
+    if (ok) {
+      WriteNextLocked();
+      return;
+    }
+    // The stream is broken (client gone): end the call, then stop the run.
+    pending_.clear();
+    if (!finish_called_ && reactor_ != nullptr) {
+      finish_called_ = true;
+      reactor_->Finish(
+          grpc::Status(grpc::StatusCode::CANCELLED, "stream closed"));
+    }
+  }
+  cancel_->Cancel("the client stream closed");
+}
+
+void ExecuteStream::HandleDone() {
+  {
+    absl::MutexLock lock(&mu_);
+    reactor_ = nullptr;
+    pending_.clear();
+  }
+  // If the call ended before the run did (cancel, deadline), stop the run.
+  cancel_->Cancel("the call ended");
+}
+
+}  // namespace codeexec

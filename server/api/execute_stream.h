@@ -1,0 +1,76 @@
+// One Execute call in flight: the bridge between the worker thread that runs
+// the program (ExecutionObserver side) and gRPC's reactor (write side).
+// Events are queued under a mutex with one write in flight; reactions never
+// block. The reactor is deleted in OnDone; the stream state lives on (shared)
+// until the worker is done with it too.
+#ifndef CODEEXEC_SERVER_API_EXECUTE_STREAM_H_
+#define CODEEXEC_SERVER_API_EXECUTE_STREAM_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "codeexecutor/v1/code_executor.pb.h"
+#include "server/exec/cancellation.h"
+#include "server/exec/dispatcher.h"
+
+namespace codeexec {
+
+// What the stream reports about its execution (Started, the log line).
+struct ExecutionIdentity {
+  std::string execution_id;
+  std::string client_request_id;
+  std::string backend;
+  std::string language;
+  std::string code_sha256;
+  size_t code_bytes = 0;
+};
+
+class ExecuteStream : public ExecutionObserver,
+                      public std::enable_shared_from_this<ExecuteStream> {
+ public:
+  using Reactor = grpc::ServerWriteReactor<codeexecutor::v1::ExecuteResponse>;
+
+  // Creates the stream and its reactor; hand the reactor to gRPC.
+  static std::shared_ptr<ExecuteStream> Create(ExecutionIdentity identity);
+  Reactor* reactor() const;
+  const std::shared_ptr<Cancellation>& cancellation() const { return cancel_; }
+
+  // Ends the call with `status` before anything was written (the execution
+  // was never queued).
+  void FinishWithError(const grpc::Status& status);
+
+  // ExecutionObserver (worker thread).
+  void OnStarted(absl::Duration queue_wait) override;
+  void OnOutput(OutputStream stream, std::string_view data) override;
+  void OnFinished(const ExecutionResult& result) override;
+
+ private:
+  class StreamReactor;
+  explicit ExecuteStream(ExecutionIdentity identity);
+
+  void Enqueue(codeexecutor::v1::ExecuteResponse response, bool last);
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reactions, forwarded by StreamReactor.
+  void HandleWriteDone(bool ok);
+  void HandleDone();
+
+  const ExecutionIdentity identity_;
+  const std::shared_ptr<Cancellation> cancel_ =
+      std::make_shared<Cancellation>();
+  absl::Mutex mu_;
+  StreamReactor* reactor_ ABSL_GUARDED_BY(mu_);
+  std::deque<codeexecutor::v1::ExecuteResponse> pending_ ABSL_GUARDED_BY(mu_);
+  codeexecutor::v1::ExecuteResponse in_flight_ ABSL_GUARDED_BY(mu_);
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool last_queued_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace codeexec
+
+#endif  // CODEEXEC_SERVER_API_EXECUTE_STREAM_H_

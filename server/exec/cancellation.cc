@@ -1,0 +1,60 @@
+#include "server/exec/cancellation.h"
+
+#include <utility>
+#include <vector>
+
+namespace codeexec {
+
+void Cancellation::Cancel(std::string reason) {
+  std::vector<std::function<void()>> to_run;
+  {
+    absl::MutexLock lock(&mu_);
+    if (cancelled_) return;
+    cancelled_ = true;
+    reason_ = std::move(reason);
+    for (auto& [id, callback] : callbacks_) to_run.push_back(callback);
+    running_callbacks_ = true;
+  }
+  for (auto& callback : to_run) callback();
+  absl::MutexLock lock(&mu_);
+  running_callbacks_ = false;
+}
+
+bool Cancellation::IsCancelled() const {
+  absl::MutexLock lock(&mu_);
+  return cancelled_;
+}
+
+std::string Cancellation::Reason() const {
+  absl::MutexLock lock(&mu_);
+  return reason_;
+}
+
+Cancellation::CallbackId Cancellation::AddCallback(
+    std::function<void()> callback) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!cancelled_) {
+      CallbackId id = next_id_++;
+      callbacks_.emplace(id, std::move(callback));
+      return id;
+    }
+  }
+  callback();
+  return -1;
+}
+
+void Cancellation::RemoveCallback(CallbackId id) {
+  absl::MutexLock lock(&mu_);
+  callbacks_.erase(id);
+  // A callback copied out by Cancel() may still be running: wait for it.
+  mu_.Await(absl::Condition(
+      +[](bool* running) { return !*running; }, &running_callbacks_));
+}
+
+bool Cancellation::WaitFor(absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(&cancelled_), timeout);
+}
+
+}  // namespace codeexec

@@ -1,0 +1,188 @@
+#include "server/exec/dispatcher.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+#include "server/metrics/service_metrics.h"
+
+namespace codeexec {
+namespace {
+
+// A backend whose runs block until released or cancelled; it records the
+// specs it ran. (Unit-test double: the real backends are tested elsewhere.)
+class GatedBackend : public Backend {
+ public:
+  std::string_view Name() const override { return "gated"; }
+  ExecutionResult Run(const ExecutionSpec& spec, OutputSink& sink,
+                      const Cancellation& cancel) override {
+    {
+      absl::MutexLock lock(&mu_);
+      started_.push_back(spec.execution_id);
+    }
+    sink.OnOutput(OutputStream::kStdout, "out:" + spec.execution_id);
+    ExecutionResult result;
+    while (!release_.HasBeenNotified()) {
+      if (cancel.WaitFor(absl::Milliseconds(5))) {
+        result.outcome = Outcome::kCancelled;
+        result.message = cancel.Reason();
+        return result;
+      }
+    }
+    result.outcome = Outcome::kOk;
+    result.exit_code = 0;
+    return result;
+  }
+  void Release() { release_.Notify(); }
+  int started() {
+    absl::MutexLock lock(&mu_);
+    return static_cast<int>(started_.size());
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> started_;
+  absl::Notification release_;
+};
+
+class RecordingObserver : public ExecutionObserver {
+ public:
+  void OnStarted(absl::Duration queue_wait) override {
+    absl::MutexLock lock(&mu_);
+    events_.push_back("started");
+  }
+  void OnOutput(OutputStream stream, std::string_view data) override {
+    absl::MutexLock lock(&mu_);
+    events_.push_back(std::string(data));
+  }
+  void OnFinished(const ExecutionResult& result) override {
+    absl::MutexLock lock(&mu_);
+    events_.push_back(std::string("finished:") +
+                      std::string(OutcomeName(result.outcome)));
+    finished_.Notify();
+  }
+  bool WaitFinished() {
+    return finished_.WaitForNotificationWithTimeout(absl::Seconds(30));
+  }
+  std::vector<std::string> events() {
+    absl::MutexLock lock(&mu_);
+    return events_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> events_;
+  absl::Notification finished_;
+};
+
+ExecutionSpec Spec(std::string id) {
+  ExecutionSpec spec;
+  spec.execution_id = std::move(id);
+  return spec;
+}
+
+TEST(DispatcherTest, RunsInOrderStartedOutputFinished) {
+  GatedBackend backend;
+  Dispatcher dispatcher({.workers = 1, .queue_size = 4}, backend, nullptr);
+  auto observer = std::make_shared<RecordingObserver>();
+  backend.Release();
+  ASSERT_TRUE(
+      dispatcher.Submit(Spec("a"), observer, std::make_shared<Cancellation>())
+          .ok());
+  ASSERT_TRUE(observer->WaitFinished());
+  EXPECT_EQ(observer->events(),
+            (std::vector<std::string>{"started", "out:a", "finished:ok"}));
+}
+
+TEST(DispatcherTest, FullQueueIsRefusedAtOnceWithResourceExhausted) {
+  GatedBackend backend;
+  ServiceMetrics metrics;
+  Dispatcher dispatcher({.workers = 1, .queue_size = 1}, backend, &metrics);
+  std::vector<std::shared_ptr<RecordingObserver>> observers;
+  for (int i = 0; i < 3; ++i) {
+    observers.push_back(std::make_shared<RecordingObserver>());
+  }
+  ASSERT_TRUE(
+      dispatcher
+          .Submit(Spec("a"), observers[0], std::make_shared<Cancellation>())
+          .ok());
+  ASSERT_TRUE(
+      dispatcher
+          .Submit(Spec("b"), observers[1], std::make_shared<Cancellation>())
+          .ok());
+  absl::Status third = dispatcher.Submit(Spec("c"), observers[2],
+                                         std::make_shared<Cancellation>());
+  EXPECT_EQ(third.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(third.message().find("queue is full"), std::string::npos);
+  backend.Release();
+  EXPECT_TRUE(observers[0]->WaitFinished());
+  EXPECT_TRUE(observers[1]->WaitFinished());
+  EXPECT_TRUE(observers[2]->events().empty());
+}
+
+TEST(DispatcherTest, CancelWhileQueuedFinishesCancelledWithoutRunning) {
+  GatedBackend backend;
+  Dispatcher dispatcher({.workers = 1, .queue_size = 2}, backend, nullptr);
+  auto first = std::make_shared<RecordingObserver>();
+  auto second = std::make_shared<RecordingObserver>();
+  auto second_cancel = std::make_shared<Cancellation>();
+  ASSERT_TRUE(
+      dispatcher.Submit(Spec("a"), first, std::make_shared<Cancellation>())
+          .ok());
+  ASSERT_TRUE(dispatcher.Submit(Spec("b"), second, second_cancel).ok());
+  second_cancel->Cancel("client went away");
+  backend.Release();
+  ASSERT_TRUE(second->WaitFinished());
+  EXPECT_EQ(second->events(),
+            (std::vector<std::string>{"started", "finished:cancelled"}));
+  EXPECT_TRUE(first->WaitFinished());
+  EXPECT_EQ(backend.started(), 1);
+}
+
+TEST(DispatcherTest, ShutdownRefusesNewWorkAndCancelsRunning) {
+  GatedBackend backend;
+  Dispatcher dispatcher({.workers = 2, .queue_size = 2}, backend, nullptr);
+  auto running = std::make_shared<RecordingObserver>();
+  ASSERT_TRUE(
+      dispatcher.Submit(Spec("a"), running, std::make_shared<Cancellation>())
+          .ok());
+  dispatcher.StopAccepting();
+  EXPECT_EQ(dispatcher
+                .Submit(Spec("b"), std::make_shared<RecordingObserver>(),
+                        std::make_shared<Cancellation>())
+                .code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_FALSE(dispatcher.WaitIdle(absl::Milliseconds(50)));
+  dispatcher.CancelAll("server is shutting down");
+  EXPECT_TRUE(dispatcher.WaitIdle(absl::Seconds(30)));
+  ASSERT_TRUE(running->WaitFinished());
+  EXPECT_EQ(running->events().back(), "finished:cancelled");
+}
+
+TEST(DispatcherTest, RunsUpToWorkersAtOnce) {
+  GatedBackend backend;
+  Dispatcher dispatcher({.workers = 3, .queue_size = 8}, backend, nullptr);
+  std::vector<std::shared_ptr<RecordingObserver>> observers;
+  for (int i = 0; i < 6; ++i) {
+    observers.push_back(std::make_shared<RecordingObserver>());
+    ASSERT_TRUE(dispatcher
+                    .Submit(Spec(std::to_string(i)), observers.back(),
+                            std::make_shared<Cancellation>())
+                    .ok());
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (backend.started() < 3 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ(backend.started(), 3);
+  EXPECT_EQ(dispatcher.running(), 3);
+  EXPECT_EQ(dispatcher.queued(), 3);
+  backend.Release();
+  for (auto& observer : observers) EXPECT_TRUE(observer->WaitFinished());
+}
+
+}  // namespace
+}  // namespace codeexec

@@ -1,0 +1,242 @@
+// code_executor_server: the CodeExecutor gRPC service.
+//
+//   code_executor_server [--config FILE] [--set dotted.key=value]...
+//                        [--listen_address HOST:PORT] [--metrics_address ...]
+//                        [--backend NAME] [--workers N] [--queue_size N]
+//                        [--ports_file FILE]
+//
+// Shuts down on SIGTERM/SIGINT in two phases: stop accepting (health
+// NOT_SERVING, new calls UNAVAILABLE) and let running executions finish
+// within server.shutdownGrace; then cancel the rest and exit.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "server/api/code_executor_service.h"
+#include "server/config/server_config.h"
+#include "server/exec/dispatcher.h"
+#include "server/local/gvisor_backend.h"
+#include "server/metrics/service_metrics.h"
+
+ABSL_FLAG(std::string, config, "",
+          "Server config file (YAML, kind ServerConfig); empty = defaults.");
+ABSL_FLAG(std::string, listen_address, "", "Overrides server.listenAddress.");
+ABSL_FLAG(std::string, metrics_address, "", "Overrides server.metricsAddress.");
+ABSL_FLAG(std::string, backend, "", "Overrides server.backend.");
+ABSL_FLAG(int, workers, 0, "Overrides dispatcher.workers (when > 0).");
+ABSL_FLAG(int, queue_size, -1, "Overrides dispatcher.queueSize (when >= 0).");
+ABSL_FLAG(std::string, ports_file, "", "Overrides server.portsFile.");
+
+namespace codeexec {
+namespace {
+
+constexpr char kServiceName[] = "codeexecutor.v1.CodeExecutor";
+// After cancelling what outlived the grace period: time for sandboxes to be
+// torn down and Finished events to reach clients.
+constexpr absl::Duration kCancelGrace = absl::Seconds(15);
+
+void LogLine(std::string_view event, nlohmann::json fields) {
+  fields["event"] = event;
+  fields["ts"] =
+      absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone());
+  const std::string text = fields.dump() + "\n";
+  std::fwrite(text.data(), 1, text.size(), stderr);
+}
+
+// `--set k=v` may be repeated, which absl flags cannot accumulate: take the
+// occurrences out of argv before absl parses the rest.
+std::vector<std::string> ExtractSetOverrides(int& argc, char** argv) {
+  std::vector<std::string> overrides;
+  int out = 1;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if ((arg == "--set" || arg == "-set") && i + 1 < argc) {
+      overrides.push_back(argv[++i]);
+    } else if (absl::StartsWith(arg, "--set=")) {
+      overrides.push_back(std::string(arg.substr(6)));
+    } else {
+      argv[out++] = argv[i];
+    }
+  }
+  argc = out;
+  return overrides;
+}
+
+void AddFlagOverrides(std::vector<std::string>& overrides) {
+  auto add = [&](const char* key, const std::string& value) {
+    overrides.push_back(absl::StrCat(key, "=", value));
+  };
+  if (auto v = absl::GetFlag(FLAGS_listen_address); !v.empty())
+    add("server.listenAddress", v);
+  if (auto v = absl::GetFlag(FLAGS_metrics_address); !v.empty())
+    add("server.metricsAddress", v);
+  if (auto v = absl::GetFlag(FLAGS_backend); !v.empty())
+    add("server.backend", v);
+  if (auto v = absl::GetFlag(FLAGS_workers); v > 0)
+    add("dispatcher.workers", std::to_string(v));
+  if (auto v = absl::GetFlag(FLAGS_queue_size); v >= 0)
+    add("dispatcher.queueSize", std::to_string(v));
+  if (auto v = absl::GetFlag(FLAGS_ports_file); !v.empty())
+    add("server.portsFile", v);
+}
+
+absl::Status WritePortsFile(const std::string& path, int grpc_port,
+                            int metrics_port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << nlohmann::json{{"grpc", grpc_port}, {"metrics", metrics_port}}.dump()
+        << "\n";
+    if (!out) return absl::InternalError(absl::StrCat("cannot write ", tmp));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot rename ", tmp, " to ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(
+    const ServerConfig& config) {
+  if (config.server.backend == "gvisor-local") {
+    absl::StatusOr<std::unique_ptr<GvisorBackend>> backend =
+        GvisorBackend::Create(config.local);
+    if (!backend.ok()) return backend.status();
+    return std::unique_ptr<Backend>(std::move(*backend));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("server.backend: \"", config.server.backend,
+                   "\" is not available in this build"));
+}
+
+int Run(const ServerConfig& config) {
+  absl::StatusOr<std::unique_ptr<Backend>> backend = MakeBackend(config);
+  if (!backend.ok()) {
+    std::fprintf(stderr, "code_executor_server: %s\n",
+                 std::string(backend.status().message()).c_str());
+    return 1;
+  }
+  ServiceMetrics metrics;
+  std::unique_ptr<prometheus::Exposer> exposer;
+  int metrics_port = 0;
+  if (!config.server.metrics_address.empty()) {
+    auto started = StartMetricsExposer(config.server.metrics_address, metrics);
+    if (!started.ok()) {
+      std::fprintf(stderr, "code_executor_server: %s\n",
+                   std::string(started.status().message()).c_str());
+      return 1;
+    }
+    exposer = std::move(*started);
+    metrics_port = exposer->GetListeningPorts().at(0);
+  }
+
+  Dispatcher dispatcher(config.dispatcher, **backend, &metrics);
+  CodeExecutorService service(config.validation, dispatcher, &metrics);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int grpc_port = 0;
+  builder.AddListeningPort(config.server.listen_address,
+                           grpc::InsecureServerCredentials(), &grpc_port);
+  const LimitsOptions& limits = config.validation.limits;
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(limits.max_code_bytes + limits.max_stdin_bytes +
+                       limits.max_input_file_bytes + (int64_t{1} << 20)));
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || grpc_port == 0) {
+    std::fprintf(stderr,
+                 "code_executor_server: cannot listen on %s "
+                 "(server.listenAddress)\n",
+                 config.server.listen_address.c_str());
+    return 1;
+  }
+  auto* health = server->GetHealthCheckService();
+  health->SetServingStatus(true);
+  health->SetServingStatus(kServiceName, true);
+  if (!config.server.ports_file.empty()) {
+    if (absl::Status s =
+            WritePortsFile(config.server.ports_file, grpc_port, metrics_port);
+        !s.ok()) {
+      std::fprintf(stderr, "code_executor_server: %s\n",
+                   std::string(s.message()).c_str());
+      return 1;
+    }
+  }
+  LogLine("serving", {{"grpc_port", grpc_port},
+                      {"metrics_port", metrics_port},
+                      {"backend", config.server.backend},
+                      {"workers", config.dispatcher.workers},
+                      {"queue_size", config.dispatcher.queue_size}});
+
+  // Signals are blocked in every thread (see main); wait for one here.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+
+  // Phase 1: stop accepting, let running executions finish.
+  LogLine("shutdown_started", {{"signal", signal_number},
+                               {"running", dispatcher.running()},
+                               {"queued", dispatcher.queued()}});
+  health->SetServingStatus(false);
+  dispatcher.StopAccepting();
+  bool drained = dispatcher.WaitIdle(config.server.shutdown_grace);
+  // Phase 2: cancel the rest (their sandboxes are torn down).
+  if (!drained) {
+    dispatcher.CancelAll("the server is shutting down");
+    drained = dispatcher.WaitIdle(kCancelGrace);
+  }
+  // Lets the streams deliver their Finished events, then cancels stragglers.
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  LogLine("shutdown_complete", {{"drained", drained}});
+  return 0;
+}
+
+}  // namespace
+}  // namespace codeexec
+
+int main(int argc, char** argv) {
+  // Block the shutdown signals before any thread starts, so that only
+  // sigwait() in Run() receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::SetProgramUsageMessage(
+      "Runs untrusted code in gVisor sandboxes behind a gRPC API.\n"
+      "  code_executor_server --config server.yaml [--set key.path=value]...");
+  std::vector<std::string> overrides =
+      codeexec::ExtractSetOverrides(argc, argv);
+  absl::ParseCommandLine(argc, argv);
+  codeexec::AddFlagOverrides(overrides);
+
+  absl::StatusOr<codeexec::ServerConfig> config =
+      codeexec::LoadServerConfig(absl::GetFlag(FLAGS_config), overrides);
+  if (!config.ok()) {
+    std::fprintf(stderr, "code_executor_server: invalid configuration: %s\n",
+                 std::string(config.status().message()).c_str());
+    return 2;
+  }
+  return codeexec::Run(*config);
+}

@@ -1,0 +1,270 @@
+#include "tests/server_process.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "nlohmann/json.hpp"
+
+extern char** environ;
+
+namespace codeexec::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::codeexecutor::v1::CodeExecutor;
+using ::codeexecutor::v1::ExecuteRequest;
+using ::codeexecutor::v1::ExecuteResponse;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+bool WaitForHealth(const std::string& target, absl::Duration timeout) {
+  auto channel =
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(1));
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service("codeexecutor.v1.CodeExecutor");
+    grpc::health::v1::HealthCheckResponse response;
+    if (stub->Check(&context, request, &response).ok() &&
+        response.status() == grpc::health::v1::HealthCheckResponse::SERVING) {
+      return true;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
+    std::vector<std::string> args) {
+  std::unique_ptr<ServerProcess> server(new ServerProcess());
+  char work_template[] = "/tmp/codeexec-test-XXXXXX";
+  if (mkdtemp(work_template) == nullptr) {
+    return absl::InternalError("mkdtemp failed");
+  }
+  server->work_dir_ = work_template;
+  server->state_dir_ = server->work_dir_ + "/state";
+  const std::string ports_file = server->work_dir_ + "/ports.json";
+  const std::string log_file = server->work_dir_ + "/server.log";
+
+  std::vector<std::string> argv = {CODE_EXECUTOR_SERVER_PATH,
+                                   "--listen_address=127.0.0.1:0",
+                                   "--metrics_address=127.0.0.1:0",
+                                   "--ports_file=" + ports_file,
+                                   "--set",
+                                   "local.stateDir=" + server->state_dir_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> c_argv;
+  for (auto& arg : argv) c_argv.push_back(arg.data());
+  c_argv.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, log_file.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t empty;
+  sigemptyset(&empty);
+  posix_spawnattr_setsigmask(&attr, &empty);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  int rc = posix_spawn(&server->pid_, c_argv[0], &actions, &attr, c_argv.data(),
+                       environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) {
+    return absl::InternalError(
+        absl::StrCat("cannot start ", c_argv[0], ": ", strerror(rc)));
+  }
+
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (!fs::exists(ports_file)) {
+    int status = 0;
+    if (waitpid(server->pid_, &status, WNOHANG) == server->pid_) {
+      server->exited_ = true;
+      return absl::FailedPreconditionError(
+          absl::StrCat("server exited at start-up: ", ReadFile(log_file)));
+    }
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("server wrote no ports file: ", ReadFile(log_file)));
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  nlohmann::json ports = nlohmann::json::parse(ReadFile(ports_file));
+  server->grpc_port_ = ports.at("grpc").get<int>();
+  server->metrics_port_ = ports.at("metrics").get<int>();
+  if (!WaitForHealth(server->target(), absl::Seconds(30))) {
+    return absl::DeadlineExceededError("server never reported SERVING");
+  }
+  return server;
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0 && !exited_) {
+    if (!SignalAndWait(SIGTERM, absl::Seconds(60)).ok()) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  std::error_code ignored;
+  if (!work_dir_.empty()) fs::remove_all(work_dir_, ignored);
+}
+
+std::string ServerProcess::Log() const {
+  return ReadFile(work_dir_ + "/server.log");
+}
+
+std::unique_ptr<CodeExecutor::Stub> ServerProcess::NewStub() const {
+  return CodeExecutor::NewStub(
+      grpc::CreateChannel(target(), grpc::InsecureChannelCredentials()));
+}
+
+absl::StatusOr<int> ServerProcess::SignalAndWait(int signal,
+                                                 absl::Duration timeout) {
+  if (exited_) return absl::FailedPreconditionError("already exited");
+  kill(pid_, signal);
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      exited_ = true;
+      return status;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::DeadlineExceededError("server did not exit in time");
+}
+
+ExecuteOutcome Execute(CodeExecutor::Stub& stub, const ExecuteRequest& request,
+                       absl::Duration deadline) {
+  ExecuteOutcome outcome;
+  grpc::ClientContext context;
+  if (deadline > absl::ZeroDuration()) {
+    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+  }
+  auto reader = stub.Execute(&context, request);
+  ExecuteResponse response;
+  while (reader->Read(&response)) {
+    outcome.received_at.push_back(absl::Now());
+    if (response.has_started()) {
+      outcome.started = response.started();
+      outcome.has_started = true;
+    } else if (response.has_output()) {
+      (response.output().stream() == codeexecutor::v1::Output::STDOUT
+           ? outcome.stdout_text
+           : outcome.stderr_text) += response.output().data();
+    } else if (response.has_finished()) {
+      outcome.finished = response.finished();
+      outcome.has_finished = true;
+    }
+    outcome.events.push_back(response);
+  }
+  outcome.status = reader->Finish();
+  return outcome;
+}
+
+ExecuteRequest MakeRequest(std::string code, std::string language) {
+  ExecuteRequest request;
+  request.set_code(std::move(code));
+  request.set_language(std::move(language));
+  return request;
+}
+
+absl::StatusOr<std::string> ScrapeMetrics(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError("socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return absl::UnavailableError("cannot connect to the metrics port");
+  }
+  const std::string request =
+      "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  if (write(fd, request.data(), request.size()) !=
+      static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return absl::InternalError("short write");
+  }
+  std::string response;
+  char buffer[8192];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof(buffer))) > 0) response.append(buffer, n);
+  close(fd);
+  const size_t body = response.find("\r\n\r\n");
+  if (!absl::StartsWith(response, "HTTP/1.") || body == std::string::npos) {
+    return absl::InternalError("not an HTTP response: " + response);
+  }
+  return response.substr(body + 4);
+}
+
+absl::StatusOr<double> MetricValue(const std::string& page,
+                                   const std::string& sample) {
+  for (std::string_view line : absl::StrSplit(page, '\n')) {
+    if (absl::StartsWith(line, sample + " ")) {
+      double value;
+      if (absl::SimpleAtod(line.substr(sample.size() + 1), &value)) {
+        return value;
+      }
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("no sample ", sample));
+}
+
+std::vector<pid_t> ProcessesMatching(const std::string& needle) {
+  std::vector<pid_t> found;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    pid_t pid;
+    if (!absl::SimpleAtoi(entry.path().filename().string(), &pid)) continue;
+    std::string cmdline = ReadFile(entry.path().string() + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (absl::StrContains(cmdline, needle)) found.push_back(pid);
+  }
+  return found;
+}
+
+std::vector<std::string> ListDir(const std::string& path) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(path, ec)) {
+    names.push_back(entry.path().filename().string());
+  }
+  return names;
+}
+
+}  // namespace codeexec::testing
