@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -256,6 +257,31 @@ std::vector<pid_t> ProcessesMatching(const std::string& needle) {
     if (absl::StrContains(cmdline, needle)) found.push_back(pid);
   }
   return found;
+}
+
+absl::Status WaitNothingLeft(const ServerProcess& server, const std::string& id,
+                             absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    std::vector<std::string> left;
+    if (!ProcessesMatching(id).empty()) left.push_back("a process");
+    for (const char* dir : {"/bundles/", "/workspaces/"}) {
+      if (fs::exists(server.state_dir() + dir + id)) {
+        left.push_back(server.state_dir() + dir + id);
+      }
+    }
+    for (const char* controller : {"memory", "pids", "cpu"}) {
+      const std::string cgroup =
+          absl::StrCat("/sys/fs/cgroup/", controller, "/code-executor/", id);
+      if (fs::exists(cgroup)) left.push_back(cgroup);
+    }
+    if (left.empty()) return absl::OkStatus();
+    if (absl::Now() > deadline) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("left behind by ", id, ": ", absl::StrJoin(left, ", ")));
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
 }
 
 std::vector<std::string> ListDir(const std::string& path) {

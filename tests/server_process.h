@@ -82,6 +82,12 @@ absl::StatusOr<std::string> ScrapeMetrics(int port);
 absl::StatusOr<double> MetricValue(const std::string& page,
                                    const std::string& sample);
 
+// Waits (up to `timeout`) until nothing of execution `id` is left: no process
+// mentions it, no bundle or workspace directory, no cgroup; else says what
+// is left.
+absl::Status WaitNothingLeft(const ServerProcess& server, const std::string& id,
+                             absl::Duration timeout = absl::Seconds(10));
+
 // Processes whose command line contains `needle` (scans /proc).
 std::vector<pid_t> ProcessesMatching(const std::string& needle);
 // Entries of a directory (empty if it does not exist).

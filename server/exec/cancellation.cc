@@ -31,7 +31,7 @@ std::string Cancellation::Reason() const {
 }
 
 Cancellation::CallbackId Cancellation::AddCallback(
-    std::function<void()> callback) {
+    std::function<void()> callback) const {
   {
     absl::MutexLock lock(&mu_);
     if (!cancelled_) {
@@ -44,12 +44,14 @@ Cancellation::CallbackId Cancellation::AddCallback(
   return -1;
 }
 
-void Cancellation::RemoveCallback(CallbackId id) {
+void Cancellation::RemoveCallback(CallbackId id) const {
   absl::MutexLock lock(&mu_);
   callbacks_.erase(id);
   // A callback copied out by Cancel() may still be running: wait for it.
-  mu_.Await(absl::Condition(
-      +[](bool* running) { return !*running; }, &running_callbacks_));
+  auto callbacks_done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return !running_callbacks_;
+  };
+  mu_.Await(absl::Condition(&callbacks_done));
 }
 
 bool Cancellation::WaitFor(absl::Duration timeout) const {

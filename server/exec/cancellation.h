@@ -32,9 +32,9 @@ class Cancellation {
 
   // Runs `callback` once on cancellation: at once (on this thread) if already
   // cancelled. The callback must not call RemoveCallback.
-  CallbackId AddCallback(std::function<void()> callback);
+  CallbackId AddCallback(std::function<void()> callback) const;
   // After this returns, the callback is not running and will not run.
-  void RemoveCallback(CallbackId id);
+  void RemoveCallback(CallbackId id) const;
 
   // Blocks up to `timeout`; true if cancelled.
   bool WaitFor(absl::Duration timeout) const;
@@ -44,8 +44,11 @@ class Cancellation {
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool running_callbacks_ ABSL_GUARDED_BY(mu_) = false;
   std::string reason_ ABSL_GUARDED_BY(mu_);
-  CallbackId next_id_ ABSL_GUARDED_BY(mu_) = 0;
-  std::map<CallbackId, std::function<void()>> callbacks_ ABSL_GUARDED_BY(mu_);
+  // Observers register through a const reference: registration is not a
+  // change of the cancellation state.
+  mutable CallbackId next_id_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable std::map<CallbackId, std::function<void()>> callbacks_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace codeexec
