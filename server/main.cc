@@ -77,8 +77,9 @@ std::vector<std::string> ExtractSetOverrides(int& argc, char** argv) {
 }
 
 void AddFlagOverrides(std::vector<std::string>& overrides) {
+  // String values are quoted so that "[::]:50051" stays a string.
   auto add = [&](const char* key, const std::string& value) {
-    overrides.push_back(absl::StrCat(key, "=", value));
+    overrides.push_back(StringOverride(key, value));
   };
   if (auto v = absl::GetFlag(FLAGS_listen_address); !v.empty())
     add("server.listenAddress", v);

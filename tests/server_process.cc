@@ -235,7 +235,7 @@ absl::StatusOr<std::string> ScrapeMetrics(int port) {
 
 absl::StatusOr<double> MetricValue(const std::string& page,
                                    const std::string& sample) {
-  for (std::string_view line : absl::StrSplit(page, '\n')) {
+  for (absl::string_view line : absl::StrSplit(page, '\n')) {
     if (absl::StartsWith(line, sample + " ")) {
       double value;
       if (absl::SimpleAtod(line.substr(sample.size() + 1), &value)) {

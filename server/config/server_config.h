@@ -5,6 +5,7 @@
 #define CODEEXEC_SERVER_CONFIG_SERVER_CONFIG_H_
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,16 @@ ServerConfig DefaultServerConfig();
 // bad quantities or durations fail with the key's path in the message.
 absl::StatusOr<ServerConfig> ParseServerConfig(
     std::string_view yaml_text, const std::vector<std::string>& overrides);
+
+// An override that sets `key_path` to the string `value` whatever it looks
+// like in YAML (it is double-quoted): "server.listenAddress" + "[::]:50051"
+// -> `server.listenAddress="[::]:50051"`. For flags that carry strings.
+std::string StringOverride(std::string_view key_path, std::string_view value);
+
+// Checks ranges and cross-field rules (defaults within maxima, request <=
+// limit, default language configured, ...). ParseServerConfig calls it; call
+// it again after changing a config in code. Errors name the YAML key path.
+absl::Status ValidateServerConfig(const ServerConfig& config);
 
 // Reads `path` (empty = defaults only) and calls ParseServerConfig.
 absl::StatusOr<ServerConfig> LoadServerConfig(

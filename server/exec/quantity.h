@@ -1,4 +1,8 @@
-// Kubernetes resource quantities ("500m", "0.5", "256Mi", "1G", "1e3").
+// Kubernetes resource quantities ("500m", "0.5", "256Mi", "1G", "1e3"):
+// a non-negative decimal number with an optional binary suffix (Ki Mi Gi Ti
+// Pi Ei), decimal suffix (n u m k M G T P E) or exponent (e3, E-2), evaluated
+// exactly (no floating point). Errors are InvalidArgument
+// `invalid quantity "<text>": <reason>`.
 #ifndef CODEEXEC_SERVER_EXEC_QUANTITY_H_
 #define CODEEXEC_SERVER_EXEC_QUANTITY_H_
 

@@ -1,0 +1,329 @@
+#include "server/config/server_config.h"
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#ifndef CODEEXEC_SOURCE_DIR
+#error "CODEEXEC_SOURCE_DIR must name the repository root"
+#endif
+
+namespace codeexec {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+using ::testing::StartsWith;
+
+std::string Message(const absl::Status& status) {
+  return std::string(status.message());
+}
+
+void ExpectSameProfile(const LanguageProfile& actual,
+                       const LanguageProfile& expected) {
+  EXPECT_EQ(actual.file_name, expected.file_name);
+  EXPECT_EQ(actual.command, expected.command);
+  EXPECT_EQ(actual.image, expected.image);
+  EXPECT_EQ(actual.env, expected.env);
+}
+
+// Every field of ServerConfig.
+void ExpectSameConfig(const ServerConfig& actual,
+                      const ServerConfig& expected) {
+  EXPECT_EQ(actual.server.listen_address, expected.server.listen_address);
+  EXPECT_EQ(actual.server.metrics_address, expected.server.metrics_address);
+  EXPECT_EQ(actual.server.backend, expected.server.backend);
+  EXPECT_EQ(actual.server.shutdown_grace, expected.server.shutdown_grace);
+  EXPECT_EQ(actual.server.ports_file, expected.server.ports_file);
+  EXPECT_EQ(actual.dispatcher.workers, expected.dispatcher.workers);
+  EXPECT_EQ(actual.dispatcher.queue_size, expected.dispatcher.queue_size);
+
+  const LimitsOptions& limits = actual.validation.limits;
+  const LimitsOptions& want = expected.validation.limits;
+  EXPECT_EQ(limits.default_timeout, want.default_timeout);
+  EXPECT_EQ(limits.default_resources.cpu_request_millis,
+            want.default_resources.cpu_request_millis);
+  EXPECT_EQ(limits.default_resources.cpu_limit_millis,
+            want.default_resources.cpu_limit_millis);
+  EXPECT_EQ(limits.default_resources.memory_request_bytes,
+            want.default_resources.memory_request_bytes);
+  EXPECT_EQ(limits.default_resources.memory_limit_bytes,
+            want.default_resources.memory_limit_bytes);
+  EXPECT_EQ(limits.default_max_output_bytes, want.default_max_output_bytes);
+  EXPECT_EQ(limits.max_timeout, want.max_timeout);
+  EXPECT_EQ(limits.max_cpu_millis, want.max_cpu_millis);
+  EXPECT_EQ(limits.max_memory_bytes, want.max_memory_bytes);
+  EXPECT_EQ(limits.max_output_bytes, want.max_output_bytes);
+  EXPECT_EQ(limits.max_code_bytes, want.max_code_bytes);
+  EXPECT_EQ(limits.max_stdin_bytes, want.max_stdin_bytes);
+  EXPECT_EQ(limits.max_env_vars, want.max_env_vars);
+  EXPECT_EQ(limits.max_input_files, want.max_input_files);
+  EXPECT_EQ(limits.max_input_file_bytes, want.max_input_file_bytes);
+  EXPECT_EQ(limits.max_output_files, want.max_output_files);
+  EXPECT_EQ(limits.max_output_file_bytes, want.max_output_file_bytes);
+
+  ASSERT_EQ(actual.validation.languages.size(),
+            expected.validation.languages.size());
+  for (const auto& [name, profile] : expected.validation.languages) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(actual.validation.languages.contains(name));
+    ExpectSameProfile(actual.validation.languages.at(name), profile);
+  }
+  EXPECT_EQ(actual.validation.default_language,
+            expected.validation.default_language);
+
+  EXPECT_EQ(actual.local.runsc_path, expected.local.runsc_path);
+  EXPECT_EQ(actual.local.state_dir, expected.local.state_dir);
+  EXPECT_EQ(actual.local.rootfs, expected.local.rootfs);
+  EXPECT_EQ(actual.local.platform, expected.local.platform);
+  EXPECT_EQ(actual.local.workspace_bytes, expected.local.workspace_bytes);
+  EXPECT_EQ(actual.local.tmp_bytes, expected.local.tmp_bytes);
+  EXPECT_EQ(actual.local.max_processes, expected.local.max_processes);
+  EXPECT_EQ(actual.local.host_pids_limit, expected.local.host_pids_limit);
+  EXPECT_EQ(actual.local.run_as_uid, expected.local.run_as_uid);
+  EXPECT_EQ(actual.local.run_as_gid, expected.local.run_as_gid);
+  EXPECT_EQ(actual.local.cgroup_parent, expected.local.cgroup_parent);
+  EXPECT_EQ(actual.local.kill_grace, expected.local.kill_grace);
+  EXPECT_EQ(actual.local.extra_runsc_flags, expected.local.extra_runsc_flags);
+}
+
+TEST(DefaultServerConfigTest, HasPythonAndBashProfiles) {
+  const ServerConfig config = DefaultServerConfig();
+  EXPECT_EQ(config.validation.default_language, "python");
+  ASSERT_TRUE(config.validation.languages.contains("python"));
+  const LanguageProfile& python = config.validation.languages.at("python");
+  EXPECT_EQ(python.file_name, "main.py");
+  EXPECT_THAT(python.command, ElementsAre("python3", "main.py"));
+  EXPECT_EQ(python.image, "python:3.11-slim");
+  EXPECT_THAT(python.env, ElementsAre(Pair("PYTHONUNBUFFERED", "1")));
+  ASSERT_TRUE(config.validation.languages.contains("bash"));
+  const LanguageProfile& bash = config.validation.languages.at("bash");
+  EXPECT_EQ(bash.file_name, "main.sh");
+  EXPECT_THAT(bash.command, ElementsAre("bash", "main.sh"));
+  EXPECT_EQ(bash.image, "bash:5.2");
+  EXPECT_TRUE(bash.env.empty());
+}
+
+TEST(DefaultServerConfigTest, IsValid) {
+  EXPECT_TRUE(ValidateServerConfig(DefaultServerConfig()).ok());
+}
+
+TEST(ParseServerConfigTest, EmptyTextGivesDefaults) {
+  for (const std::string text : {"", "\n", "# only a comment\n", "---\n"}) {
+    absl::StatusOr<ServerConfig> config = ParseServerConfig(text, {});
+    ASSERT_TRUE(config.ok()) << config.status();
+    ExpectSameConfig(*config, DefaultServerConfig());
+  }
+}
+
+TEST(ParseServerConfigTest, ExampleFileEqualsDefaults) {
+  absl::StatusOr<ServerConfig> config = LoadServerConfig(
+      CODEEXEC_SOURCE_DIR "/docs/server-config.example.yaml", {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  ExpectSameConfig(*config, DefaultServerConfig());
+}
+
+constexpr char kFullFile[] = R"yaml(
+apiVersion: codeexecutor/v1
+kind: ServerConfig
+server:
+  listenAddress: 127.0.0.1:6000
+  metricsAddress: ""
+  backend: gvisor-local
+  shutdownGrace: 1m30s
+  portsFile: /tmp/ports.json
+dispatcher:
+  workers: 8
+  queueSize: 0
+limits:
+  defaults:
+    timeout: 60
+    cpuRequested: "0.25"
+    cpuLimit: 1
+    memoryRequested: 128Mi
+    memoryLimit: 1Gi
+    maxOutputBytes: 1M
+  maxima:
+    timeout: 2h
+    cpu: 2500m
+    memory: 2Gi
+    outputBytes: 100Mi
+    codeBytes: 1Mi
+    stdinBytes: 0
+    envVars: 10
+    inputFiles: 5
+    inputFileBytes: 1e6
+    outputFiles: 0
+    outputFileBytes: 4Ki
+languages:
+  python:
+    file: app.py
+    command: [python3, -u, app.py]
+    image: python:3.12-slim
+  ruby:
+    file: main.rb
+    command:
+      - ruby
+      - main.rb
+    env:
+      RUBYOPT: -W0
+      LANG: C.UTF-8
+      EMPTY:
+defaultLanguage: ruby
+local:
+  runscPath: /usr/local/bin/runsc
+  stateDir: /var/run/ce
+  rootfs: /srv/rootfs
+  platform: systrap
+  workspaceSize: 128Mi
+  tmpSize: 16Mi
+  maxProcesses: 32
+  hostPidsLimit: 1024
+  runAsUid: 1001
+  runAsGid: 1002
+  cgroupParent: ce/test
+  killGrace: 500ms
+  extraRunscFlags: [--debug, --debug-log=/tmp/runsc/]
+)yaml";
+
+TEST(ParseServerConfigTest, FullFileSetsEveryField) {
+  absl::StatusOr<ServerConfig> parsed = ParseServerConfig(kFullFile, {});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+
+  ServerConfig expected = DefaultServerConfig();
+  expected.server.listen_address = "127.0.0.1:6000";
+  expected.server.metrics_address = "";
+  expected.server.shutdown_grace = absl::Seconds(90);
+  expected.server.ports_file = "/tmp/ports.json";
+  expected.dispatcher.workers = 8;
+  expected.dispatcher.queue_size = 0;
+  LimitsOptions& limits = expected.validation.limits;
+  limits.default_timeout = absl::Seconds(60);
+  limits.default_resources.cpu_request_millis = 250;
+  limits.default_resources.cpu_limit_millis = 1000;
+  limits.default_resources.memory_request_bytes = 128 << 20;
+  limits.default_resources.memory_limit_bytes = 1 << 30;
+  limits.default_max_output_bytes = 1000000;
+  limits.max_timeout = absl::Hours(2);
+  limits.max_cpu_millis = 2500;
+  limits.max_memory_bytes = int64_t{2} << 30;
+  limits.max_output_bytes = 100 << 20;
+  limits.max_code_bytes = 1 << 20;
+  limits.max_stdin_bytes = 0;
+  limits.max_env_vars = 10;
+  limits.max_input_files = 5;
+  limits.max_input_file_bytes = 1000000;
+  limits.max_output_files = 0;
+  limits.max_output_file_bytes = 4096;
+  // A profile in the file replaces the built-in one whole (python loses its
+  // env); bash stays; ruby is added.
+  expected.validation.languages["python"] = {
+      "app.py", {"python3", "-u", "app.py"}, "python:3.12-slim", {}};
+  expected.validation.languages["ruby"] = {
+      "main.rb",
+      {"ruby", "main.rb"},
+      "",
+      {{"RUBYOPT", "-W0"}, {"LANG", "C.UTF-8"}, {"EMPTY", ""}}};
+  expected.validation.default_language = "ruby";
+  expected.local.runsc_path = "/usr/local/bin/runsc";
+  expected.local.state_dir = "/var/run/ce";
+  expected.local.rootfs = "/srv/rootfs";
+  expected.local.platform = "systrap";
+  expected.local.workspace_bytes = 128 << 20;
+  expected.local.tmp_bytes = 16 << 20;
+  expected.local.max_processes = 32;
+  expected.local.host_pids_limit = 1024;
+  expected.local.run_as_uid = 1001;
+  expected.local.run_as_gid = 1002;
+  expected.local.cgroup_parent = "ce/test";
+  expected.local.kill_grace = absl::Milliseconds(500);
+  expected.local.extra_runsc_flags = {"--debug", "--debug-log=/tmp/runsc/"};
+  ExpectSameConfig(*parsed, expected);
+}
+
+TEST(ParseServerConfigTest, PartialFileKeepsOtherDefaults) {
+  absl::StatusOr<ServerConfig> config = ParseServerConfig(
+      "apiVersion: codeexecutor/v1\nkind: ServerConfig\n"
+      "dispatcher:\n  workers: 2\nlimits:\n  maxima:\n    cpu: 8\n",
+      {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  ServerConfig expected = DefaultServerConfig();
+  expected.dispatcher.workers = 2;
+  expected.validation.limits.max_cpu_millis = 8000;
+  ExpectSameConfig(*config, expected);
+}
+
+TEST(ParseServerConfigTest, NullSectionsAndListsReadAsEmpty) {
+  absl::StatusOr<ServerConfig> config = ParseServerConfig(
+      "apiVersion: codeexecutor/v1\nkind: ServerConfig\nserver:\n"
+      "dispatcher: ~\nlocal:\n  extraRunscFlags:\n",
+      {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  ExpectSameConfig(*config, DefaultServerConfig());
+}
+
+TEST(YamlSyntaxTest, ReportsLineAndColumn) {
+  absl::StatusOr<ServerConfig> config = ParseServerConfig(
+      "apiVersion: codeexecutor/v1\nkind: ServerConfig\n"
+      "dispatcher:\n  workers: [1, 2\n  queueSize: 3\n",
+      {});
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Message(config.status()),
+            "invalid YAML at line 5, column 12: end of sequence flow not "
+            "found");
+
+  config = ParseServerConfig("server:\n\tlistenAddress: x\n", {});
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(Message(config.status()),
+            "invalid YAML at line 2, column 15: illegal map value");
+}
+
+TEST(YamlSyntaxTest, MoreThanOneDocumentFails) {
+  absl::StatusOr<ServerConfig> config = ParseServerConfig(
+      "apiVersion: codeexecutor/v1\nkind: ServerConfig\n---\nfoo: 1\n", {});
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(Message(config.status()),
+              StartsWith("expected one YAML document, found 2"));
+}
+
+TEST(LoadServerConfigTest, EmptyPathGivesDefaultsPlusOverrides) {
+  absl::StatusOr<ServerConfig> config =
+      LoadServerConfig("", {"dispatcher.workers=7"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  ServerConfig expected = DefaultServerConfig();
+  expected.dispatcher.workers = 7;
+  ExpectSameConfig(*config, expected);
+}
+
+TEST(LoadServerConfigTest, ReadsTheFile) {
+  const std::string path = testing::TempDir() + "/server_config_test.yaml";
+  {
+    std::ofstream file(path);
+    file << kFullFile;
+  }
+  absl::StatusOr<ServerConfig> config = LoadServerConfig(path, {});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->dispatcher.workers, 8);
+}
+
+TEST(LoadServerConfigTest, UnreadableFileFailsNamingThePath) {
+  const std::string missing = testing::TempDir() + "/no/such/config.yaml";
+  absl::StatusOr<ServerConfig> config = LoadServerConfig(missing, {});
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(config.status()), HasSubstr("\"" + missing + "\""));
+
+  config = LoadServerConfig(testing::TempDir(), {});
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(Message(config.status()), HasSubstr(testing::TempDir()));
+}
+
+}  // namespace
+}  // namespace codeexec

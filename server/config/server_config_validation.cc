@@ -1,0 +1,237 @@
+// ValidateServerConfig: the rules no single key can check on its own.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "server/config/server_config.h"
+#include "server/config/yaml_fields.h"
+#include "server/exec/quantity.h"
+
+namespace codeexec {
+namespace {
+
+constexpr absl::string_view kLocalBackend = "gvisor-local";
+constexpr absl::string_view kKubernetesBackend = "kubernetes";
+
+absl::Status Invalid(absl::string_view path, absl::string_view message) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
+}
+
+std::string Quote(absl::string_view text) {
+  return absl::StrCat("\"", absl::CHexEscape(text), "\"");
+}
+
+// "<path>: <value> is above <limit_path> (<limit>)" when value > limit.
+absl::Status CheckNotAbove(absl::string_view path, int64_t value,
+                           absl::string_view limit_path, int64_t limit,
+                           std::string (*format)(int64_t)) {
+  if (value <= limit) return absl::OkStatus();
+  return Invalid(path, absl::StrCat(format(value), " is above ", limit_path,
+                                    " (", format(limit), ")"));
+}
+
+absl::Status CheckPositive(absl::string_view path, int64_t value) {
+  if (value > 0) return absl::OkStatus();
+  return Invalid(path, "must be greater than zero");
+}
+
+absl::Status CheckNotNegative(absl::string_view path, int64_t value) {
+  if (value >= 0) return absl::OkStatus();
+  return Invalid(path, absl::StrCat("must be >= 0, got ", value));
+}
+
+absl::Status CheckNotEmpty(absl::string_view path, absl::string_view value) {
+  if (!value.empty()) return absl::OkStatus();
+  return Invalid(path, "must not be empty");
+}
+
+absl::Status CheckAbsolutePath(absl::string_view path,
+                               absl::string_view value) {
+  if (absl::StartsWith(value, "/")) return absl::OkStatus();
+  return Invalid(path,
+                 absl::StrCat("must be an absolute path, got ", Quote(value)));
+}
+
+absl::Status FirstError(const std::vector<absl::Status>& statuses) {
+  for (const absl::Status& status : statuses) {
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateServer(const ServerOptions& server) {
+  if (server.backend == kKubernetesBackend) {
+    return Invalid("server.backend",
+                   absl::StrCat("the kubernetes backend is not built yet; "
+                                "use \"",
+                                kLocalBackend, "\""));
+  }
+  if (server.backend != kLocalBackend) {
+    return Invalid(
+        "server.backend",
+        absl::StrCat("must be \"", kLocalBackend, "\" or \"",
+                     kKubernetesBackend, "\", got ", Quote(server.backend)));
+  }
+  if (server.shutdown_grace < absl::ZeroDuration()) {
+    return Invalid("server.shutdownGrace", "must not be negative");
+  }
+  return CheckNotEmpty("server.listenAddress", server.listen_address);
+}
+
+absl::Status ValidateDispatcher(const DispatcherOptions& dispatcher) {
+  if (dispatcher.workers < 1) {
+    return Invalid("dispatcher.workers", "must be >= 1");
+  }
+  return CheckNotNegative("dispatcher.queueSize", dispatcher.queue_size);
+}
+
+absl::Status ValidateLimits(const LimitsOptions& limits) {
+  const ResourceLimits& resources = limits.default_resources;
+  if (limits.default_timeout <= absl::ZeroDuration()) {
+    return Invalid("limits.defaults.timeout", "must be greater than zero");
+  }
+  if (limits.max_timeout <= absl::ZeroDuration()) {
+    return Invalid("limits.maxima.timeout", "must be greater than zero");
+  }
+  if (limits.default_timeout > limits.max_timeout) {
+    return Invalid("limits.defaults.timeout",
+                   absl::StrCat(absl::FormatDuration(limits.default_timeout),
+                                " is above limits.maxima.timeout (",
+                                absl::FormatDuration(limits.max_timeout), ")"));
+  }
+  return FirstError({
+      CheckNotNegative("limits.defaults.cpuRequested",
+                       resources.cpu_request_millis),
+      CheckPositive("limits.defaults.cpuLimit", resources.cpu_limit_millis),
+      CheckNotNegative("limits.defaults.memoryRequested",
+                       resources.memory_request_bytes),
+      CheckPositive("limits.defaults.memoryLimit",
+                    resources.memory_limit_bytes),
+      CheckPositive("limits.defaults.maxOutputBytes",
+                    limits.default_max_output_bytes),
+      CheckPositive("limits.maxima.cpu", limits.max_cpu_millis),
+      CheckPositive("limits.maxima.memory", limits.max_memory_bytes),
+      CheckPositive("limits.maxima.outputBytes", limits.max_output_bytes),
+      CheckPositive("limits.maxima.codeBytes", limits.max_code_bytes),
+      CheckNotNegative("limits.maxima.stdinBytes", limits.max_stdin_bytes),
+      CheckNotNegative("limits.maxima.envVars", limits.max_env_vars),
+      CheckNotNegative("limits.maxima.inputFiles", limits.max_input_files),
+      CheckNotNegative("limits.maxima.inputFileBytes",
+                       limits.max_input_file_bytes),
+      CheckNotNegative("limits.maxima.outputFiles", limits.max_output_files),
+      CheckNotNegative("limits.maxima.outputFileBytes",
+                       limits.max_output_file_bytes),
+      CheckNotAbove("limits.defaults.cpuRequested",
+                    resources.cpu_request_millis, "limits.defaults.cpuLimit",
+                    resources.cpu_limit_millis, FormatCpuMillis),
+      CheckNotAbove("limits.defaults.memoryRequested",
+                    resources.memory_request_bytes,
+                    "limits.defaults.memoryLimit", resources.memory_limit_bytes,
+                    FormatBytes),
+      CheckNotAbove("limits.defaults.cpuLimit", resources.cpu_limit_millis,
+                    "limits.maxima.cpu", limits.max_cpu_millis,
+                    FormatCpuMillis),
+      CheckNotAbove("limits.defaults.memoryLimit", resources.memory_limit_bytes,
+                    "limits.maxima.memory", limits.max_memory_bytes,
+                    FormatBytes),
+      CheckNotAbove(
+          "limits.defaults.maxOutputBytes", limits.default_max_output_bytes,
+          "limits.maxima.outputBytes", limits.max_output_bytes, FormatBytes),
+  });
+}
+
+absl::Status ValidateLanguage(const std::string& name,
+                              const LanguageProfile& profile) {
+  const std::string path = JoinKeyPath("languages", name);
+  if (name.empty()) return Invalid("languages", "a name is empty");
+  const std::string file_path = JoinKeyPath(path, "file");
+  if (absl::Status status = CheckNotEmpty(file_path, profile.file_name);
+      !status.ok()) {
+    return status;
+  }
+  if (absl::StrContains(profile.file_name, "/") || profile.file_name == "." ||
+      profile.file_name == "..") {
+    return Invalid(file_path, absl::StrCat("must be a plain file name, got ",
+                                           Quote(profile.file_name)));
+  }
+  const std::string command_path = JoinKeyPath(path, "command");
+  if (profile.command.empty()) {
+    return Invalid(command_path, "must not be empty");
+  }
+  if (profile.command.front().empty()) {
+    return Invalid(absl::StrCat(command_path, "[0]"), "must not be empty");
+  }
+  for (const auto& [variable, value] : profile.env) {
+    if (variable.empty() || absl::StrContains(variable, "=")) {
+      return Invalid(JoinKeyPath(path, "env"),
+                     absl::StrCat("invalid variable name ", Quote(variable)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateLanguages(const ValidatorOptions& validation) {
+  if (validation.languages.empty()) {
+    return Invalid("languages", "at least one language is required");
+  }
+  std::vector<std::string> names;
+  for (const auto& [name, profile] : validation.languages) {
+    if (absl::Status status = ValidateLanguage(name, profile); !status.ok()) {
+      return status;
+    }
+    names.push_back(name);
+  }
+  if (!validation.languages.contains(validation.default_language)) {
+    return Invalid("defaultLanguage",
+                   absl::StrCat(Quote(validation.default_language),
+                                " is not a configured language (configured: ",
+                                absl::StrJoin(names, ", "), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateLocal(const LocalBackendOptions& local) {
+  if (local.kill_grace < absl::ZeroDuration()) {
+    return Invalid("local.killGrace", "must not be negative");
+  }
+  if (local.max_processes < 1) {
+    return Invalid("local.maxProcesses", "must be >= 1");
+  }
+  if (local.host_pids_limit < local.max_processes) {
+    return Invalid(
+        "local.hostPidsLimit",
+        absl::StrCat("must be >= local.maxProcesses (", local.max_processes,
+                     "), got ", local.host_pids_limit));
+  }
+  return FirstError({
+      CheckNotEmpty("local.runscPath", local.runsc_path),
+      CheckAbsolutePath("local.stateDir", local.state_dir),
+      CheckAbsolutePath("local.rootfs", local.rootfs),
+      CheckNotEmpty("local.platform", local.platform),
+      // A tmpfs of size 0 would be unlimited.
+      CheckPositive("local.workspaceSize", local.workspace_bytes),
+      CheckPositive("local.tmpSize", local.tmp_bytes),
+      CheckNotEmpty("local.cgroupParent", local.cgroup_parent),
+  });
+}
+
+}  // namespace
+
+absl::Status ValidateServerConfig(const ServerConfig& config) {
+  return FirstError({
+      ValidateServer(config.server),
+      ValidateDispatcher(config.dispatcher),
+      ValidateLimits(config.validation.limits),
+      ValidateLanguages(config.validation),
+      ValidateLocal(config.local),
+  });
+}
+
+}  // namespace codeexec
