@@ -11,6 +11,11 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/exec/backend.h"
+#include "server/local/io_pump.h"
+#include "server/local/runsc_cli.h"
+#include "server/local/runsc_process.h"
+#include "server/local/sandbox_cgroup.h"
+#include "server/local/state_dir.h"
 
 namespace codeexec {
 
@@ -41,7 +46,8 @@ struct LocalBackendOptions {
   // Parent cgroup (under each v1 controller, or the v2 root) for per-run
   // cgroups that carry the memory, cpu and pids limits.
   std::string cgroup_parent = "code-executor";
-  // After `runsc kill`, how long to wait before `runsc delete --force`.
+  // After `runsc kill`, how long to wait for `runsc run` to exit before it
+  // is SIGKILLed and the container removed with `runsc delete --force`.
   absl::Duration kill_grace = absl::Seconds(2);
   // Extra global flags passed to runsc before the command (e.g. "--debug").
   std::vector<std::string> extra_runsc_flags;
@@ -56,12 +62,41 @@ class GvisorBackend : public Backend {
       LocalBackendOptions options);
 
   std::string_view Name() const override { return "gvisor-local"; }
+
+  // Safe to call from several threads at once (one sandbox per call).
+  // result.timings: `create` = workspace, cgroup and bundle; `start` = from
+  // spawning `runsc run` to the first byte of output, or to the end when
+  // there was none (so it includes gVisor's boot and the interpreter's
+  // start-up: an approximation); `run` = from there until runsc exited;
+  // `cleanup` = removing container, bundle, workspace and cgroups.
   ExecutionResult Run(const ExecutionSpec& spec, OutputSink& sink,
                       const Cancellation& cancel) override;
 
  private:
-  explicit GvisorBackend(LocalBackendOptions options);
+  // Paths and objects of one run, for cleanup.
+  struct RunResources;
+
+  GvisorBackend(LocalBackendOptions options, StateDir state, RunscCli runsc,
+                CgroupLayout cgroups);
+
+  // Removes what a crashed server left in state_dir and the cgroups.
+  void RemoveLeftovers() const;
+  // Everything of Run() except the cleanup.
+  ExecutionResult Execute(const ExecutionSpec& spec, OutputSink& sink,
+                          const Cancellation& cancel,
+                          RunResources& resources) const;
+  // Kills the running sandbox (runsc kill, then SIGKILL of runsc after
+  // kill_grace) and waits for `runsc run` to exit, draining its output.
+  void StopSandbox(const std::string& id, ChildProcess& child,
+                   IoPump& pump) const;
+  // Removes the sandbox, bundle, workspace and cgroups of one run; logs what
+  // it could not remove.
+  void CleanUp(const RunResources& resources) const;
+
   LocalBackendOptions options_;
+  StateDir state_;
+  RunscCli runsc_;
+  CgroupLayout cgroups_;
 };
 
 }  // namespace codeexec

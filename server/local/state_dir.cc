@@ -1,0 +1,86 @@
+#include "server/local/state_dir.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "server/local/fs_util.h"
+#include "server/local/workspace.h"
+
+namespace codeexec {
+
+bool IsValidSandboxId(absl::string_view id) {
+  if (id.empty() || id.size() > 64 || !absl::ascii_isalnum(id[0])) {
+    return false;
+  }
+  for (char c : id) {
+    if (!absl::ascii_isalnum(c) && c != '-' && c != '_') return false;
+  }
+  return true;
+}
+
+bool IsValidCgroupParent(absl::string_view parent) {
+  if (parent.empty() || parent.front() == '/' || parent.back() == '/') {
+    return false;
+  }
+  for (char c : parent) {
+    if (!absl::ascii_isalnum(c) && c != '-' && c != '_' && c != '/' &&
+        c != '.') {
+      return false;
+    }
+  }
+  return parent.find("..") == absl::string_view::npos &&
+         parent.find("//") == absl::string_view::npos;
+}
+
+std::string StateDir::BundleDir(absl::string_view id) const {
+  return absl::StrCat(BundlesDir(), "/", id);
+}
+
+std::string StateDir::WorkspaceDir(absl::string_view id) const {
+  return absl::StrCat(WorkspacesDir(), "/", id);
+}
+
+absl::Status StateDir::Prepare() const {
+  if (root_.empty() || root_[0] != '/') {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the gvisor-local state_dir must be an absolute path, got \"", root_,
+        "\""));
+  }
+  for (const std::string& dir :
+       {root_, RunscRoot(), BundlesDir(), WorkspacesDir()}) {
+    if (mkdir(dir.c_str(), 0711) != 0 && errno != EEXIST) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot prepare the gvisor-local state directory: ",
+                       ErrnoError(errno, "creating ", dir).message(),
+                       "; set state_dir to a writable local directory"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<absl::Status> StateDir::RemoveLeftoverFiles() const {
+  std::vector<absl::Status> problems;
+  for (const std::string& name : ListDir(WorkspacesDir())) {
+    absl::Status removed = UnmountAndRemoveWorkspace(WorkspaceDir(name));
+    if (!removed.ok()) problems.push_back(removed);
+  }
+  for (const std::string& name : ListDir(BundlesDir())) {
+    absl::Status removed = RemoveTree(BundleDir(name));
+    if (!removed.ok()) problems.push_back(removed);
+  }
+  // Stale state of containers runsc no longer lists (e.g. the lock of one
+  // that never started).
+  for (const std::string& name : ListDir(RunscRoot())) {
+    absl::Status removed = RemoveTree(absl::StrCat(RunscRoot(), "/", name));
+    if (!removed.ok()) problems.push_back(removed);
+  }
+  return problems;
+}
+
+}  // namespace codeexec

@@ -1,0 +1,52 @@
+// The gvisor-local backend's private state directory and the names it puts
+// there:
+//   <state>/runsc/           runsc --root (container state)
+//   <state>/bundles/<id>/    OCI bundle (config.json) of one run
+//   <state>/workspaces/<id>  tmpfs mount point of one run's workspace
+#ifndef CODEEXEC_SERVER_LOCAL_STATE_DIR_H_
+#define CODEEXEC_SERVER_LOCAL_STATE_DIR_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace codeexec {
+
+// Whether `id` can name a directory, a cgroup and a runsc container:
+// 1-64 of [A-Za-z0-9_-], starting alphanumeric (e.g. "ce-0123456789ab").
+bool IsValidSandboxId(absl::string_view id);
+
+// Whether `parent` is a relative cgroup path such as "code-executor" or
+// "a/b": [A-Za-z0-9_.-] parts, no "..", no leading or trailing '/'.
+bool IsValidCgroupParent(absl::string_view parent);
+
+class StateDir {
+ public:
+  explicit StateDir(std::string root) : root_(std::move(root)) {}
+
+  const std::string& root() const { return root_; }
+  std::string RunscRoot() const { return root_ + "/runsc"; }
+  std::string BundlesDir() const { return root_ + "/bundles"; }
+  std::string WorkspacesDir() const { return root_ + "/workspaces"; }
+  std::string BundleDir(absl::string_view id) const;
+  std::string WorkspaceDir(absl::string_view id) const;
+
+  // Creates the root and its subdirectories (mode 0711) where missing.
+  // Errors say to pick a writable local directory.
+  absl::Status Prepare() const;
+
+  // What a crashed server left in the directory, after its containers were
+  // deleted: unmounts and removes every workspace, removes every bundle and
+  // every file in the runsc root. Returns what could not be removed.
+  std::vector<absl::Status> RemoveLeftoverFiles() const;
+
+ private:
+  std::string root_;
+};
+
+}  // namespace codeexec
+
+#endif  // CODEEXEC_SERVER_LOCAL_STATE_DIR_H_
