@@ -1,0 +1,235 @@
+"""Command line: ``code-executor run FILE|-`` (also ``python -m code_executor``).
+
+Streams the program's stdout and stderr live to this process's stdout and
+stderr and exits with the program's exit code. Ctrl-C cancels the run (the
+server kills the sandbox) and exits 130.
+
+Exit status: the program's own exit code when it ran to completion
+(OK / NONZERO_EXIT); 124 when it timed out; 130 when cancelled; for the
+other outcomes (OOM_KILLED, OUTPUT_LIMIT, SANDBOX_ERROR) the exit code the
+server reported, or 1 when that is 0; 125 when the service itself failed
+(unreachable, request rejected, ...); 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import sys
+from collections.abc import Sequence
+from typing import BinaryIO
+
+from . import __version__
+from .client import CodeExecutorClient
+from .errors import CodeExecutorError
+from .types import Finished, Outcome, Started, Stderr, Stdout
+
+DEFAULT_TARGET = "localhost:50051"
+TARGET_ENV = "CODE_EXECUTOR_TARGET"
+
+EXIT_TIMEOUT = 124
+EXIT_SERVICE_ERROR = 125
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="code-executor",
+        description="Run code in a fresh gVisor sandbox of a code-executor service.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run",
+        help="run a program and stream its output",
+        description="Run FILE (or the program read from standard input, for '-') "
+        "and stream its stdout and stderr; exit with its exit code.",
+    )
+    run.add_argument("file", metavar="FILE|-", help="program to run; '-' reads standard input")
+    conn = run.add_argument_group("connection")
+    conn.add_argument(
+        "--target",
+        default=os.environ.get(TARGET_ENV, DEFAULT_TARGET),
+        help=f"server host:port (default: ${TARGET_ENV} or {DEFAULT_TARGET})",
+    )
+    conn.add_argument("--secure", action="store_true", help="use TLS")
+    conn.add_argument(
+        "--root-certificates", metavar="PEM", type=pathlib.Path,
+        help="PEM file of root certificates for TLS (implies --secure)",
+    )
+    conn.add_argument(
+        "--rpc-timeout", metavar="SECONDS", type=float,
+        help="deadline of the whole call (default: none)",
+    )
+    req = run.add_argument_group("request")
+    req.add_argument("-l", "--language", help="language profile (server default: python)")
+    req.add_argument(
+        "-e", "--env", metavar="NAME=VALUE", action="append", default=[],
+        type=_env_pair, help="environment variable of the program (repeatable)",
+    )
+    req.add_argument(
+        "-f", "--file", dest="files", metavar="PATH[=LOCAL]", action="append",
+        default=[], type=_file_arg,
+        help="put LOCAL (default: PATH) into the workspace at PATH (repeatable)",
+    )
+    req.add_argument(
+        "--stdin", metavar="LOCAL", type=pathlib.Path,
+        help="file fed to the program's standard input",
+    )
+    req.add_argument(
+        "-o", "--output-dir", metavar="DIR", type=pathlib.Path,
+        help="write the files the program created or changed under DIR",
+    )
+    req.add_argument("--request-id", help="client request id (echoed in the server's logs)")
+    lim = run.add_argument_group("limits (default: the server's)")
+    lim.add_argument("-t", "--timeout", metavar="SECONDS", type=_positive_int,
+                     help="wall-clock limit of the run")
+    lim.add_argument("--cpu-requested", metavar="QTY", help='e.g. "200m"')
+    lim.add_argument("--cpu-limit", metavar="QTY", help='e.g. "1"')
+    lim.add_argument("--memory-requested", metavar="QTY", help='e.g. "256Mi"')
+    lim.add_argument("--memory-limit", metavar="QTY", help='e.g. "512Mi"')
+    lim.add_argument("--max-output-bytes", metavar="N", type=_positive_int,
+                     help="cap on stdout + stderr")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="report the execution id, outcome and timings on stderr")
+    return parser
+
+
+def _env_pair(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def _file_arg(text: str) -> tuple[str, pathlib.Path]:
+    path, sep, local = text.partition("=")
+    if not path:
+        raise argparse.ArgumentTypeError(f"expected PATH[=LOCAL], got {text!r}")
+    return path, pathlib.Path(local if sep else path)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def exit_status(finished: Finished) -> int:
+    """The exit status of this command for a run that ended as ``finished``."""
+    if finished.outcome is Outcome.OK:
+        return 0
+    if finished.outcome is Outcome.TIMEOUT:
+        return EXIT_TIMEOUT
+    if finished.outcome is Outcome.CANCELLED:
+        return EXIT_INTERRUPTED
+    # A shell's exit status is one byte; never let a failure wrap to 0.
+    return (finished.exit_code & 0xFF) or 1
+
+
+def _write(out: BinaryIO, data: bytes) -> None:
+    out.write(data)
+    out.flush()
+
+
+def _run(args: argparse.Namespace, stdout: BinaryIO, stderr: BinaryIO) -> int:
+    def say(text: str) -> None:
+        _write(stderr, f"code-executor: {text}\n".encode())
+
+    try:
+        if args.file == "-":
+            code = sys.stdin.buffer.read().decode("utf-8")
+        else:
+            code = pathlib.Path(args.file).read_text(encoding="utf-8")
+        files = [(path, local.read_bytes()) for path, local in args.files]
+        stdin_data = args.stdin.read_bytes() if args.stdin else None
+        roots = args.root_certificates.read_bytes() if args.root_certificates else None
+    except (OSError, UnicodeDecodeError) as e:
+        say(f"error: {e}")
+        return 2
+
+    client = CodeExecutorClient(
+        args.target, secure=args.secure, root_certificates=roots, timeout=args.rpc_timeout
+    )
+    stream = None
+    try:
+        stream = client.stream(
+            code,
+            language=args.language,
+            stdin=stdin_data,
+            env=dict(args.env),
+            files=files,
+            timeout_seconds=args.timeout,
+            cpu_requested=args.cpu_requested,
+            cpu_limit=args.cpu_limit,
+            memory_requested=args.memory_requested,
+            memory_limit=args.memory_limit,
+            max_output_bytes=args.max_output_bytes,
+            client_request_id=args.request_id,
+        )
+        finished = None
+        for event in stream:
+            if isinstance(event, Stdout):
+                _write(stdout, event.data)
+            elif isinstance(event, Stderr):
+                _write(stderr, event.data)
+            elif isinstance(event, Started) and args.verbose:
+                say(f"started {event.execution_id} on {event.backend} ({event.sandbox_name})")
+            elif isinstance(event, Finished):
+                finished = event
+    except KeyboardInterrupt:
+        if stream is not None:
+            stream.cancel()
+        say("interrupted; run cancelled")
+        return EXIT_INTERRUPTED
+    except CodeExecutorError as e:
+        say(f"service error: {e.code.name}: {e.message}")
+        return EXIT_SERVICE_ERROR
+    finally:
+        client.close()
+
+    assert finished is not None  # the stream raises otherwise
+    if finished.outcome not in (Outcome.OK, Outcome.NONZERO_EXIT):
+        say(f"{finished.outcome.value}: {finished.message}" if finished.message
+            else finished.outcome.value)
+    if finished.truncated:
+        say("output was truncated at the output limit")
+    if args.output_dir is not None:
+        _save_files(args.output_dir, finished, say)
+    if args.verbose:
+        t = finished.timings
+        say(f"{finished.outcome.value}, exit code {finished.exit_code}, "
+            f"total {t.total if t.total is not None else '?'}s")
+    return exit_status(finished)
+
+
+def _save_files(root: pathlib.Path, finished: Finished, say) -> None:
+    base = root.resolve()
+    for f in finished.output_files:
+        dest = (base / f.path).resolve()
+        if base != dest and base not in dest.parents:
+            say(f"skipping output file outside the output dir: {f.path}")
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(f.content)
+    if finished.output_files_truncated:
+        say("some output files were left out (server's output-file caps)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args, sys.stdout.buffer, sys.stderr.buffer)
+    except KeyboardInterrupt:  # before the call started
+        return EXIT_INTERRUPTED
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
