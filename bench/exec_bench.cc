@@ -25,6 +25,9 @@ ABSL_FLAG(int, warmup, 3, "unmeasured runs of each side first");
 ABSL_FLAG(std::string, raw,
           "runsc --network=none do python3 -c 'print(1)' >/dev/null",
           "the raw command (run by /bin/sh) the service is compared with");
+ABSL_FLAG(std::string, floor, "",
+          "optional second baseline (run by /bin/sh), e.g. `runsc run` of a "
+          "prepared bundle: the least any runsc-based service can take");
 
 namespace {
 
@@ -83,26 +86,43 @@ int main(int argc, char** argv) {
     RawOnce(raw);
     ServiceOnce(*stub);
   }
-  std::vector<double> raw_seconds, service_seconds;
+  const std::string floor = absl::GetFlag(FLAGS_floor);
+  std::vector<double> raw_seconds, service_seconds, floor_seconds;
   for (int i = 0; i < absl::GetFlag(FLAGS_runs); ++i) {
-    raw_seconds.push_back(RawOnce(raw));          // A
-    service_seconds.push_back(ServiceOnce(*stub));  // B
+    raw_seconds.push_back(RawOnce(raw));                          // A
+    service_seconds.push_back(ServiceOnce(*stub));                // B
+    if (!floor.empty()) floor_seconds.push_back(RawOnce(floor));  // C
   }
   const double raw_median = Percentile(raw_seconds, 0.5);
   const double service_median = Percentile(service_seconds, 0.5);
   std::printf("raw     %-60s median %.3f s  p95 %.3f s\n", raw.c_str(),
               raw_median, Percentile(raw_seconds, 0.95));
-  std::printf("service Execute(print(1)) via gRPC%27s median %.3f s  p95 %.3f s\n",
-              "", service_median, Percentile(service_seconds, 0.95));
+  std::printf(
+      "service Execute(print(1)) via gRPC%27s median %.3f s  p95 %.3f s\n", "",
+      service_median, Percentile(service_seconds, 0.95));
   std::printf("ratio service/raw (medians): %.2f  (goal <= 1.10)\n",
               service_median / raw_median);
-  nlohmann::json summary = {{"runs", raw_seconds.size()},
-                            {"raw_command", raw},
-                            {"raw_median_s", raw_median},
-                            {"raw_p95_s", Percentile(raw_seconds, 0.95)},
-                            {"service_median_s", service_median},
-                            {"service_p95_s", Percentile(service_seconds, 0.95)},
-                            {"ratio", service_median / raw_median}};
+  if (!floor.empty()) {
+    const double floor_median = Percentile(floor_seconds, 0.5);
+    std::printf("floor   %-60s median %.3f s  p95 %.3f s\n", floor.c_str(),
+                floor_median, Percentile(floor_seconds, 0.95));
+    std::printf("ratio service/floor (medians): %.2f\n",
+                service_median / floor_median);
+  }
+  nlohmann::json summary = {
+      {"runs", raw_seconds.size()},
+      {"raw_command", raw},
+      {"raw_median_s", raw_median},
+      {"raw_p95_s", Percentile(raw_seconds, 0.95)},
+      {"service_median_s", service_median},
+      {"service_p95_s", Percentile(service_seconds, 0.95)},
+      {"ratio", service_median / raw_median}};
+  if (!floor.empty()) {
+    summary["floor_command"] = floor;
+    summary["floor_median_s"] = Percentile(floor_seconds, 0.5);
+    summary["floor_p95_s"] = Percentile(floor_seconds, 0.95);
+    summary["ratio_to_floor"] = service_median / Percentile(floor_seconds, 0.5);
+  }
   std::printf("%s\n", summary.dump().c_str());
   return 0;
 }
