@@ -1,0 +1,239 @@
+"""code-executor launcher: runs one program inside a sandbox pod.
+
+A pod's log merges the container's stdout and stderr, so this script is the
+container's command: it runs the program as a child with separate pipes and
+writes framed records to its own stdout, one per line (DESIGN.md section 4):
+
+  @ce1 o <b64>               a chunk of the program's stdout (<= 3072 bytes)
+  @ce1 e <b64>               a chunk of the program's stderr
+  @ce1 f <b64 path> <b64>    an output file (new or changed in the workspace)
+  @ce1 t                     some output files were left out (caps)
+  @ce1 x <code>              exit code (signal N -> 128+N); always the last
+
+Program output only ever appears base64-encoded, so it cannot forge frames.
+Env: CE_BUNDLE_DIR (the ConfigMap: manifest.json + keys), CE_WORKSPACE.
+Stdlib only, Python 3.9+. Tests: launcher_test.py.
+"""
+
+import base64
+import hashlib
+import io
+import json
+import os
+import selectors
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+CHUNK = 3072  # raw bytes per o/e frame: log lines stay under ~4.1 KB
+DRAIN_SECONDS = 1.0  # for pipes still open after the program exited
+_out = io.open(sys.stdout.fileno(), "wb", closefd=False)
+
+
+def emit(*fields):
+    _out.write(b" ".join((b"@ce1",) + fields) + b"\n")
+    _out.flush()
+
+
+def b64(data):
+    return base64.b64encode(data)
+
+
+def report(err):
+    emit(b"e", b64(("launcher: %s\n" % err).encode("utf-8", "replace")))
+
+
+def check_path(path):
+    if (not isinstance(path, str) or not path or path.startswith("/")
+            or "\0" in path
+            or any(p in ("", ".", "..") for p in path.split("/"))):
+        raise ValueError("bad workspace path or key %r" % (path,))
+    return path
+
+
+def load_manifest(bundle):
+    with open(os.path.join(bundle, "manifest.json"), "rb") as f:
+        m = json.load(f)
+    try:
+        if m["version"] != 1:
+            raise ValueError("unsupported version %r" % (m["version"],))
+        if not m["command"] or not all(isinstance(a, str)
+                                       for a in m["command"]):
+            raise ValueError("command must be a non-empty list of strings")
+        for entry in [m["program"]] + m["files"]:
+            check_path(entry["path"])
+            check_path(entry["key"])
+        if m.get("stdin_key") is not None:
+            check_path(m["stdin_key"])
+        for name, value in m["env"]:
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise ValueError("env entries must be [name, value] strings")
+        caps = (m["max_output_files"], m["max_output_file_bytes"],
+                m.get("max_output_bytes") or 0)
+        if not all(isinstance(c, int) and c >= 0 for c in caps):
+            raise ValueError("max_output_* must be non-negative integers")
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError("manifest.json: %s: %s" % (type(err).__name__, err))
+    return m
+
+
+def write_inputs(m, bundle, workspace):
+    """Copies program + input files; returns {path: (size, sha256)}."""
+    recorded = {}
+    for entry in [m["program"]] + m["files"]:
+        with open(os.path.join(bundle, entry["key"]), "rb") as f:
+            content = f.read()
+        path = os.path.join(workspace, entry["path"])
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                     | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        recorded[entry["path"]] = (len(content),
+                                   hashlib.sha256(content).digest())
+    return recorded
+
+
+def end_run(proc):
+    """SIGKILLs what is left of the program: its process group and, when we
+    are the container's init (pid 1), every other process too."""
+    for pid in (-proc.pid, -1) if os.getpid() == 1 else (-proc.pid,):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def pump(proc, max_output_bytes):
+    """Forwards the child's pipes as o/e frames until EOF; returns status."""
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ, b"o")
+    sel.register(proc.stderr, selectors.EVENT_READ, b"e")
+    budget = max_output_bytes + 1 if max_output_bytes else None
+    drain_deadline = None
+    while sel.get_map():
+        events = sel.select(timeout=0.1)
+        for key, _ in events:
+            data = os.read(key.fd, CHUNK)
+            if not data:
+                sel.unregister(key.fileobj)
+                continue
+            if budget is not None:  # forward max_output_bytes + 1, no more
+                data = data[:budget]
+                budget -= len(data)
+                if budget == 0:
+                    end_run(proc)
+            if data:
+                emit(key.data, b64(data))
+        if proc.poll() is not None:
+            if drain_deadline is None:  # the run ends with the program
+                end_run(proc)
+                drain_deadline = time.monotonic() + DRAIN_SECONDS
+            elif not events and time.monotonic() > drain_deadline:
+                break  # an escaped process still holds a pipe open
+    code = proc.wait()
+    return 128 - code if code < 0 else code
+
+
+def read_at_most(fd, limit):
+    """Reads up to limit + 1 bytes: more than limit means too big."""
+    chunks, total = [], 0
+    while total <= limit:
+        data = os.read(fd, min(1 << 20, limit + 1 - total))
+        if not data:
+            break
+        chunks.append(data)
+        total += len(data)
+    return b"".join(chunks)
+
+
+def collect_outputs(m, workspace, inputs):
+    """Emits f frames for new or changed regular files in path order (the
+    program file excepted), within the caps; then t if any was left out."""
+    paths = []
+    for root, _, files in os.walk(workspace):  # never follows symlinks
+        paths += [os.path.relpath(os.path.join(root, name), workspace)
+                  for name in files]
+    paths.sort(key=os.fsencode)
+    max_files, budget = m["max_output_files"], m["max_output_file_bytes"]
+    taken, truncated = 0, False
+    for rel in paths:
+        if rel == m["program"]["path"]:
+            continue
+        try:
+            fd = os.open(os.path.join(workspace, rel),
+                         os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue  # a symlink, or gone
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                continue
+            original = inputs.get(rel)
+            content = read_at_most(fd, max(budget, original[0])
+                                   if original else budget)
+        finally:
+            os.close(fd)
+        if original == (len(content), hashlib.sha256(content).digest()):
+            continue  # an unchanged input
+        if taken >= max_files or len(content) > budget:
+            truncated = True  # smaller files later on may still fit
+            continue
+        emit(b"f", b64(os.fsencode(rel)), b64(content))
+        taken += 1
+        budget -= len(content)
+    if truncated:
+        emit(b"t")
+
+
+def harden():
+    """Best effort: a non-dumpable launcher keeps the program (same uid) from
+    writing forged frames to our stdout through /proc/<pid>/fd or ptrace."""
+    try:
+        import ctypes
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except Exception:
+        pass
+
+
+def main():
+    harden()
+    bundle = os.environ.get("CE_BUNDLE_DIR", "/opt/code-executor")
+    workspace = os.environ.get("CE_WORKSPACE", "/workspace")
+    try:
+        m = load_manifest(bundle)
+        inputs = write_inputs(m, bundle, workspace)
+        # The API server's address is none of the program's business.
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("KUBERNETES_")}
+        env.update((name, value) for name, value in m["env"])
+        stdin = subprocess.DEVNULL
+        if m.get("stdin_key"):
+            stdin = open(os.path.join(bundle, m["stdin_key"]), "rb")
+        proc = subprocess.Popen(m["command"], cwd=workspace, env=env,
+                                stdin=stdin, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
+    except Exception as err:  # bad manifest or bundle, command not found
+        report(err)
+        emit(b"x", b"127")
+        return 127
+
+    def forward_sigterm(signum, frame):
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except OSError:
+            pass
+
+    signal.signal(signal.SIGTERM, forward_sigterm)
+    code = pump(proc, m.get("max_output_bytes"))
+    try:
+        collect_outputs(m, workspace, inputs)
+    except Exception as err:
+        report(err)
+    emit(b"x", str(code).encode())
+    return code  # the container's exit code mirrors the program's
+
+
+if __name__ == "__main__":
+    sys.exit(main())
