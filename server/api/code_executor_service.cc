@@ -57,6 +57,12 @@ CodeExecutorService::Execute(grpc::CallbackServerContext* context,
                              const codeexecutor::v1::ExecuteRequest* request) {
   absl::StatusOr<ExecutionSpec> spec =
       BuildExecutionSpec(*request, options_, TimeToDeadline(*context));
+  if (spec.ok()) {
+    if (absl::Status valid = dispatcher_.backend().Validate(*spec);
+        !valid.ok()) {
+      spec = valid;
+    }
+  }
   ExecutionIdentity identity;
   identity.execution_id = NewExecutionId();
   identity.client_request_id = request->client_request_id();

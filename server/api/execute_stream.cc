@@ -60,7 +60,9 @@ void LogFinished(const ExecutionIdentity& id, const ExecutionResult& result) {
       {"exit_code", result.exit_code},
       {"truncated", result.truncated},
       {"output_files", result.output_files.size()},
-      {"message", result.message},
+      {"message", result.service_error.ok()
+                      ? result.message
+                      : std::string(result.service_error.message())},
       {"duration_ms",
        {{"queue", ms(t.queue)},
         {"create", ms(t.create)},
@@ -150,6 +152,15 @@ void ExecuteStream::OnOutput(OutputStream stream, std::string_view data) {
 
 void ExecuteStream::OnFinished(const ExecutionResult& result) {
   LogFinished(identity_, result);
+  if (!result.service_error.ok()) {
+    absl::MutexLock lock(&mu_);
+    final_status_ = grpc::Status(
+        static_cast<grpc::StatusCode>(result.service_error.code()),
+        std::string(result.service_error.message()));
+    last_queued_ = true;
+    WriteNextLocked();
+    return;
+  }
   ExecuteResponse response;
   Finished* finished = response.mutable_finished();
   finished->set_exit_code(result.exit_code);
@@ -165,11 +176,20 @@ void ExecuteStream::OnFinished(const ExecutionResult& result) {
   const PhaseTimings& t = result.timings;
   auto* timings = finished->mutable_timings();
   SetDuration(t.queue, timings->mutable_queue());
-  SetDuration(t.create, timings->mutable_create());
-  SetDuration(t.schedule, timings->mutable_schedule());
-  SetDuration(t.start, timings->mutable_start());
-  SetDuration(t.run, timings->mutable_run());
-  SetDuration(t.cleanup, timings->mutable_cleanup());
+  // A phase the backend does not have (zero) stays absent.
+  const std::pair<absl::Duration, google::protobuf::Duration* (
+                                      codeexecutor::v1::PhaseTimings::*)()>
+      phases[] = {
+          {t.create, &codeexecutor::v1::PhaseTimings::mutable_create},
+          {t.schedule, &codeexecutor::v1::PhaseTimings::mutable_schedule},
+          {t.start, &codeexecutor::v1::PhaseTimings::mutable_start},
+          {t.run, &codeexecutor::v1::PhaseTimings::mutable_run},
+          {t.cleanup, &codeexecutor::v1::PhaseTimings::mutable_cleanup}};
+  for (const auto& [duration, field] : phases) {
+    if (duration > absl::ZeroDuration()) {
+      SetDuration(duration, (timings->*field)());
+    }
+  }
   SetDuration(t.queue + t.create + t.schedule + t.start + t.run + t.cleanup,
               timings->mutable_total());
   Enqueue(std::move(response), /*last=*/true);
@@ -192,7 +212,7 @@ void ExecuteStream::WriteNextLocked() {
     reactor_->StartWrite(&in_flight_);
   } else if (last_queued_) {
     finish_called_ = true;
-    reactor_->Finish(grpc::Status::OK);
+    reactor_->Finish(final_status_);
   }
 }
 

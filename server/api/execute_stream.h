@@ -69,6 +69,8 @@ class ExecuteStream : public ExecutionObserver,
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool last_queued_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
+  // OK, or the service error that ends the call instead of Finished.
+  grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace codeexec

@@ -26,6 +26,13 @@ class Backend {
   // label.
   virtual std::string_view Name() const = 0;
 
+  // Checks what only the backend can judge before the request is queued
+  // (e.g. the kubernetes backend's 1 MiB ConfigMap limit). An error is
+  // returned to the client as is (INVALID_ARGUMENT naming the field).
+  virtual absl::Status Validate(const ExecutionSpec& spec) const {
+    return absl::OkStatus();
+  }
+
   // Runs `spec` to completion on the calling (worker) thread.
   // - Streams stdout/stderr through `sink` in the order produced, never more
   //   than spec.max_output_bytes in total (then kOutputLimit, truncated).

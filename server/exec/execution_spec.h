@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 
 namespace codeexec {
@@ -94,6 +95,11 @@ struct ExecutionResult {
   std::vector<WorkspaceFile> output_files;
   bool output_files_truncated = false;
   PhaseTimings timings;
+  // A failure of the service itself, not of the program (API server
+  // unreachable -> UNAVAILABLE, RBAC missing -> PERMISSION_DENIED): the call
+  // ends with this status instead of a Finished event. `outcome` is then
+  // kSandboxError for the metrics.
+  absl::Status service_error;
 };
 
 }  // namespace codeexec
