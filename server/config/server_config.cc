@@ -16,6 +16,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "server/config/kubernetes_config.h"
+#include "server/config/yaml_document.h"
 #include "server/config/yaml_fields.h"
 #include "yaml-cpp/yaml.h"
 
@@ -132,12 +134,7 @@ absl::Status ReadServerConfig(const YAML::Node& tree, bool file_has_content,
   ReadLanguages(root.Map("languages"), config.validation.languages);
   root.String("defaultLanguage", config.validation.default_language);
   ReadLocal(root.Map("local"), config.local);
-  // Reserved for the kubernetes backend's options.
-  root.Map("kubernetes");
-  if (root.Has("kubernetes")) {
-    root.Fail("kubernetes",
-              "the kubernetes backend is not built yet; remove this section");
-  }
+  ReadKubernetesSection(root.Map("kubernetes"), config.kubernetes);
   root.RejectUnknownKeys();
   return status;
 }

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "server/api/request_validator.h"
 #include "server/exec/dispatcher.h"
+#include "server/kube/kube_options.h"
 #include "server/local/gvisor_backend.h"
 
 namespace codeexec {
@@ -37,6 +38,7 @@ struct ServerConfig {
   DispatcherOptions dispatcher;
   ValidatorOptions validation;  // limits + languages
   LocalBackendOptions local;
+  kube::KubernetesOptions kubernetes;
 };
 
 // The built-in configuration: every default, plus the `python` and `bash`

@@ -74,9 +74,9 @@ INSTANTIATE_TEST_SUITE_P(
                   "local.runsc: unknown key"},
         ErrorCase{"DuplicateKey", "dispatcher:\n  workers: 1\n  workers: 2\n",
                   "dispatcher.workers: duplicate key"},
-        ErrorCase{"KubernetesSection", "kubernetes:\n  namespace: x\n",
-                  "kubernetes: the kubernetes backend is not built yet; "
-                  "remove this section"}),
+        ErrorCase{"Kubernetes", "kubernetes:\n  namespaces: x\n",
+                  "kubernetes.namespaces: unknown key (did you mean "
+                  "namespace?)"}),
     CaseName);
 
 INSTANTIATE_TEST_SUITE_P(
@@ -154,9 +154,6 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"UnknownBackend", "server:\n  backend: docker\n",
                   "server.backend: must be \"gvisor-local\" or "
                   "\"kubernetes\", got \"docker\""},
-        ErrorCase{"KubernetesBackend", "server:\n  backend: kubernetes\n",
-                  "server.backend: the kubernetes backend is not built yet; "
-                  "use \"gvisor-local\""},
         ErrorCase{"EmptyListenAddress", "server:\n  listenAddress: \"\"\n",
                   "server.listenAddress: must not be empty"},
         ErrorCase{"NegativeGrace", "server:\n  shutdownGrace: -1s\n",

@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/config/server_config_test_util.h"
 
 #ifndef CODEEXEC_SOURCE_DIR
 #error "CODEEXEC_SOURCE_DIR must name the repository root"
@@ -23,74 +24,6 @@ using ::testing::StartsWith;
 
 std::string Message(const absl::Status& status) {
   return std::string(status.message());
-}
-
-void ExpectSameProfile(const LanguageProfile& actual,
-                       const LanguageProfile& expected) {
-  EXPECT_EQ(actual.file_name, expected.file_name);
-  EXPECT_EQ(actual.command, expected.command);
-  EXPECT_EQ(actual.image, expected.image);
-  EXPECT_EQ(actual.env, expected.env);
-}
-
-// Every field of ServerConfig.
-void ExpectSameConfig(const ServerConfig& actual,
-                      const ServerConfig& expected) {
-  EXPECT_EQ(actual.server.listen_address, expected.server.listen_address);
-  EXPECT_EQ(actual.server.metrics_address, expected.server.metrics_address);
-  EXPECT_EQ(actual.server.backend, expected.server.backend);
-  EXPECT_EQ(actual.server.shutdown_grace, expected.server.shutdown_grace);
-  EXPECT_EQ(actual.server.ports_file, expected.server.ports_file);
-  EXPECT_EQ(actual.dispatcher.workers, expected.dispatcher.workers);
-  EXPECT_EQ(actual.dispatcher.queue_size, expected.dispatcher.queue_size);
-
-  const LimitsOptions& limits = actual.validation.limits;
-  const LimitsOptions& want = expected.validation.limits;
-  EXPECT_EQ(limits.default_timeout, want.default_timeout);
-  EXPECT_EQ(limits.default_resources.cpu_request_millis,
-            want.default_resources.cpu_request_millis);
-  EXPECT_EQ(limits.default_resources.cpu_limit_millis,
-            want.default_resources.cpu_limit_millis);
-  EXPECT_EQ(limits.default_resources.memory_request_bytes,
-            want.default_resources.memory_request_bytes);
-  EXPECT_EQ(limits.default_resources.memory_limit_bytes,
-            want.default_resources.memory_limit_bytes);
-  EXPECT_EQ(limits.default_max_output_bytes, want.default_max_output_bytes);
-  EXPECT_EQ(limits.max_timeout, want.max_timeout);
-  EXPECT_EQ(limits.max_cpu_millis, want.max_cpu_millis);
-  EXPECT_EQ(limits.max_memory_bytes, want.max_memory_bytes);
-  EXPECT_EQ(limits.max_output_bytes, want.max_output_bytes);
-  EXPECT_EQ(limits.max_code_bytes, want.max_code_bytes);
-  EXPECT_EQ(limits.max_stdin_bytes, want.max_stdin_bytes);
-  EXPECT_EQ(limits.max_env_vars, want.max_env_vars);
-  EXPECT_EQ(limits.max_input_files, want.max_input_files);
-  EXPECT_EQ(limits.max_input_file_bytes, want.max_input_file_bytes);
-  EXPECT_EQ(limits.max_output_files, want.max_output_files);
-  EXPECT_EQ(limits.max_output_file_bytes, want.max_output_file_bytes);
-
-  ASSERT_EQ(actual.validation.languages.size(),
-            expected.validation.languages.size());
-  for (const auto& [name, profile] : expected.validation.languages) {
-    SCOPED_TRACE(name);
-    ASSERT_TRUE(actual.validation.languages.contains(name));
-    ExpectSameProfile(actual.validation.languages.at(name), profile);
-  }
-  EXPECT_EQ(actual.validation.default_language,
-            expected.validation.default_language);
-
-  EXPECT_EQ(actual.local.runsc_path, expected.local.runsc_path);
-  EXPECT_EQ(actual.local.state_dir, expected.local.state_dir);
-  EXPECT_EQ(actual.local.rootfs, expected.local.rootfs);
-  EXPECT_EQ(actual.local.platform, expected.local.platform);
-  EXPECT_EQ(actual.local.workspace_bytes, expected.local.workspace_bytes);
-  EXPECT_EQ(actual.local.tmp_bytes, expected.local.tmp_bytes);
-  EXPECT_EQ(actual.local.max_processes, expected.local.max_processes);
-  EXPECT_EQ(actual.local.host_pids_limit, expected.local.host_pids_limit);
-  EXPECT_EQ(actual.local.run_as_uid, expected.local.run_as_uid);
-  EXPECT_EQ(actual.local.run_as_gid, expected.local.run_as_gid);
-  EXPECT_EQ(actual.local.cgroup_parent, expected.local.cgroup_parent);
-  EXPECT_EQ(actual.local.kill_grace, expected.local.kill_grace);
-  EXPECT_EQ(actual.local.extra_runsc_flags, expected.local.extra_runsc_flags);
 }
 
 TEST(DefaultServerConfigTest, HasPythonAndBashProfiles) {
@@ -192,6 +125,7 @@ local:
   extraRunscFlags: [--debug, --debug-log=/tmp/runsc/]
 )yaml";
 
+// Every field but the kubernetes section's (server_config_kubernetes_test.cc).
 TEST(ParseServerConfigTest, FullFileSetsEveryField) {
   absl::StatusOr<ServerConfig> parsed = ParseServerConfig(kFullFile, {});
   ASSERT_TRUE(parsed.ok()) << parsed.status();

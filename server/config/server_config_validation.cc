@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/config/kubernetes_config.h"
 #include "server/config/server_config.h"
 #include "server/config/yaml_fields.h"
 #include "server/exec/quantity.h"
@@ -67,13 +68,7 @@ absl::Status FirstError(const std::vector<absl::Status>& statuses) {
 }
 
 absl::Status ValidateServer(const ServerOptions& server) {
-  if (server.backend == kKubernetesBackend) {
-    return Invalid("server.backend",
-                   absl::StrCat("the kubernetes backend is not built yet; "
-                                "use \"",
-                                kLocalBackend, "\""));
-  }
-  if (server.backend != kLocalBackend) {
+  if (server.backend != kLocalBackend && server.backend != kKubernetesBackend) {
     return Invalid(
         "server.backend",
         absl::StrCat("must be \"", kLocalBackend, "\" or \"",
@@ -231,6 +226,7 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
       ValidateLimits(config.validation.limits),
       ValidateLanguages(config.validation),
       ValidateLocal(config.local),
+      ValidateKubernetesSection(config.kubernetes),
   });
 }
 

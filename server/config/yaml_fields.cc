@@ -1,6 +1,7 @@
 #include "server/config/yaml_fields.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,8 +14,6 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/exec/quantity.h"
@@ -25,28 +24,6 @@ namespace {
 
 std::string Quote(absl::string_view text) {
   return absl::StrCat("\"", absl::CHexEscape(text), "\"");
-}
-
-// What a node holds, for "expected X, got Y" messages.
-std::string Describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Scalar:
-      return Quote(node.Scalar());
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Null:
-      return "null";
-    case YAML::NodeType::Undefined:
-      break;
-  }
-  return "nothing";
-}
-
-// yaml-cpp marks are 0-based.
-std::string DescribeMark(const YAML::Mark& mark) {
-  return absl::StrCat("line ", mark.line + 1, ", column ", mark.column + 1);
 }
 
 size_t EditDistance(absl::string_view a, absl::string_view b) {
@@ -82,87 +59,27 @@ std::string Suggest(absl::string_view unknown,
   return best;
 }
 
-// Sets `value` at `segments` under the mapping `node`, creating mappings
-// for absent or null intermediate keys.
-absl::Status SetAtPath(YAML::Node node,
-                       const std::vector<absl::string_view>& segments,
-                       size_t index, const YAML::Node& value) {
-  const std::string key(segments[index]);
-  if (index + 1 == segments.size()) {
-    node[key] = value;
-    return absl::OkStatus();
-  }
-  YAML::Node child = node[key];
-  if (!child.IsDefined() || child.IsNull()) {
-    child = YAML::Node(YAML::NodeType::Map);
-  } else if (!child.IsMap()) {
-    std::vector<absl::string_view> parent(segments.begin(),
-                                          segments.begin() + index + 1);
-    return absl::InvalidArgumentError(absl::StrCat(absl::StrJoin(parent, "."),
-                                                   " is ", Describe(child),
-                                                   ", not a mapping"));
-  }
-  return SetAtPath(child, segments, index + 1, value);
-}
-
 }  // namespace
+
+std::string DescribeYamlNode(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Scalar:
+      return Quote(node.Scalar());
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Null:
+      return "null";
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return "nothing";
+}
 
 std::string JoinKeyPath(absl::string_view parent, absl::string_view key) {
   if (parent.empty()) return std::string(key);
   return absl::StrCat(parent, ".", key);
-}
-
-absl::StatusOr<YAML::Node> LoadYamlDocument(absl::string_view text) {
-  try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
-    if (documents.empty()) return YAML::Node();
-    if (documents.size() > 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("expected one YAML document, found ", documents.size(),
-                       " (second at ", DescribeMark(documents[1].Mark()), ")"));
-    }
-    return documents.front();
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid YAML at ", DescribeMark(e.mark), ": ", e.msg));
-  }
-}
-
-absl::Status ApplyYamlOverride(absl::string_view assignment, YAML::Node& root) {
-  const std::string name = absl::StrCat("--set ", Quote(assignment));
-  const size_t equals = assignment.find('=');
-  if (equals == absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": expected dotted.key.path=value"));
-  }
-  const std::vector<absl::string_view> segments =
-      absl::StrSplit(assignment.substr(0, equals), '.');
-  for (absl::string_view segment : segments) {
-    if (segment.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(name, ": empty key in the key path"));
-    }
-  }
-  try {
-    const YAML::Node value =
-        YAML::Load(std::string(assignment.substr(equals + 1)));
-    if (!root.IsDefined() || root.IsNull()) {
-      root.reset(YAML::Node(YAML::NodeType::Map));
-    } else if (!root.IsMap()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          name, ": the configuration is ", Describe(root), ", not a mapping"));
-    }
-    absl::Status status = SetAtPath(root, segments, 0, value);
-    if (!status.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(name, ": ", status.message()));
-    }
-    return absl::OkStatus();
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": invalid YAML value at column ", e.mark.column + 1,
-                     ": ", e.msg));
-  }
 }
 
 YamlMap::YamlMap(const YAML::Node& node, std::string path, absl::Status& status)
@@ -170,14 +87,14 @@ YamlMap::YamlMap(const YAML::Node& node, std::string path, absl::Status& status)
   if (!ok() || !node.IsDefined() || node.IsNull()) return;
   const std::string where = path_.empty() ? "configuration" : path_;
   if (!node.IsMap()) {
-    *status_ = absl::InvalidArgumentError(
-        absl::StrCat(where, ": expected a mapping, got ", Describe(node)));
+    *status_ = absl::InvalidArgumentError(absl::StrCat(
+        where, ": expected a mapping, got ", DescribeYamlNode(node)));
     return;
   }
   for (const auto& pair : node) {
     if (!pair.first.IsScalar()) {
       *status_ = absl::InvalidArgumentError(absl::StrCat(
-          where, ": keys must be strings, got ", Describe(pair.first)));
+          where, ": keys must be strings, got ", DescribeYamlNode(pair.first)));
       return;
     }
     const std::string& key = pair.first.Scalar();
@@ -228,7 +145,7 @@ std::optional<std::string> YamlMap::ScalarText(absl::string_view key,
   if (node == nullptr) return std::nullopt;
   if (node->IsScalar()) return node->Scalar();
   if (node->IsNull() && null_is_empty) return std::string();
-  Fail(key, absl::StrCat("expected ", what, ", got ", Describe(*node)));
+  Fail(key, absl::StrCat("expected ", what, ", got ", DescribeYamlNode(*node)));
   return std::nullopt;
 }
 
@@ -247,8 +164,8 @@ bool YamlMap::StringList(absl::string_view key, std::vector<std::string>& out) {
     return true;
   }
   if (!node->IsSequence()) {
-    Fail(key,
-         absl::StrCat("expected a list of strings, got ", Describe(*node)));
+    Fail(key, absl::StrCat("expected a list of strings, got ",
+                           DescribeYamlNode(*node)));
     return false;
   }
   std::vector<std::string> items;
@@ -256,13 +173,38 @@ bool YamlMap::StringList(absl::string_view key, std::vector<std::string>& out) {
     const YAML::Node item = (*node)[i];
     if (!item.IsScalar()) {
       Fail(absl::StrCat(key, "[", i, "]"),
-           absl::StrCat("expected a string, got ", Describe(item)));
+           absl::StrCat("expected a string, got ", DescribeYamlNode(item)));
       return false;
     }
     items.push_back(item.Scalar());
   }
   out = std::move(items);
   return true;
+}
+
+std::optional<std::vector<YamlMap>> YamlMap::MapList(absl::string_view key) {
+  const YAML::Node* node = Find(key);
+  if (node == nullptr) return std::nullopt;
+  std::vector<YamlMap> items;
+  if (node->IsNull()) return items;
+  if (!node->IsSequence()) {
+    Fail(key, absl::StrCat("expected a list of mappings, got ",
+                           DescribeYamlNode(*node)));
+    return std::nullopt;
+  }
+  for (size_t i = 0; i < node->size(); ++i) {
+    const YAML::Node item = (*node)[i];
+    const std::string item_key = absl::StrCat(key, "[", i, "]");
+    // A null element is more likely a stray "-" than an empty mapping.
+    if (!item.IsMap()) {
+      Fail(item_key,
+           absl::StrCat("expected a mapping, got ", DescribeYamlNode(item)));
+      return std::nullopt;
+    }
+    items.emplace_back(item, JoinKeyPath(path_, item_key), *status_);
+  }
+  if (!ok()) return std::nullopt;
+  return items;
 }
 
 bool YamlMap::StringMap(absl::string_view key, EnvVars& out) {
@@ -292,6 +234,23 @@ bool YamlMap::Integer(absl::string_view key, int64_t min, int64_t max,
   if (value < min || value > max) {
     Fail(key,
          absl::StrCat("must be between ", min, " and ", max, ", got ", value));
+    return false;
+  }
+  out = value;
+  return true;
+}
+
+bool YamlMap::Double(absl::string_view key, double& out) {
+  std::optional<std::string> text = ScalarText(key, "a number", false);
+  if (!text.has_value()) return false;
+  double value = 0;
+  if (text->empty() || absl::ascii_isspace(text->front()) ||
+      absl::ascii_isspace(text->back()) || !absl::SimpleAtod(*text, &value)) {
+    Fail(key, absl::StrCat("expected a number, got ", Quote(*text)));
+    return false;
+  }
+  if (!std::isfinite(value)) {
+    Fail(key, absl::StrCat("expected a finite number, got ", Quote(*text)));
     return false;
   }
   out = value;

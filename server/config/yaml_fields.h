@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/exec/execution_spec.h"
@@ -19,16 +18,12 @@
 
 namespace codeexec {
 
-// Parses one YAML document (empty text or only comments -> a null node).
-// Syntax errors and extra documents fail with the line and column.
-absl::StatusOr<YAML::Node> LoadYamlDocument(absl::string_view text);
-
-// Applies one "dotted.key.path=value" override onto `root`, creating the
-// mappings on the way; the value is parsed as YAML (so "[a, b]" is a list).
-absl::Status ApplyYamlOverride(absl::string_view assignment, YAML::Node& root);
-
 // "a.b" + "c" -> "a.b.c"; "" + "c" -> "c".
 std::string JoinKeyPath(absl::string_view parent, absl::string_view key);
+
+// What a node holds, for "expected X, got Y" messages: the quoted scalar,
+// "a list", "a mapping", "null" or "nothing".
+std::string DescribeYamlNode(const YAML::Node& node);
 
 // One mapping of the tree being read. Readers leave the output untouched
 // when the key is absent and return whether they stored a value. The first
@@ -51,6 +46,11 @@ class YamlMap {
 
   bool String(absl::string_view key, std::string& out);
   bool StringList(absl::string_view key, std::vector<std::string>& out);
+  // A list whose elements are mappings, one YamlMap per element, with the
+  // path "<path>.<key>[<index>]" (so errors read "a.list[1].field: ...").
+  // Null reads as an empty list. nullopt when absent or after an error. The
+  // caller reads each element and calls its RejectUnknownKeys.
+  std::optional<std::vector<YamlMap>> MapList(absl::string_view key);
   // Mapping of names to string values, e.g. environment variables.
   bool StringMap(absl::string_view key, EnvVars& out);
   bool Integer(absl::string_view key, int64_t min, int64_t max, int64_t& out);
@@ -64,6 +64,8 @@ class YamlMap {
     out = static_cast<Int>(value);
     return true;
   }
+  // A finite number: "50", "0.5", "1e3" (not "inf" or "nan").
+  bool Double(absl::string_view key, double& out);
   // "300s", "5m", "1h30m", "250ms" or a bare integer number of seconds.
   bool Duration(absl::string_view key, absl::Duration& out);
   // Kubernetes quantities ("500m", "0.5"; "256Mi", "1G").
