@@ -29,6 +29,7 @@
 #include "server/api/code_executor_service.h"
 #include "server/config/server_config.h"
 #include "server/exec/dispatcher.h"
+#include "server/kube/kubernetes_backend.h"
 #include "server/local/gvisor_backend.h"
 #include "server/metrics/service_metrics.h"
 
@@ -112,10 +113,18 @@ absl::Status WritePortsFile(const std::string& path, int grpc_port,
 }
 
 absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(
-    const ServerConfig& config) {
+    const ServerConfig& config, const ServiceMetrics& metrics) {
   if (config.server.backend == "gvisor-local") {
     absl::StatusOr<std::unique_ptr<GvisorBackend>> backend =
         GvisorBackend::Create(config.local);
+    if (!backend.ok()) return backend.status();
+    return std::unique_ptr<Backend>(std::move(*backend));
+  }
+  if (config.server.backend == "kubernetes") {
+    absl::StatusOr<std::unique_ptr<kube::KubernetesBackend>> backend =
+        kube::KubernetesBackend::Create(
+            config.kubernetes, kube::ReplicaIdentity::FromEnvironment(),
+            metrics.registry());
     if (!backend.ok()) return backend.status();
     return std::unique_ptr<Backend>(std::move(*backend));
   }
@@ -125,13 +134,14 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(
 }
 
 int Run(const ServerConfig& config) {
-  absl::StatusOr<std::unique_ptr<Backend>> backend = MakeBackend(config);
+  ServiceMetrics metrics;
+  absl::StatusOr<std::unique_ptr<Backend>> backend =
+      MakeBackend(config, metrics);
   if (!backend.ok()) {
     std::fprintf(stderr, "code_executor_server: %s\n",
                  std::string(backend.status().message()).c_str());
     return 1;
   }
-  ServiceMetrics metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
   int metrics_port = 0;
   if (!config.server.metrics_address.empty()) {

@@ -1,0 +1,227 @@
+#include "server/kube/kubernetes_backend.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/kube/cluster_connection.h"
+
+namespace codeexec::kube {
+namespace {
+
+std::string Getenv(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? "" : value;
+}
+
+std::string CollectionPath(const std::string& namespace_name,
+                           const std::string& resource) {
+  const std::string group = resource == "jobs" ? "/apis/batch/v1" : "/api/v1";
+  return absl::StrCat(group, "/namespaces/", namespace_name, "/", resource);
+}
+
+std::string LabelOf(const nlohmann::json& object, const char* label) {
+  const nlohmann::json labels =
+      object.value("/metadata/labels"_json_pointer, nlohmann::json::object());
+  auto it = labels.find(label);
+  return it != labels.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+}  // namespace
+
+ReplicaIdentity ReplicaIdentity::FromEnvironment() {
+  ReplicaIdentity identity;
+  std::string name = Getenv("POD_NAME");
+  const std::string uid = Getenv("POD_UID");
+  if (name.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    name = host;
+  } else if (!uid.empty()) {
+    identity.owner = OwnerPod{name, uid};
+  }
+  identity.replica = ReplicaLabelValue(name);
+  return identity;
+}
+
+absl::StatusOr<std::unique_ptr<KubernetesBackend>> KubernetesBackend::Create(
+    KubernetesOptions options, ReplicaIdentity identity,
+    std::shared_ptr<prometheus::Registry> registry) {
+  absl::StatusOr<ClusterConnection> connection =
+      ResolveClusterConnection(options, ConnectionEnvironment::FromProcess());
+  if (!connection.ok()) return connection.status();
+  RestClientOptions client_options;
+  client_options.qps = options.qps;
+  client_options.burst = options.burst;
+  client_options.request_timeout = options.request_timeout;
+  absl::StatusOr<std::unique_ptr<RestClient>> client =
+      RestClient::Create(*std::move(connection), client_options, registry);
+  if (!client.ok()) return client.status();
+  std::unique_ptr<KubernetesBackend> backend(
+      new KubernetesBackend(std::move(options), std::move(identity),
+                            *std::move(client), std::move(registry)));
+  if (absl::Status started = backend->watcher_->Start(); !started.ok()) {
+    return absl::Status(
+        started.code(),
+        absl::StrCat("cannot watch pods in namespace \"",
+                     backend->options_.namespace_name,
+                     "\" (kubernetes.namespace): ", started.message()));
+  }
+  backend->janitor_ = std::thread([b = backend.get()] { b->JanitorLoop(); });
+  return backend;
+}
+
+KubernetesBackend::KubernetesBackend(
+    KubernetesOptions options, ReplicaIdentity identity,
+    std::unique_ptr<RestClient> client,
+    std::shared_ptr<prometheus::Registry> registry)
+    : options_(std::move(options)),
+      identity_(std::move(identity)),
+      label_selector_(LabelSelectorForReplica(identity_.replica)),
+      client_(std::move(client)) {
+  if (registry != nullptr) {
+    janitor_deleted_ =
+        &prometheus::BuildCounter()
+             .Name("codeexec_janitor_deleted_total")
+             .Help("Orphaned objects of this replica deleted by the janitor.")
+             .Register(*registry);
+    watch_restarts_ =
+        &prometheus::BuildCounter()
+             .Name("codeexec_kube_watch_restarts_total")
+             .Help("Pod watch reconnections after the first connection.")
+             .Register(*registry)
+             .Add({});
+  }
+  watcher_ = std::make_unique<PodWatcher>(
+      *client_,
+      PodWatcherOptions{.namespace_name = options_.namespace_name,
+                        .label_selector = label_selector_},
+      watch_restarts_);
+}
+
+KubernetesBackend::~KubernetesBackend() {
+  stopping_.Cancel("the kubernetes backend is stopping");
+  if (janitor_.joinable()) janitor_.join();
+  watcher_->Stop();
+}
+
+absl::Status KubernetesBackend::Validate(const ExecutionSpec& spec) const {
+  ObjectContext context{&options_, identity_.replica, identity_.owner, ""};
+  return BuildConfigMap(spec, context).status();
+}
+
+absl::Status KubernetesBackend::CreateObject(const std::string& resource,
+                                             const std::string& collection_path,
+                                             const nlohmann::json& object,
+                                             const std::string& execution_id,
+                                             const Cancellation* cancel) {
+  KubeRequest request{.verb = "POST",
+                      .path = collection_path,
+                      .body = object,
+                      .resource = resource,
+                      .kube_verb = "create"};
+  absl::StatusOr<nlohmann::json> created = client_->Call(request, cancel);
+  if (created.ok() || !absl::IsAlreadyExists(created.status())) {
+    return created.status();
+  }
+  // A retried create whose first attempt reached the server: it is ours if
+  // it carries our execution id (names are random per execution).
+  const std::string name = object["metadata"]["name"];
+  KubeRequest get{.verb = "GET",
+                  .path = absl::StrCat(collection_path, "/", name),
+                  .resource = resource,
+                  .kube_verb = "get"};
+  absl::StatusOr<nlohmann::json> existing = client_->Call(get, cancel);
+  if (existing.ok() && LabelOf(*existing, kExecutionIdLabel) == execution_id) {
+    return absl::OkStatus();
+  }
+  return created.status();
+}
+
+absl::Status KubernetesBackend::DeleteObject(const std::string& resource,
+                                             const std::string& object_path,
+                                             const std::string& propagation) {
+  KubeRequest request{
+      .verb = "DELETE",
+      .path = absl::StrCat(object_path, "?propagationPolicy=", propagation),
+      .body = nlohmann::json{{"kind", "DeleteOptions"},
+                             {"apiVersion", "v1"},
+                             {"propagationPolicy", propagation}},
+      .resource = resource,
+      .kube_verb = "delete"};
+  absl::StatusOr<nlohmann::json> deleted = client_->Call(request, nullptr);
+  if (deleted.ok() || absl::IsNotFound(deleted.status())) {
+    return absl::OkStatus();
+  }
+  return deleted.status();
+}
+
+void KubernetesBackend::DeleteExecutionObjects(const std::string& id) {
+  const std::string& ns = options_.namespace_name;
+  // Background: the garbage collector deletes the Job's pod too.
+  for (const auto& [resource, propagation] :
+       {std::pair<std::string, std::string>{"jobs", "Background"},
+        {"configmaps", "Background"}}) {
+    absl::Status deleted = DeleteObject(
+        resource, absl::StrCat(CollectionPath(ns, resource), "/", id),
+        propagation);
+    if (!deleted.ok()) {
+      // The janitor retries later.
+      std::fprintf(stderr, "W kubernetes: cannot delete %s/%s: %s\n",
+                   resource.c_str(), id.c_str(),
+                   std::string(deleted.message()).c_str());
+    }
+  }
+}
+
+absl::StatusOr<int> KubernetesBackend::CollectOrphans() {
+  int deleted_count = 0;
+  for (const std::string resource : {"jobs", "configmaps", "pods"}) {
+    const std::string collection =
+        CollectionPath(options_.namespace_name, resource);
+    KubeRequest list{.verb = "GET",
+                     .path = absl::StrCat(collection, "?labelSelector=",
+                                          UrlEncode(label_selector_)),
+                     .resource = resource,
+                     .kube_verb = "list"};
+    absl::StatusOr<nlohmann::json> items = client_->Call(list, &stopping_);
+    if (!items.ok()) return items.status();
+    for (const auto& item : items->value("items", nlohmann::json::array())) {
+      const std::string id = LabelOf(item, kExecutionIdLabel);
+      {
+        absl::MutexLock lock(&live_mu_);
+        if (id.empty() || live_executions_.contains(id)) continue;
+      }
+      const std::string name =
+          item.value("/metadata/name"_json_pointer, std::string());
+      // Pods go with their Job; only a pod whose Job is gone is deleted.
+      if (resource == "pods" && item.contains("metadata") &&
+          item["metadata"].contains("deletionTimestamp")) {
+        continue;
+      }
+      if (DeleteObject(resource, absl::StrCat(collection, "/", name),
+                       "Background")
+              .ok()) {
+        ++deleted_count;
+        if (janitor_deleted_ != nullptr) {
+          janitor_deleted_->Add({{"kind", resource}}).Increment();
+        }
+      }
+    }
+  }
+  return deleted_count;
+}
+
+void KubernetesBackend::JanitorLoop() {
+  do {
+    absl::StatusOr<int> collected = CollectOrphans();
+    if (!collected.ok() && !stopping_.IsCancelled()) {
+      std::fprintf(stderr, "W kubernetes: janitor: %s\n",
+                   std::string(collected.status().message()).c_str());
+    }
+  } while (!stopping_.WaitFor(options_.janitor_interval));
+}
+
+}  // namespace codeexec::kube

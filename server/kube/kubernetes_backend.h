@@ -1,0 +1,89 @@
+// The production backend: each execution is a ConfigMap (code, launcher,
+// input files) and a Job whose single pod runs under runtimeClassName gvisor
+// with a hardened securityContext. The pod's log (framed stdout/stderr
+// records from the launcher) is followed and streamed to the client; the
+// Job and ConfigMap are deleted as soon as the run ends, on every path. One
+// shared pod watch per replica tells executions about their pods; a janitor
+// deletes what no live execution owns (e.g. after a crash).
+#ifndef CODEEXEC_SERVER_KUBE_KUBERNETES_BACKEND_H_
+#define CODEEXEC_SERVER_KUBE_KUBERNETES_BACKEND_H_
+
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/registry.h"
+#include "server/exec/backend.h"
+#include "server/kube/kube_options.h"
+#include "server/kube/objects.h"
+#include "server/kube/pod_watcher.h"
+#include "server/kube/rest_client.h"
+
+namespace codeexec::kube {
+
+// Who this replica is: from the Downward API (POD_NAME, POD_UID), else the
+// host name (then objects carry no ownerReferences).
+struct ReplicaIdentity {
+  std::string replica;            // label value
+  std::optional<OwnerPod> owner;  // for ownerReferences
+  static ReplicaIdentity FromEnvironment();
+};
+
+class KubernetesBackend : public Backend {
+ public:
+  // Resolves the connection, lists this replica's pods (which checks reach
+  // and RBAC), starts the shared watch and the janitor (whose first pass
+  // runs at once). `registry` may be null.
+  static absl::StatusOr<std::unique_ptr<KubernetesBackend>> Create(
+      KubernetesOptions options, ReplicaIdentity identity,
+      std::shared_ptr<prometheus::Registry> registry);
+  ~KubernetesBackend() override;
+
+  std::string_view Name() const override { return "kubernetes"; }
+  absl::Status Validate(const ExecutionSpec& spec) const override;
+  ExecutionResult Run(const ExecutionSpec& spec, OutputSink& sink,
+                      const Cancellation& cancel) override;
+
+  // Deletes this replica's objects that no live execution owns; returns how
+  // many it deleted. Runs every janitor_interval; public for tests.
+  absl::StatusOr<int> CollectOrphans();
+  const PodWatcher& watcher() const { return *watcher_; }
+
+ private:
+  KubernetesBackend(KubernetesOptions options, ReplicaIdentity identity,
+                    std::unique_ptr<RestClient> client,
+                    std::shared_ptr<prometheus::Registry> registry);
+  absl::Status CreateObject(const std::string& resource,
+                            const std::string& collection_path,
+                            const nlohmann::json& object,
+                            const std::string& execution_id,
+                            const Cancellation* cancel);
+  absl::Status DeleteObject(const std::string& resource,
+                            const std::string& object_path,
+                            const std::string& propagation);
+  void DeleteExecutionObjects(const std::string& execution_id);
+  void JanitorLoop();
+
+  const KubernetesOptions options_;
+  const ReplicaIdentity identity_;
+  const std::string label_selector_;
+  std::unique_ptr<RestClient> client_;
+  std::unique_ptr<PodWatcher> watcher_;
+  prometheus::Family<prometheus::Counter>* janitor_deleted_ = nullptr;
+  prometheus::Counter* watch_restarts_ = nullptr;
+
+  absl::Mutex live_mu_;
+  std::set<std::string> live_executions_ ABSL_GUARDED_BY(live_mu_);
+  Cancellation stopping_;
+  std::thread janitor_;
+};
+
+}  // namespace codeexec::kube
+
+#endif  // CODEEXEC_SERVER_KUBE_KUBERNETES_BACKEND_H_
