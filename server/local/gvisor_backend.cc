@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -17,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/exec/quantity.h"
+#include "server/local/container_start_watcher.h"
 #include "server/local/fs_util.h"
 #include "server/local/io_pump.h"
 #include "server/local/oci_bundle.h"
@@ -99,19 +101,28 @@ absl::StatusOr<std::unique_ptr<GvisorBackend>> GvisorBackend::Create(
 
   absl::Status prepared = state.Prepare();
   if (!prepared.ok()) return prepared;
-  std::unique_ptr<GvisorBackend> backend(
-      new GvisorBackend(std::move(options), std::move(state), std::move(runsc),
-                        *std::move(cgroups)));
+  absl::StatusOr<std::unique_ptr<ContainerStartWatcher>> start_watcher =
+      ContainerStartWatcher::Create(state.RunscRoot());
+  if (!start_watcher.ok()) {
+    LogWarning(
+        absl::StrCat("timings.start will include the programs' start-up: ",
+                     start_watcher.status().message()));
+  }
+  std::unique_ptr<GvisorBackend> backend(new GvisorBackend(
+      std::move(options), std::move(state), std::move(runsc),
+      *std::move(cgroups), std::move(start_watcher).value_or(nullptr)));
   backend->RemoveLeftovers();
   return backend;
 }
 
-GvisorBackend::GvisorBackend(LocalBackendOptions options, StateDir state,
-                             RunscCli runsc, CgroupLayout cgroups)
+GvisorBackend::GvisorBackend(
+    LocalBackendOptions options, StateDir state, RunscCli runsc,
+    CgroupLayout cgroups, std::unique_ptr<ContainerStartWatcher> start_watcher)
     : options_(std::move(options)),
       state_(std::move(state)),
       runsc_(std::move(runsc)),
-      cgroups_(std::move(cgroups)) {}
+      cgroups_(std::move(cgroups)),
+      start_watcher_(std::move(start_watcher)) {}
 
 void GvisorBackend::RemoveLeftovers() const {
   absl::StatusOr<std::vector<std::string>> ids = runsc_.List();
@@ -239,6 +250,11 @@ ExecutionResult GvisorBackend::Execute(const ExecutionSpec& spec,
   });
   absl::Cleanup remove_callback = [&] { cancel.RemoveCallback(callback); };
 
+  // Notices the end of the sandbox's boot (timings.start).
+  std::optional<WatchedContainer> start_watch;
+  if (start_watcher_ != nullptr) {
+    start_watch.emplace(*start_watcher_, spec.execution_id);
+  }
   absl::StatusOr<ChildProcess> child = ChildProcess::Spawn(
       runsc_.RunArgv(resources.bundle_dir, spec.execution_id),
       ChildProcess::Stdio::kPipes);
@@ -265,7 +281,10 @@ ExecutionResult GvisorBackend::Execute(const ExecutionSpec& spec,
     StopSandbox(spec.execution_id, *child, pump);
   }
   const absl::Time end_time = absl::Now();
-  const absl::Time start_end = pump.first_output_time().value_or(end_time);
+  std::optional<absl::Time> running_time;
+  if (start_watch) running_time = start_watch->Stop();
+  const absl::Time start_end =
+      BootEndTime(running_time, pump.first_output_time(), spawn_time, end_time);
 
   RunFacts facts;
   facts.stop_reason = stop_reason;

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/exec/backend.h"
+#include "server/local/container_start_watcher.h"
 #include "server/local/io_pump.h"
 #include "server/local/runsc_cli.h"
 #include "server/local/runsc_process.h"
@@ -64,11 +65,15 @@ class GvisorBackend : public Backend {
   std::string_view Name() const override { return "gvisor-local"; }
 
   // Safe to call from several threads at once (one sandbox per call).
-  // result.timings: `create` = workspace, cgroup and bundle; `start` = from
-  // spawning `runsc run` to the first byte of output, or to the end when
-  // there was none (so it includes gVisor's boot and the interpreter's
-  // start-up: an approximation); `run` = from there until runsc exited;
-  // `cleanup` = removing container, bundle, workspace and cgroups.
+  // result.timings: `create` = workspace, cgroup and bundle; `start` = the
+  // sandbox's boot, from spawning `runsc run` until runsc's state file says
+  // the container is running (see ContainerStartWatcher), or until the
+  // first output if that came earlier; `run` = from there until runsc
+  // exited (the program, its interpreter's start-up included); `cleanup` =
+  // removing container, bundle, workspace and cgroups. A run whose container
+  // was never seen running (runsc failed, or was killed while booting) falls
+  // back to `start` ending at the first output, or at the end if there was
+  // none.
   ExecutionResult Run(const ExecutionSpec& spec, OutputSink& sink,
                       const Cancellation& cancel) override;
 
@@ -77,7 +82,8 @@ class GvisorBackend : public Backend {
   struct RunResources;
 
   GvisorBackend(LocalBackendOptions options, StateDir state, RunscCli runsc,
-                CgroupLayout cgroups);
+                CgroupLayout cgroups,
+                std::unique_ptr<ContainerStartWatcher> start_watcher);
 
   // Removes what a crashed server left in state_dir and the cgroups.
   void RemoveLeftovers() const;
@@ -97,6 +103,8 @@ class GvisorBackend : public Backend {
   StateDir state_;
   RunscCli runsc_;
   CgroupLayout cgroups_;
+  // Null if inotify is unavailable (then `start` ends at the first output).
+  std::unique_ptr<ContainerStartWatcher> start_watcher_;
 };
 
 }  // namespace codeexec

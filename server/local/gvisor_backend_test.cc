@@ -5,6 +5,8 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -150,6 +152,21 @@ TEST_F(GvisorBackendTest, ConcurrentRunsAndHelloWorldLatency) {
               absl::FormatDuration(last.start).c_str(),
               absl::FormatDuration(last.run).c_str(),
               absl::FormatDuration(last.cleanup).c_str());
+}
+
+TEST_F(GvisorBackendTest, TimingsSplitBootFromRun) {
+  // No output for a second: `start` is still only the sandbox's boot, and
+  // the silent second counts as `run` (bounds are loose: 2 shared cores).
+  RecordingSink sink;
+  ExecutionResult result = Run(PythonSpec("import time\ntime.sleep(1)"), sink);
+  EXPECT_EQ(result.outcome, Outcome::kOk) << result.message;
+  EXPECT_EQ(sink.Stdout(), "");
+  EXPECT_GT(result.timings.start, absl::ZeroDuration());
+  EXPECT_LT(result.timings.start, absl::Milliseconds(800));
+  EXPECT_GT(result.timings.run, absl::Milliseconds(900));
+  std::printf("silent 1 s sleep: start %s, run %s\n",
+              absl::FormatDuration(result.timings.start).c_str(),
+              absl::FormatDuration(result.timings.run).c_str());
 }
 
 TEST_F(GvisorBackendTest, StreamsOutputWhileRunning) {
