@@ -1,0 +1,400 @@
+#include "tests/fake_kube/kubelet.h"
+
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/local/fs_util.h"
+#include "server/local/runsc_process.h"
+#include "tests/fake_kube/fault_injector.h"
+#include "tests/fake_kube/object_store.h"
+#include "tests/fake_kube/runsc_node.h"
+#include "tests/fake_kube/timer_queue.h"
+
+namespace codeexec::fake_kube {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr absl::Duration kConfigMapRetry = absl::Milliseconds(500);
+constexpr char kDeadlineMessage[] =
+    "Pod was active on the node longer than the specified deadline";
+
+}  // namespace
+
+struct Kubelet::PodState {
+  ObjectRef ref;
+  json pod;  // as created
+  std::shared_ptr<PodLog> log = std::make_shared<PodLog>();
+  UniqueFd kill_fd;  // eventfd; readable once the container must die
+  // Guarded by Kubelet::mu_:
+  bool active = false;    // a worker or timer task still owns the pod
+  bool finished = false;  // final status recorded (or never will be)
+  bool deletion_requested = false;
+  bool removed = false;
+  std::string kill_reason;
+  std::string kill_message;
+
+  void SignalKill() const {
+    const uint64_t one = 1;
+    ssize_t ignored = write(kill_fd.get(), &one, sizeof(one));
+    (void)ignored;
+  }
+  // Waits up to `timeout` for a kill; true if one came.
+  bool WaitForKill(absl::Duration timeout) const {
+    pollfd fd = {kill_fd.get(), POLLIN, 0};
+    return poll(&fd, 1, PollTimeoutMillis(absl::Now() + timeout)) > 0;
+  }
+};
+
+absl::StatusOr<std::unique_ptr<Kubelet>> Kubelet::Create(KubeletOptions options,
+                                                         ObjectStore& store,
+                                                         FaultInjector& faults,
+                                                         TimerQueue& timers) {
+  std::unique_ptr<Kubelet> kubelet(new Kubelet(options, store, faults, timers));
+  if (options.mode == KubeletMode::kRunsc) {
+    std::string state_dir = options.state_dir;
+    if (state_dir.empty()) {
+      char pattern[] = "/tmp/fake-kubelet-XXXXXX";
+      if (mkdtemp(pattern) == nullptr) {
+        return ErrnoError(errno, "creating the fake kubelet's state dir");
+      }
+      state_dir = pattern;
+      kubelet->owns_state_dir_ = true;
+    }
+    absl::StatusOr<std::unique_ptr<RunscNode>> node =
+        RunscNode::Create(options, state_dir);
+    if (!node.ok()) {
+      if (kubelet->owns_state_dir_) (void)RemoveTree(state_dir);
+      return node.status();
+    }
+    kubelet->runsc_ = *std::move(node);
+  }
+  return kubelet;
+}
+
+Kubelet::Kubelet(KubeletOptions options, ObjectStore& store,
+                 FaultInjector& faults, TimerQueue& timers)
+    : options_(std::move(options)),
+      store_(store),
+      faults_(faults),
+      timers_(timers) {}
+
+Kubelet::~Kubelet() { Stop(); }
+
+std::shared_ptr<Kubelet::PodState> Kubelet::FindPod(
+    const std::string& uid) const {
+  absl::MutexLock lock(&mu_);
+  auto it = pods_.find(uid);
+  return it == pods_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<PodLog> Kubelet::Log(const std::string& uid) const {
+  std::shared_ptr<PodState> pod = FindPod(uid);
+  return pod == nullptr ? nullptr : pod->log;
+}
+
+int Kubelet::running_containers() const {
+  absl::MutexLock lock(&mu_);
+  return running_containers_;
+}
+
+std::optional<json> Kubelet::UpdatePod(
+    const PodState& pod, const std::function<void(json&)>& mutate) {
+  absl::StatusOr<json> updated = store_.Update(pod.ref, [&](json& object) {
+    mutate(object);
+    return true;
+  });
+  if (!updated.ok()) return std::nullopt;
+  return *std::move(updated);
+}
+
+void Kubelet::StartPod(const json& pod) {
+  auto state = std::make_shared<PodState>();
+  state->ref = {&kPods, MetadataString(pod, "namespace"),
+                MetadataString(pod, "name"), MetadataString(pod, "uid")};
+  state->pod = pod;
+  state->kill_fd = UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    ReapWorkers();
+    pods_[state->ref.uid] = state;
+    state->active = true;
+  }
+  if (ApplyPendingFault(state)) return;
+  if (options_.mode == KubeletMode::kInstant) {
+    timers_.Schedule(absl::Now() + options_.schedule_delay,
+                     [this, state] { RunInstant(state); });
+    return;
+  }
+  absl::MutexLock lock(&mu_);
+  workers_[state->ref.uid] = std::thread([this, state] {
+    RunWithRunsc(state);
+    absl::MutexLock done_lock(&mu_);
+    worker_done_[state->ref.uid] = true;
+  });
+}
+
+bool Kubelet::ApplyPendingFault(const std::shared_ptr<PodState>& pod) {
+  std::optional<PendingFault> fault =
+      faults_.PendingFaultFor(JsonAt(pod->pod, {"metadata", "labels"}));
+  if (!fault.has_value()) return false;
+  UpdatePod(*pod, [&](json& object) {
+    const absl::Time now = absl::Now();
+    if (fault->unschedulable) {
+      MarkUnschedulable(object, fault->message, now);
+    } else {
+      MarkScheduled(object, now);
+      MarkContainerWaiting(object, fault->reason, fault->message, now);
+    }
+  });
+  absl::MutexLock lock(&mu_);
+  pod->active = false;  // nothing will ever run
+  return true;
+}
+
+void Kubelet::RunInstant(std::shared_ptr<PodState> pod) {
+  bool cancelled;
+  {
+    absl::MutexLock lock(&mu_);
+    if (pod->finished) return;
+    cancelled = pod->deletion_requested || !pod->kill_reason.empty();
+  }
+  if (cancelled) return Finish(pod, std::nullopt);
+  const absl::Time now = absl::Now();
+  UpdatePod(*pod, [&](json& object) { MarkScheduled(object, now); });
+  UpdatePod(*pod, [&](json& object) {
+    MarkContainerWaiting(object, "ContainerCreating", "", now);
+  });
+  pod->log->Append(options_.instant_log);
+  std::optional<json> running =
+      UpdatePod(*pod, [&](json& object) { MarkContainerRunning(object, now); });
+  if (running.has_value() && listener_ != nullptr) {
+    listener_->OnPodRunning(*running);
+  }
+  auto complete = [this, pod, now] {
+    Termination end;
+    end.exit_code = options_.instant_exit_code;
+    end.reason = end.exit_code == 0 ? "Completed" : "Error";
+    end.started = now;
+    end.finished = absl::Now();
+    Finish(pod, end);
+  };
+  if (options_.instant_run_time > absl::ZeroDuration()) {
+    timers_.Schedule(now + options_.instant_run_time, complete);
+  } else {
+    complete();
+  }
+}
+
+void Kubelet::RunWithRunsc(std::shared_ptr<PodState> pod) {
+  if (pod->WaitForKill(options_.schedule_delay)) {
+    return Finish(pod, std::nullopt);
+  }
+  UpdatePod(*pod, [&](json& object) { MarkScheduled(object, absl::Now()); });
+  std::optional<json> current = UpdatePod(*pod, [&](json& object) {
+    MarkContainerWaiting(object, "ContainerCreating", "", absl::Now());
+  });
+  if (!current.has_value()) return Finish(pod, std::nullopt);
+  RunscContainer container(*runsc_, pod->ref.uid);
+  while (true) {
+    absl::Status prepared = container.Prepare(*current, store_);
+    if (prepared.ok()) break;
+    const bool retry = absl::IsNotFound(prepared);
+    const std::string reason =
+        retry ? "ContainerCreating" : "CreateContainerConfigError";
+    const json& waiting = JsonAt(
+        *current, {"status", "containerStatuses"})[0]["state"]["waiting"];
+    if (waiting.value("reason", "") != reason ||
+        waiting.value("message", "") != prepared.message()) {
+      current = UpdatePod(*pod, [&](json& object) {
+        MarkContainerWaiting(object, reason, std::string(prepared.message()),
+                             absl::Now());
+      });
+      if (!current.has_value()) return Finish(pod, std::nullopt);
+    }
+    if (pod->WaitForKill(retry ? kConfigMapRetry : absl::InfiniteDuration())) {
+      container.CleanUp();
+      return Finish(pod, std::nullopt);
+    }
+  }
+  if (absl::Status started = container.Start(); !started.ok()) {
+    container.CleanUp();
+    Termination end;
+    end.exit_code = 128;
+    end.reason = "StartError";
+    end.message = std::string(started.message());
+    end.started = end.finished = absl::Now();
+    return Finish(pod, end);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    ++running_containers_;
+  }
+  const absl::Time started = absl::Now();
+  std::optional<json> running = UpdatePod(
+      *pod, [&](json& object) { MarkContainerRunning(object, started); });
+  if (running.has_value() && listener_ != nullptr) {
+    listener_->OnPodRunning(*running);
+  }
+  const json& deadline_seconds =
+      JsonAt(pod->pod, {"spec", "activeDeadlineSeconds"});
+  const absl::Time deadline =
+      deadline_seconds.is_number()
+          ? started + absl::Seconds(deadline_seconds.get<int64_t>())
+          : absl::InfiniteFuture();
+  const RunscContainer::Ending ending =
+      container.Wait(*pod->log, pod->kill_fd.get(), deadline);
+  Termination end = container.Result();  // reads the cgroup: before CleanUp
+  container.CleanUp();
+  {
+    absl::MutexLock lock(&mu_);
+    --running_containers_;
+    if (ending == RunscContainer::Ending::kDeadline) {
+      pod->kill_reason = "DeadlineExceeded";
+      pod->kill_message = kDeadlineMessage;
+    }
+  }
+  Finish(pod, std::move(end));
+}
+
+void Kubelet::Finish(const std::shared_ptr<PodState>& pod,
+                     std::optional<Termination> termination) {
+  std::string kill_reason;
+  std::string kill_message;
+  {
+    absl::MutexLock lock(&mu_);
+    if (pod->finished) return;
+    pod->finished = true;
+    kill_reason = pod->kill_reason;
+    kill_message = pod->kill_message;
+  }
+  pod->log->Finish();
+  std::optional<json> updated;
+  if (termination.has_value()) {
+    termination->pod_reason = kill_reason;
+    termination->pod_message = kill_message;
+    updated = UpdatePod(*pod, [&](json& object) {
+      MarkContainerTerminated(object, *termination);
+    });
+  } else if (!kill_reason.empty()) {
+    // Killed before its container started.
+    updated = UpdatePod(*pod, [&](json& object) {
+      object["status"]["phase"] = "Failed";
+      object["status"]["reason"] = kill_reason;
+      object["status"]["message"] = kill_message;
+    });
+  }
+  if (updated.has_value() && listener_ != nullptr && PodFinished(*updated)) {
+    listener_->OnPodFinished(*updated);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    pod->active = false;
+  }
+  RemoveIfDeleted(pod);
+}
+
+void Kubelet::RemoveIfDeleted(const std::shared_ptr<PodState>& pod) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!pod->deletion_requested || pod->active || pod->removed) return;
+    pod->removed = true;
+    pods_.erase(pod->ref.uid);
+  }
+  pod->log->Finish();
+  absl::StatusOr<json> removed = store_.Remove(pod->ref);
+  if (removed.ok() && listener_ != nullptr) listener_->OnPodRemoved(*removed);
+}
+
+absl::StatusOr<json> Kubelet::DeletePod(const ObjectRef& ref) {
+  absl::StatusOr<json> marked = store_.Update(ref, [](json& object) {
+    json& metadata = object["metadata"];
+    if (metadata.contains("deletionTimestamp")) return false;
+    metadata["deletionTimestamp"] = FormatKubeTime(absl::Now());
+    metadata["deletionGracePeriodSeconds"] =
+        JsonAt(object, {"spec", "terminationGracePeriodSeconds"}).is_number()
+            ? object["spec"]["terminationGracePeriodSeconds"]
+            : json(30);
+    return true;
+  });
+  if (!marked.ok()) return marked.status();
+  std::shared_ptr<PodState> pod = FindPod(MetadataString(*marked, "uid"));
+  if (pod == nullptr) {
+    // Not (or no longer) on the node: nothing to stop.
+    absl::StatusOr<json> removed = store_.Remove(
+        {&kPods, ref.ns, ref.name, MetadataString(*marked, "uid")});
+    if (removed.ok() && listener_ != nullptr) listener_->OnPodRemoved(*removed);
+    return marked;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    pod->deletion_requested = true;
+    if (pod->active) pod->SignalKill();
+  }
+  RemoveIfDeleted(pod);
+  return marked;
+}
+
+void Kubelet::KillPod(const std::string& uid, const std::string& pod_reason,
+                      const std::string& pod_message) {
+  std::shared_ptr<PodState> pod = FindPod(uid);
+  if (pod == nullptr) return;
+  bool finish_now = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (pod->finished) return;
+    pod->kill_reason = pod_reason;
+    pod->kill_message = pod_message;
+    pod->SignalKill();
+    // Nothing runs (stuck Pending) or an instant pod: end it here.
+    finish_now = !pod->active || options_.mode == KubeletMode::kInstant;
+  }
+  if (!finish_now) return;
+  std::optional<Termination> end;
+  if (ContainerStateName(store_.Get(pod->ref).value_or(json())) == "running") {
+    end = Termination{137, "Error", "", absl::Now(), absl::Now(), "", ""};
+  }
+  Finish(pod, end);
+}
+
+void Kubelet::ReapWorkers() {
+  for (auto it = worker_done_.begin(); it != worker_done_.end();) {
+    auto worker = workers_.find(it->first);
+    if (worker != workers_.end()) {
+      worker->second.join();
+      workers_.erase(worker);
+    }
+    it = worker_done_.erase(it);
+  }
+}
+
+void Kubelet::Stop() {
+  std::map<std::string, std::thread> workers;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    for (auto& [uid, pod] : pods_) pod->SignalKill();
+    workers.swap(workers_);
+  }
+  for (auto& [uid, worker] : workers) worker.join();
+  {
+    absl::MutexLock lock(&mu_);
+    worker_done_.clear();
+    for (auto& [uid, pod] : pods_) pod->log->Finish();
+  }
+  if (runsc_ != nullptr && owns_state_dir_) {
+    absl::Status removed = RemoveTree(runsc_->state_dir());
+    if (!removed.ok()) LogWarning(removed.message());
+  }
+}
+
+}  // namespace codeexec::fake_kube

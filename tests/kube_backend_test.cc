@@ -1,0 +1,339 @@
+// Whole-binary tests of the kubernetes backend: the real server binary with
+// `backend: kubernetes`, pointed (by a kubeconfig holding only a bearer
+// token) at the in-process fake kube-apiserver, whose kubelet runs each pod
+// for real under gVisor. Every test ends by asserting that the fake holds no
+// Job, Pod or ConfigMap of ours.
+#include <signal.h>
+
+#include <fstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fake_kube/fake_kube_apiserver.h"
+#include "tests/server_process.h"
+
+namespace codeexec::testing {
+namespace {
+
+using ::codeexecutor::v1::Finished;
+using ::codeexecutor::v1::Output;
+using fake_kube::FakeKubeApiServer;
+using fake_kube::FakeKubeOptions;
+using fake_kube::KubeletMode;
+using fake_kube::RequestMatch;
+using ::testing::HasSubstr;
+
+constexpr char kNamespace[] = "agent-sandbox";
+constexpr char kToken[] = "executor-token";
+constexpr char kOurs[] = "app.kubernetes.io/managed-by=code-executor";
+
+class KubeBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    FakeKubeOptions options;
+    options.kubelet.mode = KubeletMode::kRunsc;
+    options.required_bearer_token = kToken;
+    auto fake = FakeKubeApiServer::Start(options);
+    ASSERT_TRUE(fake.ok()) << fake.status();
+    fake_ = std::move(*fake);
+    kubeconfig_ =
+        absl::StrCat("/tmp/codeexec-kubeconfig-", getpid(), "-", fake_->port());
+    std::ofstream(kubeconfig_) << absl::StrCat(R"(apiVersion: v1
+kind: Config
+clusters:
+- name: fake
+  cluster: {server: ")",
+                                               fake_->url(), R"("}
+users:
+- name: executor
+  user: {token: )",
+                                               kToken, R"(}
+contexts:
+- name: fake
+  context: {cluster: fake, user: executor, namespace: )",
+                                               kNamespace, R"(}
+current-context: fake
+)");
+    StartServer();
+  }
+  void StartServer(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {
+        "--backend=kubernetes",
+        "--set",
+        absl::StrCat("kubernetes.kubeconfigPath=", kubeconfig_),
+        "--set",
+        absl::StrCat("kubernetes.namespace=", kNamespace),
+        "--set",
+        "kubernetes.scheduleTimeout=5s"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto server = ServerProcess::Start(args);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    stub_ = server_->NewStub();
+  }
+  void TearDown() override {
+    // Nothing of ours is left once every call has ended (deletes are sent
+    // before Finished; the fake's garbage collector removes the pod).
+    const absl::Time deadline = absl::Now() + absl::Seconds(15);
+    while (!fake_->HoldsNoObjects(kNamespace, kOurs) &&
+           absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    EXPECT_TRUE(fake_->HoldsNoObjects(kNamespace, kOurs))
+        << "jobs: "
+        << ::testing::PrintToString(
+               fake_->ObjectNames("jobs", kNamespace, kOurs))
+        << " pods: "
+        << ::testing::PrintToString(
+               fake_->ObjectNames("pods", kNamespace, kOurs))
+        << " configmaps: "
+        << ::testing::PrintToString(
+               fake_->ObjectNames("configmaps", kNamespace, kOurs));
+    server_.reset();
+    fake_->Stop();
+    std::remove(kubeconfig_.c_str());
+  }
+
+  std::unique_ptr<FakeKubeApiServer> fake_;
+  std::string kubeconfig_;
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<codeexecutor::v1::CodeExecutor::Stub> stub_;
+};
+
+TEST_F(KubeBackendTest, StreamsSeparatedOutputAndExitCode) {
+  ExecuteOutcome run = Execute(*stub_, MakeRequest(R"(
+import sys, time
+print("out 1", flush=True); time.sleep(0.2)
+print("err 1", file=sys.stderr, flush=True); time.sleep(0.2)
+print("out 2", flush=True)
+sys.exit(3)
+)"));
+  ASSERT_TRUE(run.status.ok()) << run.status.error_message();
+  EXPECT_EQ(run.started.backend(), "kubernetes");
+  std::vector<std::string> sequence;
+  for (const auto& event : run.events) {
+    if (event.has_output()) {
+      sequence.push_back(
+          (event.output().stream() == Output::STDOUT ? "o:" : "e:") +
+          event.output().data());
+    }
+  }
+  EXPECT_THAT(sequence,
+              ::testing::ElementsAre("o:out 1\n", "e:err 1\n", "o:out 2\n"));
+  EXPECT_EQ(run.finished.outcome(), Finished::NONZERO_EXIT)
+      << run.finished.message();
+  EXPECT_EQ(run.finished.exit_code(), 3);
+  // The Job was built as DESIGN §4 says.
+  auto job = fake_->LastCreated("jobs");
+  ASSERT_TRUE(job.has_value());
+  EXPECT_EQ((*job)["spec"]["template"]["spec"]["runtimeClassName"], "gvisor");
+  EXPECT_EQ((*job)["spec"]["backoffLimit"], 0);
+  // One shared watch, no per-execution watch.
+  EXPECT_EQ(fake_->RequestCount("watch", "pods"), 1);
+}
+
+TEST_F(KubeBackendTest, FirstLineArrivesWhileTheProgramRuns) {
+  ExecuteOutcome run = Execute(*stub_, MakeRequest(R"(
+import time
+print("first", flush=True)
+time.sleep(1.5)
+print("second at", repr(time.time()), flush=True)
+)"));
+  ASSERT_TRUE(run.status.ok());
+  ASSERT_EQ(run.finished.outcome(), Finished::OK) << run.finished.message();
+  absl::Time first_received = absl::InfiniteFuture();
+  for (size_t i = 0; i < run.events.size(); ++i) {
+    if (run.events[i].has_output() &&
+        run.events[i].output().data().rfind("first", 0) == 0) {
+      first_received = run.received_at[i];
+      break;
+    }
+  }
+  const size_t at = run.stdout_text.find("second at ");
+  ASSERT_NE(at, std::string::npos);
+  const double second_printed = std::stod(run.stdout_text.substr(at + 10));
+  EXPECT_LT(absl::ToUnixMicros(first_received),
+            static_cast<int64_t>(second_printed * 1e6));
+}
+
+TEST_F(KubeBackendTest, TimeoutEndsTheRunAndDeletesTheJob) {
+  auto request = MakeRequest("import time; time.sleep(60)");
+  request.mutable_limits()->set_timeout_seconds(3);
+  const absl::Time start = absl::Now();
+  ExecuteOutcome run = Execute(*stub_, request);
+  ASSERT_TRUE(run.status.ok());
+  EXPECT_EQ(run.finished.outcome(), Finished::TIMEOUT)
+      << run.finished.message();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+}
+
+TEST_F(KubeBackendTest, OomReportedByTheKubeletIsOomKilled) {
+  auto request = MakeRequest(
+      "b = bytearray(1 << 30)\nfor i in range(0, len(b), 4096): b[i] = 1\n");
+  request.mutable_limits()->set_memory_limit("64Mi");
+  ExecuteOutcome run = Execute(*stub_, request);
+  ASSERT_TRUE(run.status.ok());
+  EXPECT_EQ(run.finished.outcome(), Finished::OOM_KILLED)
+      << run.finished.message();
+}
+
+TEST_F(KubeBackendTest, ClientCancelDeletesJobAndConfigMap) {
+  grpc::ClientContext context;
+  auto reader = stub_->Execute(
+      &context, MakeRequest("import time\nprint('ready', flush=True)\n"
+                            "time.sleep(60)"));
+  codeexecutor::v1::ExecuteResponse response;
+  bool ready = false;
+  while (!ready && reader->Read(&response)) {
+    ready = response.has_output() &&
+            response.output().data().find("ready") != std::string::npos;
+  }
+  ASSERT_TRUE(ready);
+  EXPECT_FALSE(fake_->ObjectNames("jobs", kNamespace, kOurs).empty());
+  context.TryCancel();
+  while (reader->Read(&response)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!fake_->HoldsNoObjects(kNamespace, kOurs) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(fake_->HoldsNoObjects(kNamespace, kOurs));
+  EXPECT_EQ(fake_->RunningContainers(), 0);
+}
+
+TEST_F(KubeBackendTest, CreateRetriedAfterTwo500s) {
+  fake_->FailNext(RequestMatch{.verb = "create", .resource = "jobs"}, 2, 500);
+  ExecuteOutcome run = Execute(*stub_, MakeRequest("print('ok')"));
+  ASSERT_TRUE(run.status.ok()) << run.status.error_message();
+  EXPECT_EQ(run.stdout_text, "ok\n");
+  EXPECT_EQ(fake_->RequestCount("create", "jobs"), 3);
+}
+
+TEST_F(KubeBackendTest, TooManyRequestsHonoursRetryAfter) {
+  fake_->ThrottleNext(RequestMatch{.verb = "create", .resource = "configmaps"},
+                      1, 1);
+  const absl::Time start = absl::Now();
+  ExecuteOutcome run = Execute(*stub_, MakeRequest("print('ok')"));
+  ASSERT_TRUE(run.status.ok()) << run.status.error_message();
+  EXPECT_EQ(run.stdout_text, "ok\n");
+  EXPECT_GE(absl::Now() - start, absl::Seconds(1));
+  EXPECT_EQ(fake_->RequestCount("create", "configmaps"), 2);
+}
+
+TEST_F(KubeBackendTest, ForbiddenIsPermissionDeniedNamingVerbAndResource) {
+  fake_->Forbid("create", "jobs");
+  ExecuteOutcome run = Execute(*stub_, MakeRequest("print('never')"));
+  EXPECT_EQ(run.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(run.status.error_message(), HasSubstr("create"));
+  EXPECT_THAT(run.status.error_message(), HasSubstr("jobs"));
+}
+
+TEST_F(KubeBackendTest, DroppedWatchAndExpiredVersionStillComplete) {
+  grpc::ClientContext context;
+  auto reader = stub_->Execute(
+      &context, MakeRequest("import time\nprint('ready', flush=True)\n"
+                            "time.sleep(1)\nprint('done')"));
+  codeexecutor::v1::ExecuteResponse response;
+  std::string out;
+  bool dropped = false;
+  std::optional<Finished> finished;
+  while (reader->Read(&response)) {
+    if (response.has_output()) out += response.output().data();
+    if (!dropped && out.find("ready") != std::string::npos) {
+      fake_->ExpireNextWatches(1);
+      fake_->DropWatches();
+      dropped = true;
+    }
+    if (response.has_finished()) finished = response.finished();
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  ASSERT_TRUE(finished.has_value());
+  EXPECT_EQ(finished->outcome(), Finished::OK) << finished->message();
+  EXPECT_EQ(out, "ready\ndone\n");
+  // The watch was re-established (and relisted after 410).
+  EXPECT_GE(fake_->WatchConnectionsOpened(), 2);
+  EXPECT_GE(fake_->RequestCount("list", "pods"), 2);
+  ExecuteOutcome again = Execute(*stub_, MakeRequest("print('again')"));
+  EXPECT_EQ(again.stdout_text, "again\n");
+}
+
+TEST_F(KubeBackendTest, PodStuckPendingIsSandboxErrorWithReason) {
+  fake_->StickPodsPending(
+      {.reason = "ImagePullBackOff", .message = "Back-off pulling image"});
+  ExecuteOutcome run = Execute(*stub_, MakeRequest("print(1)"));
+  ASSERT_TRUE(run.status.ok());
+  EXPECT_EQ(run.finished.outcome(), Finished::SANDBOX_ERROR);
+  EXPECT_THAT(run.finished.message(), HasSubstr("ImagePullBackOff"));
+}
+
+TEST_F(KubeBackendTest, OversizedConfigMapIsInvalidArgument) {
+  auto request = MakeRequest("print(1)");
+  auto* file = request.add_files();
+  file->set_path("big.bin");
+  file->set_content(std::string(2 << 20, 'x'));
+  ExecuteOutcome run = Execute(*stub_, request);
+  EXPECT_EQ(run.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(run.status.error_message(), HasSubstr("files"));
+}
+
+TEST_F(KubeBackendTest, JanitorDeletesWhatAKilledServerLeft) {
+  grpc::ClientContext context;
+  auto reader = stub_->Execute(
+      &context, MakeRequest("import time\nprint('ready', flush=True)\n"
+                            "time.sleep(60)"));
+  codeexecutor::v1::ExecuteResponse response;
+  while (reader->Read(&response)) {
+    if (response.has_output()) break;
+  }
+  ASSERT_FALSE(fake_->ObjectNames("jobs", kNamespace, kOurs).empty());
+  ASSERT_TRUE(server_->SignalAndWait(SIGKILL, absl::Seconds(10)).ok());
+  context.TryCancel();
+  // Leftovers stay while no executor runs...
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_FALSE(fake_->HoldsNoObjects(kNamespace, kOurs));
+  // ...and the restarted executor's janitor deletes them at start-up.
+  StartServer();
+  const absl::Time deadline = absl::Now() + absl::Seconds(15);
+  while (!fake_->HoldsNoObjects(kNamespace, kOurs) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(fake_->HoldsNoObjects(kNamespace, kOurs));
+  auto page = ScrapeMetrics(server_->metrics_port());
+  ASSERT_TRUE(page.ok());
+  EXPECT_GE(MetricValue(*page, "codeexec_janitor_deleted_total{kind=\"jobs\"}")
+                .value_or(0),
+            1);
+}
+
+TEST_F(KubeBackendTest, SixtyFourConcurrentRunsAreAllCorrect) {
+  server_.reset();
+  StartServer({"--workers=64"});
+  const int64_t watches_before = fake_->WatchConnectionsOpened();
+  constexpr int kRuns = 64;
+  std::vector<ExecuteOutcome> runs(kRuns);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kRuns; ++i) {
+    threads.emplace_back([&, i] {
+      auto stub = server_->NewStub();
+      runs[i] = Execute(
+          *stub, MakeRequest(absl::StrCat("import sys\nprint(", i,
+                                          " * 3)\nsys.exit(", i % 2, ")")));
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kRuns; ++i) {
+    ASSERT_TRUE(runs[i].status.ok())
+        << i << " " << runs[i].status.error_message();
+    EXPECT_EQ(runs[i].stdout_text, absl::StrCat(i * 3, "\n"))
+        << i << " " << runs[i].finished.message();
+    EXPECT_EQ(runs[i].finished.exit_code(), i % 2) << i;
+  }
+  // 64 runs, no watch connection of their own: the replica's one watch.
+  EXPECT_EQ(fake_->WatchConnectionsOpened() - watches_before, 0);
+}
+
+}  // namespace
+}  // namespace codeexec::testing
