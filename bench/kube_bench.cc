@@ -56,8 +56,8 @@ int main(int argc, char** argv) {
   // Warm up, then count only the measured executions.
   auto warm_stub = (*server)->NewStub();
   testing::Execute(*warm_stub, testing::MakeRequest("print(1)"));
-  const int64_t watches_before = (*fake)->WatchConnectionsOpened();
   (*fake)->ResetCounters();
+  const int64_t watches_before = (*fake)->WatchConnectionsOpened();
 
   std::atomic<int> next{0}, failures{0};
   const absl::Time start = absl::Now();
