@@ -178,7 +178,10 @@ void KubernetesBackend::DeleteExecutionObjects(const std::string& id) {
 
 absl::StatusOr<int> KubernetesBackend::CollectOrphans() {
   int deleted_count = 0;
-  for (const std::string resource : {"jobs", "configmaps", "pods"}) {
+  // Pods are not listed: deleting a Job (Background) deletes its pod, and
+  // Kubernetes' garbage collector removes a pod whose Job is gone — so the
+  // Role needs no delete on pods.
+  for (const std::string resource : {"jobs", "configmaps"}) {
     const std::string collection =
         CollectionPath(options_.namespace_name, resource);
     KubeRequest list{.verb = "GET",
@@ -196,11 +199,6 @@ absl::StatusOr<int> KubernetesBackend::CollectOrphans() {
       }
       const std::string name =
           item.value("/metadata/name"_json_pointer, std::string());
-      // Pods go with their Job; only a pod whose Job is gone is deleted.
-      if (resource == "pods" && item.contains("metadata") &&
-          item["metadata"].contains("deletionTimestamp")) {
-        continue;
-      }
       if (DeleteObject(resource, absl::StrCat(collection, "/", name),
                        "Background")
               .ok()) {
