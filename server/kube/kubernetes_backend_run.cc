@@ -102,20 +102,25 @@ class JobFollower {
     const absl::Time give_up = created + options_.schedule_timeout;
     int seen = -1;
     std::string last_reason;
+    bool pod_seen = false;
     while (!run_cancel_.IsCancelled()) {
       if (absl::Now() >= give_up) {
         sandbox_error_ = absl::StrCat(
             "the sandbox pod did not start within ",
             absl::FormatDuration(options_.schedule_timeout),
-            last_reason.empty()
-                ? " (no pod was created: is the RuntimeClass \"" +
-                      options_.runtime_class_name +
-                      "\" installed, and the namespace's quota enough?)"
-                : absl::StrCat(": ", last_reason));
+            pod_seen
+                ? absl::StrCat(" (kubernetes.scheduleTimeout): ",
+                               last_reason.empty() ? "Pending" : last_reason)
+                : absl::StrCat(" (no pod was created: is the "
+                               "RuntimeClass \"",
+                               options_.runtime_class_name,
+                               "\" installed, and the namespace's "
+                               "quota enough?)"));
         return std::nullopt;
       }
       std::optional<PodState> state = mailbox_.Wait(seen, give_up);
       if (!state.has_value()) continue;
+      pod_seen = true;
       if (state->deleted) {
         sandbox_error_ = "the sandbox pod was deleted before it ran";
         return std::nullopt;
