@@ -271,9 +271,13 @@ absl::Status WaitNothingLeft(const ServerProcess& server, const std::string& id,
       }
     }
     for (const char* controller : {"memory", "pids", "cpu"}) {
-      const std::string cgroup =
-          absl::StrCat("/sys/fs/cgroup/", controller, "/code-executor/", id);
-      if (fs::exists(cgroup)) left.push_back(cgroup);
+      std::error_code ec;
+      const std::string parent =
+          absl::StrCat("/sys/fs/cgroup/", controller, "/code-executor");
+      for (const auto& server_level : fs::directory_iterator(parent, ec)) {
+        const std::string cgroup = server_level.path().string() + "/" + id;
+        if (fs::exists(cgroup)) left.push_back(cgroup);
+      }
     }
     if (left.empty()) return absl::OkStatus();
     if (absl::Now() > deadline) {

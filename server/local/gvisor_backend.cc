@@ -68,6 +68,7 @@ absl::StatusOr<std::unique_ptr<GvisorBackend>> GvisorBackend::Create(
         "the gvisor-local cgroup_parent \"", options.cgroup_parent,
         "\" must be a relative cgroup path such as \"code-executor\""));
   }
+  options.cgroup_parent = ServerCgroupParent(options);
   if (options.workspace_bytes <= 0 || options.tmp_bytes <= 0 ||
       options.max_processes <= 0 || options.host_pids_limit <= 0) {
     return absl::InvalidArgumentError(
@@ -137,6 +138,18 @@ void GvisorBackend::RemoveLeftovers() const {
   absl::Status cgroups_removed =
       RemoveLeftoverCgroups(cgroups_, options_.cgroup_parent);
   if (!cgroups_removed.ok()) LogWarning(cgroups_removed.message());
+}
+
+std::string ServerCgroupParent(const LocalBackendOptions& options) {
+  // A level of this server's own, derived from its state dir (stable across
+  // restarts): start-up cleanup then removes only what this server left,
+  // never the live cgroups of another server (or test) on the same host.
+  uint32_t state_dir_hash = 2166136261u;  // FNV-1a
+  for (unsigned char c : options.state_dir) {
+    state_dir_hash = (state_dir_hash ^ c) * 16777619u;
+  }
+  return absl::StrCat(options.cgroup_parent, "/server-",
+                      absl::Hex(state_dir_hash, absl::kZeroPad8));
 }
 
 ExecutionResult GvisorBackend::Run(const ExecutionSpec& spec, OutputSink& sink,

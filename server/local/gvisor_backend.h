@@ -45,7 +45,9 @@ struct LocalBackendOptions {
   uint32_t run_as_uid = 65534;
   uint32_t run_as_gid = 65534;
   // Parent cgroup (under each v1 controller, or the v2 root) for per-run
-  // cgroups that carry the memory, cpu and pids limits.
+  // cgroups that carry the memory, cpu and pids limits. Runs live at
+  // <cgroup_parent>/server-<hash of state_dir>/<execution id>, so servers
+  // with different state dirs never touch each other's cgroups.
   std::string cgroup_parent = "code-executor";
   // After `runsc kill`, how long to wait for `runsc run` to exit before it
   // is SIGKILLed and the container removed with `runsc delete --force`.
@@ -53,6 +55,10 @@ struct LocalBackendOptions {
   // Extra global flags passed to runsc before the command (e.g. "--debug").
   std::vector<std::string> extra_runsc_flags;
 };
+
+// <cgroup_parent>/server-<hash of state_dir>: where this server's per-run
+// cgroups live.
+std::string ServerCgroupParent(const LocalBackendOptions& options);
 
 class GvisorBackend : public Backend {
  public:

@@ -194,7 +194,11 @@ TEST_F(GvisorBackendTest, CreateRemovesWhatACrashedServerLeft) {
   char dir_template[] = "/tmp/gvisor_crashed_state.XXXXXX";
   ASSERT_NE(mkdtemp(dir_template), nullptr);
   const std::string state = dir_template;
-  const std::string parent = absl::StrCat("codeexec-crash-test-", getpid());
+  const std::string top_parent = absl::StrCat("codeexec-crash-test-", getpid());
+  LocalBackendOptions crashed_options = *options_;
+  crashed_options.state_dir = state;
+  crashed_options.cgroup_parent = top_parent;
+  const std::string parent = ServerCgroupParent(crashed_options);
   const std::string id = absl::StrFormat("ce-%06x0dead0", getpid() & 0xffffff);
   for (const char* dir : {"runsc", "bundles", "workspaces"}) {
     ASSERT_EQ(mkdir(absl::StrCat(state, "/", dir).c_str(), 0711), 0);
@@ -220,11 +224,8 @@ TEST_F(GvisorBackendTest, CreateRemovesWhatACrashedServerLeft) {
   ASSERT_TRUE(started.ok());
   ASSERT_EQ(started->exit_code, 0) << started->output;
 
-  LocalBackendOptions options = *options_;
-  options.state_dir = state;
-  options.cgroup_parent = parent;
   absl::StatusOr<std::unique_ptr<GvisorBackend>> backend =
-      GvisorBackend::Create(options);
+      GvisorBackend::Create(crashed_options);
   ASSERT_TRUE(backend.ok()) << backend.status();
 
   absl::StatusOr<CommandResult> list =
@@ -241,6 +242,7 @@ TEST_F(GvisorBackendTest, CreateRemovesWhatACrashedServerLeft) {
         access(absl::StrCat(hierarchy, "/", parent, "/", id).c_str(), F_OK), 0)
         << hierarchy;
     rmdir(absl::StrCat(hierarchy, "/", parent).c_str());
+    rmdir(absl::StrCat(hierarchy, "/", top_parent).c_str());
   }
   for (const std::string& pid : ListDir("/proc")) {
     std::string cmdline = ReadWhole(absl::StrCat("/proc/", pid, "/cmdline"));

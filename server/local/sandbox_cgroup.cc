@@ -38,6 +38,16 @@ absl::Status MakeDir(const std::string& path, bool exist_ok) {
   return ErrnoError(errno, "creating cgroup ", path);
 }
 
+// mkdir -p below `root`: each of `relative`'s components in turn.
+absl::Status MakeDirs(const std::string& root, absl::string_view relative) {
+  std::string path = root;
+  for (absl::string_view part : absl::StrSplit(relative, '/')) {
+    absl::StrAppend(&path, "/", part);
+    if (absl::Status made = MakeDir(path, true); !made.ok()) return made;
+  }
+  return absl::OkStatus();
+}
+
 // rmdir that waits out EBUSY (a cgroup whose last task is still exiting).
 absl::Status RemoveCgroupDirRetrying(const std::string& path) {
   const absl::Time give_up = absl::Now() + absl::Seconds(2);
@@ -198,7 +208,7 @@ absl::StatusOr<SandboxCgroup> SandboxCgroup::Create(
   absl::Status status;
   if (layout.version() == CgroupVersion::kV1) {
     for (const char* controller : kV1Controllers) {
-      status = MakeDir(layout.Dir(controller, cgroup.parent_), true);
+      status = MakeDirs(layout.Dir(controller, ""), cgroup.parent_);
       if (status.ok())
         status = MakeDir(layout.Dir(controller, relative), false);
       if (!status.ok()) break;
@@ -206,10 +216,14 @@ absl::StatusOr<SandboxCgroup> SandboxCgroup::Create(
   } else {
     // Controllers must be enabled on the way down for <id> to have them.
     constexpr char kEnable[] = "+memory +cpu +pids";
-    status = MakeDir(layout.Dir("", cgroup.parent_), true);
-    if (status.ok()) {
+    std::string level;
+    for (absl::string_view part : absl::StrSplit(cgroup.parent_, '/')) {
+      level =
+          level.empty() ? std::string(part) : absl::StrCat(level, "/", part);
+      status = MakeDir(layout.Dir("", level), true);
+      if (!status.ok()) break;
       const std::string control =
-          layout.Dir("", cgroup.parent_) + "/cgroup.subtree_control";
+          layout.Dir("", level) + "/cgroup.subtree_control";
       int fd = open(control.c_str(), O_WRONLY | O_CLOEXEC);
       if (fd < 0) {
         status = ErrnoError(errno, "opening ", control);
@@ -217,6 +231,7 @@ absl::StatusOr<SandboxCgroup> SandboxCgroup::Create(
         status = WriteAll(fd, kEnable, control);
         close(fd);
       }
+      if (!status.ok()) break;
     }
     if (status.ok()) status = MakeDir(layout.Dir("", relative), false);
   }
