@@ -1,0 +1,521 @@
+#!/usr/bin/env python3
+"""Checks of the deployment files: Helm chart, k8s/ manifests, Dockerfile.
+
+  check_deploy.py lint                 helm lint --strict (defaults, all toggles)
+  check_deploy.py render               helm template + k8s/: security properties
+  check_deploy.py schema               misspelled keys / contradictory values fail
+  check_deploy.py drift                k8s/ == fresh render; schema == generator
+  check_deploy.py sandbox GOLDEN.json  the server's sandbox Job spec is hardened
+  check_deploy.py dockerfile SERVER    every .so of SERVER comes from a package
+                                       the Dockerfile's runtime stage installs
+
+helm: $HELM, else the scripts/install-helm cache, else `helm` in $PATH. When
+helm (or PyYAML) is missing the check fails if $CI is set and is skipped
+(exit 77) otherwise. PyYAML: this interpreter's, else the project venv's
+(--venv-python PATH, default build/venv/bin/python, made by scripts/setup).
+"""
+import argparse
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CHART = ROOT / "charts" / "code-executor"
+K8S = ROOT / "k8s"
+ALL_TOGGLES = ROOT / "tests" / "deploy" / "all-toggles.values.yaml"
+RELEASE = "code-executor"
+NAMESPACE = "agent-sandbox"
+SKIP = 77
+
+# DESIGN §4: the Role's rules, exactly.
+EXPECTED_RULES = {
+    ("", "configmaps"): {"create", "get", "list", "delete"},
+    ("batch", "jobs"): {"create", "get", "list", "delete"},
+    ("", "pods"): {"get", "list", "watch"},
+    ("", "pods/log"): {"get"},
+}
+SANDBOX_LABEL = ("app.kubernetes.io/managed-by", "code-executor")
+CLIENT_LABEL = ("code-executor.dev/client", "true")
+HEALTH_SERVICE = "codeexecutor.v1.CodeExecutor"
+
+failures = []
+
+
+def fail(msg):
+    failures.append(msg)
+    print(f"FAIL: {msg}")
+
+
+def check(cond, msg):
+    if not cond:
+        fail(msg)
+    return cond
+
+
+def unavailable(what):
+    if os.environ.get("CI"):
+        print(f"FAIL: {what} (required when CI is set)")
+        sys.exit(1)
+    print(f"SKIP: {what}")
+    sys.exit(SKIP)
+
+
+def find_helm():
+    cands = [os.environ.get("HELM"),
+             str(pathlib.Path(os.environ.get("XDG_CACHE_HOME",
+                                             pathlib.Path.home() / ".cache"))
+                 / "code-executor" / "bin" / "helm"),
+             shutil.which("helm")]
+    for c in cands:
+        if c and os.access(c, os.X_OK):
+            return c
+    unavailable("helm not found: run scripts/install-helm (or set HELM)")
+
+
+def need_yaml(venv_python):
+    try:
+        import yaml  # noqa: F401
+        return
+    except ImportError:
+        pass
+    py = venv_python or str(ROOT / "build" / "venv" / "bin" / "python")
+    if os.access(py, os.X_OK) and os.path.realpath(py) != os.path.realpath(sys.executable) \
+            and not os.environ.get("CHECK_DEPLOY_REEXEC"):
+        os.environ["CHECK_DEPLOY_REEXEC"] = "1"
+        os.execv(py, [py, __file__] + sys.argv[1:])
+    unavailable("PyYAML not importable (scripts/setup makes build/venv with it)")
+
+
+def helm(helm_bin, *args, expect_ok=True):
+    proc = subprocess.run([helm_bin, *args], capture_output=True, text=True)
+    if expect_ok and proc.returncode != 0:
+        fail(f"helm {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}{proc.stdout}")
+    return proc
+
+
+def render(helm_bin, *extra):
+    import yaml
+    proc = helm(helm_bin, "template", RELEASE, str(CHART), "--namespace",
+                NAMESPACE, *extra)
+    if proc.returncode != 0:
+        return []
+    return [d for d in yaml.safe_load_all(proc.stdout) if d]
+
+
+def load_dir(path):
+    import yaml
+    docs = []
+    for f in sorted(path.glob("*.yaml")):
+        if f.name == "kustomization.yaml":
+            continue
+        docs += [d for d in yaml.safe_load_all(f.read_text()) if d]
+    return docs
+
+
+def duration_seconds(v):
+    if isinstance(v, (int, float)):
+        return float(v)
+    s = str(v)
+    if re.fullmatch(r"[0-9]+", s):
+        return float(s)
+    units = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+    parts = re.findall(r"((?:[0-9]*\.)?[0-9]+)(ns|us|µs|ms|s|m|h)", s)
+    if not parts or "".join(a + b for a, b in parts) != s:
+        raise ValueError(f"bad duration {s!r}")
+    return sum(float(a) * units[b] for a, b in parts)
+
+
+def by_kind(docs, kind):
+    return [d for d in docs if d.get("kind") == kind]
+
+
+def one(docs, kind, where):
+    found = by_kind(docs, kind)
+    check(len(found) == 1, f"{where}: expected one {kind}, found {len(found)}")
+    return found[0] if found else None
+
+
+def matches(selector, labels):
+    return all(labels.get(k) == v for k, v in (selector or {}).get("matchLabels", {}).items())
+
+
+def check_container_hardening(where, pod_spec, c):
+    psc = pod_spec.get("securityContext") or {}
+    sc = c.get("securityContext") or {}
+    name = f"{where}: container {c.get('name')}"
+    check(sc.get("allowPrivilegeEscalation") is False, f"{name}: allowPrivilegeEscalation must be false")
+    check(sc.get("readOnlyRootFilesystem") is True, f"{name}: readOnlyRootFilesystem must be true")
+    check((sc.get("capabilities") or {}).get("drop") == ["ALL"], f"{name}: capabilities.drop must be [ALL]")
+    check(not sc.get("privileged"), f"{name}: must not be privileged")
+    check(sc.get("runAsNonRoot", psc.get("runAsNonRoot")) is True, f"{name}: runAsNonRoot must be true")
+    uid = sc.get("runAsUser", psc.get("runAsUser"))
+    check(isinstance(uid, int) and uid > 0, f"{name}: runAsUser must be a non-zero uid, got {uid!r}")
+    seccomp = (sc.get("seccompProfile") or psc.get("seccompProfile") or {}).get("type")
+    check(seccomp == "RuntimeDefault", f"{name}: seccompProfile must be RuntimeDefault, got {seccomp!r}")
+
+
+def check_manifests(docs, where, hpa=False, monitor=False):
+    import yaml
+    if not check(docs, f"{where}: nothing rendered"):
+        return
+    for d in docs:
+        md = d.get("metadata", {})
+        if d["kind"] != "Namespace":
+            check(md.get("namespace") == NAMESPACE,
+                  f"{where}: {d['kind']}/{md.get('name')} not in namespace {NAMESPACE}")
+    for kind in ("ClusterRole", "ClusterRoleBinding"):
+        check(not by_kind(docs, kind), f"{where}: no {kind} allowed (nothing cluster-wide)")
+
+    # ServiceAccount, Role, RoleBinding.
+    sa = one(docs, "ServiceAccount", where)
+    role = one(docs, "Role", where)
+    rb = one(docs, "RoleBinding", where)
+    if role:
+        rules = {}
+        for r in role.get("rules", []):
+            for g in r.get("apiGroups", []):
+                for res in r.get("resources", []):
+                    check((g, res) not in rules, f"{where}: Role rule for {g}/{res} given twice")
+                    rules[(g, res)] = set(r.get("verbs", []))
+                    check(len(r["verbs"]) == len(set(r["verbs"])), f"{where}: duplicate verbs {r['verbs']}")
+            check(not r.get("resourceNames") and not r.get("nonResourceURLs"),
+                  f"{where}: unexpected Role rule fields {r}")
+        check(rules == EXPECTED_RULES,
+              f"{where}: Role rules must be exactly DESIGN §4's {EXPECTED_RULES}, got {rules}")
+    if sa and rb and role:
+        check(rb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                "name": role["metadata"]["name"]}, f"{where}: RoleBinding roleRef")
+        check(rb["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
+                                  "namespace": NAMESPACE}], f"{where}: RoleBinding subjects")
+
+    # ConfigMap with the server config.
+    cm = one(docs, "ConfigMap", where)
+    cfg = yaml.safe_load(cm["data"]["server.yaml"]) if cm else {}
+    check(cfg.get("apiVersion") == "codeexecutor/v1" and cfg.get("kind") == "ServerConfig",
+          f"{where}: server config apiVersion/kind")
+    server = cfg.get("server") or {}
+    kube = cfg.get("kubernetes") or {}
+    check(server.get("backend") == "kubernetes", f"{where}: server.backend must be kubernetes")
+    check(kube.get("namespace") == NAMESPACE, f"{where}: kubernetes.namespace must be {NAMESPACE}")
+    check(kube.get("runtimeClassName") == "gvisor", f"{where}: kubernetes.runtimeClassName must be gvisor")
+
+    # Deployment.
+    dep = one(docs, "Deployment", where)
+    if dep:
+        spec = dep["spec"]
+        pod = spec["template"]["spec"]
+        pod_labels = spec["template"]["metadata"]["labels"]
+        if hpa:
+            check("replicas" not in spec, f"{where}: Deployment must not set replicas with an HPA")
+        else:
+            check(spec.get("replicas") == 2, f"{where}: Deployment replicas must be 2")
+        check(matches(spec["selector"], pod_labels), f"{where}: selector does not match the pod labels")
+        check(pod_labels.get(SANDBOX_LABEL[0]) != SANDBOX_LABEL[1],
+              f"{where}: executor pods must not carry the sandbox label (the isolation policy would cut them off)")
+        check(sa is not None and pod.get("serviceAccountName") == sa["metadata"]["name"],
+              f"{where}: pod serviceAccountName")
+        check(pod.get("automountServiceAccountToken") is True,
+              f"{where}: the executor needs its service account token")
+        grace = pod.get("terminationGracePeriodSeconds")
+        sg = duration_seconds(server.get("shutdownGrace", "30s"))
+        check(isinstance(grace, int) and grace > sg,
+              f"{where}: terminationGracePeriodSeconds {grace} must be > shutdownGrace {sg}s")
+        check(len(pod["containers"]) == 1, f"{where}: one container expected")
+        for c in pod.get("initContainers", []) + pod["containers"]:
+            check_container_hardening(where, pod, c)
+        c = pod["containers"][0]
+        check("--config=/etc/code-executor/server.yaml" in c.get("args", []), f"{where}: --config flag")
+        env = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in c.get("env", [])}
+        check(env.get("POD_NAME") == "metadata.name", f"{where}: POD_NAME from the Downward API")
+        check(env.get("POD_UID") == "metadata.uid", f"{where}: POD_UID from the Downward API")
+        ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+        check(ports == {"grpc": 50051, "metrics": 9464}, f"{where}: container ports {ports}")
+        rp = (c.get("readinessProbe") or {}).get("grpc") or {}
+        lp = (c.get("livenessProbe") or {}).get("grpc") or {}
+        check(rp.get("port") == 50051 and rp.get("service") == HEALTH_SERVICE,
+              f"{where}: readiness must be a grpc probe on 50051 for {HEALTH_SERVICE}, got {rp}")
+        check(lp.get("port") == 50051, f"{where}: liveness must be a grpc probe on 50051, got {lp}")
+        res = c.get("resources") or {}
+        check(res.get("requests") and res.get("limits"), f"{where}: container resources requests+limits")
+        mounts = {m["mountPath"]: m for m in c.get("volumeMounts", [])}
+        check(mounts.get("/etc/code-executor", {}).get("readOnly") is True, f"{where}: config mounted read-only")
+        cm_vols = [v for v in pod.get("volumes", []) if "configMap" in v]
+        check(cm and cm_vols and cm_vols[0]["configMap"]["name"] == cm["metadata"]["name"],
+              f"{where}: config volume names the ConfigMap")
+
+        # Service.
+        svc = one(docs, "Service", where)
+        if svc:
+            check(svc["spec"]["selector"] == spec["selector"]["matchLabels"], f"{where}: Service selector")
+            sports = {p["name"]: (p["port"], p["targetPort"]) for p in svc["spec"]["ports"]}
+            check(sports == {"grpc": (50051, "grpc"), "metrics": (9464, "metrics")}, f"{where}: Service ports {sports}")
+            check(svc["metadata"]["name"] == RELEASE, f"{where}: Service must be named {RELEASE}")
+
+        # NetworkPolicies.
+        nps = by_kind(docs, "NetworkPolicy")
+        iso = [n for n in nps if n["spec"]["podSelector"].get("matchLabels") == dict([SANDBOX_LABEL])]
+        if check(len(iso) == 1, f"{where}: one NetworkPolicy must select the sandbox pods"):
+            s = iso[0]["spec"]
+            check(sorted(s.get("policyTypes", [])) == ["Egress", "Ingress"], f"{where}: sandbox policyTypes")
+            check(not s.get("ingress") and not s.get("egress"), f"{where}: sandbox policy must have no rules")
+        srv = [n for n in nps if matches(n["spec"]["podSelector"], pod_labels)]
+        if check(len(srv) == 1, f"{where}: one NetworkPolicy must select the executor pods"):
+            s = srv[0]["spec"]
+            check(s.get("policyTypes") == ["Ingress"], f"{where}: executor policy is ingress-only (egress to the API server open)")
+            grpc_rules = [r for r in s.get("ingress", []) if {"port": "grpc", "protocol": "TCP"} in r.get("ports", [])]
+            check(len(grpc_rules) == 1 and all(
+                (p.get("podSelector") or {}).get("matchLabels") == dict([CLIENT_LABEL]) for p in grpc_rules[0]["from"]),
+                f"{where}: grpc reachable only from pods labelled {CLIENT_LABEL}")
+            for r in s.get("ingress", []):
+                check(r.get("from") and r.get("ports"), f"{where}: every ingress rule names peers and ports: {r}")
+
+    pdbs = by_kind(docs, "PodDisruptionBudget")
+    if check(len(pdbs) == 1, f"{where}: one PodDisruptionBudget") and dep:
+        check(pdbs[0]["spec"]["selector"] == dep["spec"]["selector"], f"{where}: PDB selector")
+    check(len(by_kind(docs, "HorizontalPodAutoscaler")) == (1 if hpa else 0), f"{where}: HPA count")
+    check(len(by_kind(docs, "ServiceMonitor")) == (1 if monitor else 0), f"{where}: ServiceMonitor count")
+    for d in docs:
+        if d["kind"] == "Namespace":
+            continue
+        labels = d["metadata"].get("labels", {})
+        for k in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
+                  "app.kubernetes.io/managed-by", "helm.sh/chart"):
+            check(k in labels, f"{where}: {d['kind']}/{d['metadata']['name']} lacks label {k}")
+
+
+def cmd_lint(args):
+    h = find_helm()
+    for extra in ([], ["-f", str(ALL_TOGGLES)]):
+        proc = helm(h, "lint", "--strict", str(CHART), "--namespace", NAMESPACE, *extra)
+        if proc.returncode == 0:
+            print(f"ok: helm lint --strict {' '.join(extra) or '(defaults)'}")
+
+
+def cmd_render(args):
+    need_yaml(args.venv_python)
+    h = find_helm()
+    check_manifests(render(h), "helm template (defaults)")
+    docs = render(h, "-f", str(ALL_TOGGLES))
+    check_manifests(docs, "helm template (all toggles)", hpa=True, monitor=True)
+    dep = by_kind(docs, "Deployment")
+    if dep:
+        pod = dep[0]["spec"]["template"]
+        check(pod["metadata"]["labels"].get("team") == "agents", "all toggles: commonLabels on pods")
+        check(pod["metadata"]["annotations"].get("example.com/scrape") == "yes", "all toggles: podAnnotations")
+        check(pod["spec"]["containers"][0]["image"] == "registry.example.com/code-executor:0.1.0-test",
+              "all toggles: image repository/tag")
+        check(pod["spec"].get("nodeSelector") == {"cloud.google.com/gke-nodepool": "default-pool"},
+              "all toggles: executor nodeSelector")
+    # The plain manifests, checked against the same expectations.
+    kdocs = load_dir(K8S)
+    check_manifests(kdocs, "k8s/")
+    ns = by_kind(kdocs, "Namespace")
+    check(len(ns) == 1 and ns[0]["metadata"]["name"] == NAMESPACE, "k8s/: Namespace agent-sandbox")
+    import yaml
+    kust = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    files = sorted(p.name for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
+    check(sorted(kust.get("resources", [])) == files, f"k8s/kustomization.yaml must list {files}")
+    check(kust.get("namespace") == NAMESPACE, "k8s/kustomization.yaml namespace")
+    kubectl = shutil.which("kubectl")
+    if kubectl:  # optional: kustomize builds the same objects offline
+        proc = subprocess.run([kubectl, "kustomize", str(K8S)], capture_output=True, text=True)
+        if check(proc.returncode == 0, f"kubectl kustomize k8s/ failed:\n{proc.stderr}"):
+            built = [d for d in yaml.safe_load_all(proc.stdout) if d]
+            check(sorted((d["kind"], d["metadata"]["name"]) for d in built) ==
+                  sorted((d["kind"], d["metadata"]["name"]) for d in kdocs),
+                  "kubectl kustomize k8s/ must build exactly the k8s/ objects")
+    else:
+        print("note: kubectl not found; kustomize build of k8s/ not checked")
+    if not failures:
+        print("ok: rendered manifests and k8s/ meet the security expectations")
+
+
+def cmd_schema(args):
+    h = find_helm()
+    bad = [
+        (["--set", "replicaCnt=3"], "replicaCnt"),
+        (["--set", "image.tagg=x"], "tagg"),
+        (["--set", "config.server.listenAdress=0.0.0.0:1"], "listenAdress"),
+        (["--set", "config.kubernetes.runtimeClass=gvisor"], "runtimeClass"),
+        (["--set", "config.languages.ruby.fille=main.rb"], "fille"),
+        (["--set", "config.server.backend=gvisor-local"], "backend"),
+        (["--set", "image.pullPolicy=Sometimes"], "pullPolicy"),
+    ]
+    contradictions = [
+        (["--set", "terminationGracePeriodSeconds=30"], "terminationGracePeriodSeconds"),
+        (["--set", "config.server.shutdownGrace=1h"], "terminationGracePeriodSeconds"),
+        (["--set", "pdb.minAvailable=2"], "pdb.minAvailable"),
+        (["--set", "hpa.enabled=true", "--set", "hpa.minReplicas=1", "--set", "pdb.minAvailable=1"], "pdb.minAvailable"),
+        (["--set", "pdb.maxUnavailable=1"], "only one of minAvailable"),
+        (["--set", "hpa.enabled=true", "--set", "hpa.minReplicas=5", "--set", "hpa.maxReplicas=2"], "hpa.minReplicas"),
+        (["--set", "config.kubernetes.namespace=other"], "config.kubernetes.namespace"),
+        (["--set", "serviceMonitor.enabled=true", "--set", "config.server.metricsAddress="], "metricsAddress"),
+    ]
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+        f.write("replicaCnt: 3\n")
+        f.flush()
+        bad.append((["-f", f.name], "replicaCnt"))
+        for extra, word in bad + contradictions:
+            # helm lint reports a template's `fail` only as [INFO] (lint mode),
+            # so contradictions are checked with template (= install) alone;
+            # schema errors fail both.
+            subs = [["template", RELEASE]]
+            if (extra, word) not in contradictions:
+                subs.append(["lint", "--strict"])
+            for sub in subs:
+                proc = helm(h, *sub, str(CHART), "--namespace", NAMESPACE, *extra, expect_ok=False)
+                out = proc.stderr + proc.stdout
+                if check(proc.returncode != 0, f"helm {sub[0]} {' '.join(extra)} must fail"):
+                    check(word in out, f"helm {sub[0]} {' '.join(extra)}: error should name {word!r}:\n{out}")
+    # Values that look odd but are right must pass.
+    for extra in (["--set", "config.server.shutdownGrace=44s"],
+                  ["--set", "config.server.shutdownGrace=44"],
+                  ["--set", "pdb.minAvailable=50%"],
+                  ["--set", "networkPolicy.enabled=false", "--set", "pdb.enabled=false"]):
+        helm(h, "template", RELEASE, str(CHART), "--namespace", NAMESPACE, *extra)
+    if not failures:
+        print(f"ok: {len(bad) + len(contradictions)} bad values refused by template and lint; good ones pass")
+
+
+def cmd_drift(args):
+    need_yaml(args.venv_python)
+    h = find_helm()
+    env = dict(os.environ, HELM=h)
+    proc = subprocess.run([str(ROOT / "scripts" / "render-k8s"), "--check"], env=env,
+                          capture_output=True, text=True)
+    sys.stdout.write(proc.stdout + proc.stderr)
+    check(proc.returncode == 0, "k8s/ differs from scripts/render-k8s output")
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "deploy" / "gen_schema.py"), "--check"],
+                          capture_output=True, text=True)
+    sys.stdout.write(proc.stdout + proc.stderr)
+    check(proc.returncode == 0, "values.schema.json differs from tests/deploy/gen_schema.py output")
+
+
+def cmd_sandbox(args):
+    job = json.loads(pathlib.Path(args.path).read_text())
+    where = f"sandbox Job ({args.path})"
+    check(job["kind"] == "Job", f"{where}: kind")
+    pod_md = job["spec"]["template"]["metadata"]
+    pod = job["spec"]["template"]["spec"]
+    check(pod_md["labels"].get(SANDBOX_LABEL[0]) == SANDBOX_LABEL[1],
+          f"{where}: pod label {SANDBOX_LABEL} (the isolation NetworkPolicy selects it)")
+    check(pod.get("automountServiceAccountToken") is False, f"{where}: automountServiceAccountToken must be false")
+    check(pod.get("enableServiceLinks") is False, f"{where}: enableServiceLinks must be false")
+    check(pod.get("runtimeClassName") == "gvisor", f"{where}: runtimeClassName must be gvisor")
+    check(pod.get("restartPolicy") == "Never", f"{where}: restartPolicy Never")
+    check(not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC"), f"{where}: no host namespaces")
+    check(pod.get("serviceAccountName") in (None, "", "default"), f"{where}: no service account of its own")
+    check(pod["securityContext"].get("runAsNonRoot") is True, f"{where}: pod runAsNonRoot")
+    for c in pod.get("initContainers", []) + pod["containers"]:
+        check_container_hardening(where, pod, c)
+        check("limits" in c.get("resources", {}), f"{where}: container resources limits")
+    check(job["spec"].get("backoffLimit") == 0, f"{where}: backoffLimit 0")
+    if not failures:
+        print(f"ok: {where} is hardened")
+
+
+def parse_runtime_packages(dockerfile):
+    """apt-get install arguments of the last stage (the runtime stage)."""
+    text = dockerfile.read_text()
+    stages = re.split(r"(?im)^FROM\s+", text)
+    last = stages[-1]
+    base = last.split()[0]
+    joined = re.sub(r"\\\n", " ", last)
+    pkgs = set()
+    for m in re.finditer(r"apt-get install ([^&\n]*)", joined):
+        pkgs |= {w for w in m.group(1).split() if not w.startswith("-")}
+    return base, last, pkgs
+
+
+# Packages debian:bookworm-slim already has that the server's libraries may
+# come from; kept minimal and explicit (anything else must be in the runtime
+# stage's apt-get install): libc6 and libgcc-s1 are Essential; libstdc++6 comes
+# with apt (C++); zlib1g is a Pre-Depends of dpkg. (libssl3 is NOT in the slim
+# image: bookworm's apt uses GnuTLS, so the Dockerfile installs it.)
+BOOKWORM_SLIM_BASE = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}
+
+
+def cmd_dockerfile(args):
+    dockerfile = ROOT / "Dockerfile"
+    server = pathlib.Path(args.path)
+    base, runtime, pkgs = parse_runtime_packages(dockerfile)
+    check(base == "debian:bookworm-slim", f"Dockerfile: runtime stage must be debian:bookworm-slim, got {base}")
+    text = dockerfile.read_text()
+    check(re.search(r"(?im)^FROM\s+debian:bookworm\s+AS\s+build", text), "Dockerfile: build stage on debian:bookworm")
+    check("--target code_executor_server" in re.sub(r"\\\n", " ", text), "Dockerfile: builds only code_executor_server")
+    users = re.findall(r"(?im)^USER\s+(\S+)", runtime)
+    check(users and re.fullmatch(r"[1-9][0-9]*(:[1-9][0-9]*)?", users[-1]),
+          f"Dockerfile: runtime USER must be a numeric non-root uid, got {users}")
+    ep = re.findall(r"(?im)^ENTRYPOINT\s+(.*)$", runtime)
+    check(ep and json.loads(ep[-1]) == ["/usr/local/bin/code_executor_server"], f"Dockerfile: ENTRYPOINT {ep}")
+    cmdl = re.findall(r"(?im)^CMD\s+(.*)$", runtime)
+    check(cmdl and json.loads(cmdl[-1]) == ["--config=/etc/code-executor/server.yaml"], f"Dockerfile: CMD {cmdl}")
+    check("runsc" not in pkgs, "Dockerfile: no runsc in the runtime image")
+    check("ca-certificates" in pkgs, "Dockerfile: ca-certificates in the runtime image")
+    dev = sorted(p for p in pkgs if p.endswith("-dev"))
+    check(not dev, f"Dockerfile: runtime stage must not install -dev packages: {dev}")
+
+    if not server.exists():
+        unavailable(f"{server} not built")
+    if not shutil.which("ldd") or not shutil.which("dpkg"):
+        unavailable("ldd/dpkg not available")
+    out = subprocess.run(["ldd", str(server)], capture_output=True, text=True, check=True).stdout
+    needed = {}
+    for line in out.splitlines():
+        line = line.strip()
+        if "not found" in line:
+            fail(f"ldd: {line}")
+            continue
+        m = re.match(r"(\S+) => (/\S+)", line) or re.match(r"(/\S+)\s+\(", line)
+        if not m:
+            continue  # linux-vdso
+        path = m.groups()[-1]
+        owner = None
+        for p in (path, os.path.realpath(path)):
+            r = subprocess.run(["dpkg", "-S", p], capture_output=True, text=True)
+            if r.returncode == 0:
+                owner = r.stdout.split(":")[0].strip()
+                break
+            # merged /usr: /lib/x86_64-linux-gnu vs /usr/lib/x86_64-linux-gnu
+            alt = p[4:] if p.startswith("/usr/") else "/usr" + p
+            r = subprocess.run(["dpkg", "-S", alt], capture_output=True, text=True)
+            if r.returncode == 0:
+                owner = r.stdout.split(":")[0].strip()
+                break
+        if not check(owner, f"dpkg -S: no package owns {path}"):
+            continue
+        needed.setdefault(owner, []).append(os.path.basename(path))
+    missing = {p: libs for p, libs in needed.items() if p not in pkgs and p not in BOOKWORM_SLIM_BASE}
+    check(not missing, "Dockerfile runtime stage lacks packages for: " +
+          ", ".join(f"{p} ({' '.join(l)})" for p, l in sorted(missing.items())))
+    unused = sorted(pkgs - set(needed) - {"ca-certificates"})
+    check(not unused, f"Dockerfile runtime stage installs packages ldd does not need: {unused}")
+    if not failures:
+        print(f"ok: {len(needed)} packages provide the server's {sum(map(len, needed.values()))} libraries: "
+              + " ".join(sorted(needed)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--venv-python")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name in ("lint", "render", "schema", "drift"):
+        sub.add_parser(name)
+    sub.add_parser("sandbox").add_argument("path")
+    sub.add_parser("dockerfile").add_argument("path")
+    args = ap.parse_args()
+    {"lint": cmd_lint, "render": cmd_render, "schema": cmd_schema, "drift": cmd_drift,
+     "sandbox": cmd_sandbox, "dockerfile": cmd_dockerfile}[args.cmd](args)
+    if failures:
+        print(f"0 passed, {len(failures)} failed")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
