@@ -22,8 +22,7 @@ using ::testing::HasSubstr;
 class SandboxLimitsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto started = ServerProcess::Start(
-        {"--set", "local.maxProcesses=32"});
+    auto started = ServerProcess::Start({"--set", "local.maxProcesses=32"});
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = started->release();
   }
@@ -47,8 +46,9 @@ class SandboxLimitsTest : public ::testing::Test {
 ServerProcess* SandboxLimitsTest::server_ = nullptr;
 
 TEST_F(SandboxLimitsTest, TimeoutKillsTheSandbox) {
-  auto request = MakeRequest("import time\nprint('sleeping', flush=True)\n"
-                             "time.sleep(30)\nprint('woke up')");
+  auto request = MakeRequest(
+      "import time\nprint('sleeping', flush=True)\n"
+      "time.sleep(30)\nprint('woke up')");
   request.mutable_limits()->set_timeout_seconds(2);
   const absl::Time start = absl::Now();
   ExecuteOutcome run = Execute(*stub_, request);
@@ -106,11 +106,11 @@ print("children", children)
   EXPECT_EQ(run.finished.outcome(), Finished::OK) << run.finished.message();
   EXPECT_THAT(run.stdout_text, HasSubstr("fork failed: 11"));
   int children = -1;
-  ASSERT_EQ(std::sscanf(run.stdout_text.substr(run.stdout_text.find(
-                                                   "children"))
-                            .c_str(),
-                        "children %d", &children),
-            1);
+  ASSERT_EQ(
+      std::sscanf(
+          run.stdout_text.substr(run.stdout_text.find("children")).c_str(),
+          "children %d", &children),
+      1);
   EXPECT_LT(children, 32);
 }
 
@@ -152,10 +152,12 @@ TEST_F(SandboxLimitsTest, NoNetworkEvenToLoopbackOfTheHost) {
   getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
   const int port = ntohs(addr.sin_port);
 
-  ExecuteOutcome run = Execute(*stub_, MakeRequest(absl::StrCat(R"(
+  ExecuteOutcome run =
+      Execute(*stub_, MakeRequest(absl::StrCat(R"(
 import socket
 try:
-    socket.create_connection(("127.0.0.1", )", port, R"(), timeout=3)
+    socket.create_connection(("127.0.0.1", )",
+                                               port, R"(), timeout=3)
     print("connected")
 except OSError as e:
     print("failed:", type(e).__name__)
@@ -182,8 +184,8 @@ for path in ["/usr/pwned", "/etc/pwned"]:
 }
 
 TEST_F(SandboxLimitsTest, RunsAsUnprivilegedUser) {
-  ExecuteOutcome run =
-      Execute(*stub_, MakeRequest("import os; print(os.getuid(), os.getgid())"));
+  ExecuteOutcome run = Execute(
+      *stub_, MakeRequest("import os; print(os.getuid(), os.getgid())"));
   ASSERT_TRUE(run.status.ok());
   EXPECT_EQ(run.stdout_text, "65534 65534\n");
 }

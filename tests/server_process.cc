@@ -16,11 +16,13 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -201,6 +203,37 @@ ExecuteRequest MakeRequest(std::string code, std::string language) {
   request.set_code(std::move(code));
   request.set_language(std::move(language));
   return request;
+}
+
+std::string FirstThenSecondProgram(double sleep_seconds) {
+  return absl::StrCat("import time\nprint('first', flush=True)\ntime.sleep(",
+                      sleep_seconds,
+                      ")\nprint('second at', repr(time.time()), flush=True)\n");
+}
+
+absl::Status CheckFirstLineStreamed(const ExecuteOutcome& run) {
+  absl::Time first_received = absl::InfiniteFuture();
+  for (size_t i = 0; i < run.events.size(); ++i) {
+    if (run.events[i].has_output() &&
+        absl::StartsWith(run.events[i].output().data(), "first")) {
+      first_received = run.received_at[i];
+      break;
+    }
+  }
+  const size_t at = run.stdout_text.find("second at ");
+  double second_printed = 0;
+  if (at == std::string::npos ||
+      !absl::SimpleAtod(absl::StripAsciiWhitespace(
+                            absl::string_view(run.stdout_text).substr(at + 10)),
+                        &second_printed)) {
+    return absl::InvalidArgumentError("unexpected output: " + run.stdout_text);
+  }
+  if (absl::ToUnixMicros(first_received) >=
+      static_cast<int64_t>(second_printed * 1e6)) {
+    return absl::FailedPreconditionError(
+        "the first line was not received before the second was printed");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ScrapeMetrics(int port) {

@@ -74,6 +74,13 @@ ExecuteOutcome Execute(codeexecutor::v1::CodeExecutor::Stub& stub,
 codeexecutor::v1::ExecuteRequest MakeRequest(std::string code,
                                              std::string language = "");
 
+// A program that prints "first", sleeps `sleep_seconds`, then prints "second
+// at <its wall-clock time>"; and the check that the client received "first"
+// before the program printed the second line (i.e. output is streamed, not
+// delivered at the end). The check's error says what was seen.
+std::string FirstThenSecondProgram(double sleep_seconds);
+absl::Status CheckFirstLineStreamed(const ExecuteOutcome& run);
+
 // GET http://127.0.0.1:port/metrics (plain socket HTTP/1.0).
 absl::StatusOr<std::string> ScrapeMetrics(int port);
 // Value of one sample line, e.g.

@@ -38,7 +38,8 @@ struct OpenCall {
   bool ReadUntilReady() {
     ExecuteResponse response;
     while (reader->Read(&response)) {
-      if (response.has_started()) execution_id = response.started().execution_id();
+      if (response.has_started())
+        execution_id = response.started().execution_id();
       if (response.has_output() &&
           response.output().data().find("ready") != std::string::npos) {
         return true;
@@ -82,10 +83,11 @@ TEST(ServiceBehaviourTest, ClientCancelKillsTheSandboxAndLeavesNothing) {
   do {
     auto page = ScrapeMetrics(server->metrics_port());
     ASSERT_TRUE(page.ok());
-    cancelled = MetricValue(
-        *page,
-        "codeexec_executions_total{backend=\"gvisor-local\",outcome=\"cancelled\"}");
-    if (cancelled.ok() && MetricValue(*page, "codeexec_inflight").value_or(1) == 0)
+    cancelled = MetricValue(*page,
+                            "codeexec_executions_total{backend=\"gvisor-"
+                            "local\",outcome=\"cancelled\"}");
+    if (cancelled.ok() &&
+        MetricValue(*page, "codeexec_inflight").value_or(1) == 0)
       break;
     absl::SleepFor(absl::Milliseconds(50));
   } while (absl::Now() < deadline);
@@ -97,7 +99,8 @@ TEST(ServiceBehaviourTest, FullQueueAnswersResourceExhaustedAtOnce) {
   ASSERT_NE(server, nullptr);
   auto stub = server->NewStub();
   OpenCall running;
-  running.reader = stub->Execute(&running.context, MakeRequest(kReadyThenSleep));
+  running.reader =
+      stub->Execute(&running.context, MakeRequest(kReadyThenSleep));
   ASSERT_TRUE(running.ReadUntilReady());
   OpenCall queued;
   queued.reader = stub->Execute(&queued.context, MakeRequest(kReadyThenSleep));
@@ -105,7 +108,8 @@ TEST(ServiceBehaviourTest, FullQueueAnswersResourceExhaustedAtOnce) {
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (absl::Now() < deadline) {
     auto page = ScrapeMetrics(server->metrics_port());
-    if (page.ok() && MetricValue(*page, "codeexec_queue_depth").value_or(0) == 1)
+    if (page.ok() &&
+        MetricValue(*page, "codeexec_queue_depth").value_or(0) == 1)
       break;
     absl::SleepFor(absl::Milliseconds(20));
   }
@@ -155,7 +159,8 @@ TEST(ServiceBehaviourTest, InvalidInputNamesTheField) {
       {[](auto& r) { r.add_files()->set_path("../../escape"); },
        "files[0].path:"},
       {[](auto& r) {
-         for (int i = 0; i < 100; ++i) r.add_files()->set_path(std::to_string(i));
+         for (int i = 0; i < 100; ++i)
+           r.add_files()->set_path(std::to_string(i));
        },
        "files:"},
       {[](auto& r) {
@@ -214,7 +219,8 @@ TEST(ServiceBehaviourTest, MetricsPageCountsWhatHappened) {
     ASSERT_TRUE(Execute(*stub, MakeRequest("print('12345')")).status.ok());
   }
   ASSERT_TRUE(
-      Execute(*stub, MakeRequest("import sys; sys.stderr.write('e'); sys.exit(1)"))
+      Execute(*stub,
+              MakeRequest("import sys; sys.stderr.write('e'); sys.exit(1)"))
           .status.ok());
   EXPECT_FALSE(Execute(*stub, MakeRequest("")).status.ok());
   auto page = ScrapeMetrics(server->metrics_port());

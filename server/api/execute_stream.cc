@@ -154,9 +154,9 @@ void ExecuteStream::OnFinished(const ExecutionResult& result) {
   LogFinished(identity_, result);
   if (!result.service_error.ok()) {
     absl::MutexLock lock(&mu_);
-    final_status_ = grpc::Status(
-        static_cast<grpc::StatusCode>(result.service_error.code()),
-        std::string(result.service_error.message()));
+    final_status_ =
+        grpc::Status(static_cast<grpc::StatusCode>(result.service_error.code()),
+                     std::string(result.service_error.message()));
     last_queued_ = true;
     WriteNextLocked();
     return;

@@ -78,15 +78,14 @@ void ApiHandlers::ReplyForbidden(Call& call) {
   if (!route.name.empty()) details["name"] = route.name;
   if (*route.kind->group != '\0') details["group"] = route.kind->group;
   details["kind"] = route.kind->plural;
-  Reply(
-      call, 403,
-      StatusBody(403, "Forbidden",
-                 absl::StrCat(subject, " is forbidden: User \"",
-                              options_.user_name, "\" cannot ", route.verb,
-                              " resource \"", route.resource,
-                              "\" in API group \"", route.kind->group,
-                              "\" in the namespace \"", route.ns, "\""),
-                 std::move(details)));
+  Reply(call, 403,
+        StatusBody(403, "Forbidden",
+                   absl::StrCat(subject, " is forbidden: User \"",
+                                options_.user_name, "\" cannot ", route.verb,
+                                " resource \"", route.resource,
+                                "\" in API group \"", route.kind->group,
+                                "\" in the namespace \"", route.ns, "\""),
+                   std::move(details)));
 }
 
 bool ApiHandlers::ParseRoute(const HttpRequest& request,
