@@ -59,7 +59,7 @@ void Dispatcher::StopAccepting() {
 bool Dispatcher::WaitIdle(absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
   auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return queue_.empty() && running_ == 0;
+    return queue_.empty() && running_ == 0 && finishing_ == 0;
   };
   return mu_.AwaitWithTimeout(absl::Condition(&idle), timeout);
 }
@@ -106,14 +106,21 @@ void Dispatcher::WorkerLoop() {
       running_cancels_.push_back(task.cancel);
       PublishGauges();
     }
-    RunTask(task);
+    ExecutionResult result = RunTask(task);
+    // The sandbox is gone: no longer in flight, even before the client
+    // hears of it (so a client that got Finished sees the gauge at rest).
     {
       absl::MutexLock lock(&mu_);
       --running_;
+      ++finishing_;
       running_cancels_.erase(std::find(running_cancels_.begin(),
                                        running_cancels_.end(), task.cancel));
       PublishGauges();
     }
+    if (metrics_ != nullptr) metrics_->RecordExecution(backend_.Name(), result);
+    task.observer->OnFinished(result);
+    absl::MutexLock lock(&mu_);
+    --finishing_;
   }
 }
 
@@ -136,7 +143,7 @@ class CountingSink : public OutputSink {
 
 }  // namespace
 
-void Dispatcher::RunTask(Task& task) {
+ExecutionResult Dispatcher::RunTask(Task& task) {
   const absl::Duration queue_wait = absl::Now() - task.enqueued;
   ExecutionResult result;
   task.observer->OnStarted(queue_wait);
@@ -149,8 +156,7 @@ void Dispatcher::RunTask(Task& task) {
     result = backend_.Run(task.spec, sink, *task.cancel);
   }
   result.timings.queue = queue_wait;
-  if (metrics_ != nullptr) metrics_->RecordExecution(backend_.Name(), result);
-  task.observer->OnFinished(result);
+  return result;
 }
 
 }  // namespace codeexec

@@ -71,7 +71,9 @@ class Dispatcher {
     absl::Time enqueued;
   };
   void WorkerLoop();
-  void RunTask(Task& task);
+  // Runs the task on the backend (OnStarted, output); OnFinished is left to
+  // the caller.
+  ExecutionResult RunTask(Task& task);
   void PublishGauges() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const DispatcherOptions options_;
@@ -82,6 +84,8 @@ class Dispatcher {
   std::vector<std::shared_ptr<Cancellation>> running_cancels_
       ABSL_GUARDED_BY(mu_);
   int running_ ABSL_GUARDED_BY(mu_) = 0;
+  // Runs whose sandbox is gone but whose OnFinished is still being called.
+  int finishing_ ABSL_GUARDED_BY(mu_) = 0;
   bool accepting_ ABSL_GUARDED_BY(mu_) = true;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> workers_;
