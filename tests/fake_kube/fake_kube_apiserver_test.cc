@@ -19,25 +19,16 @@ using ::codeexec::fake_kube::testing::ConfigMapBody;
 using ::codeexec::fake_kube::testing::JobBody;
 using ::codeexec::fake_kube::testing::JobPodsPath;
 using ::codeexec::fake_kube::testing::JobSpec;
+using ::codeexec::fake_kube::testing::kConfigMaps;
+using ::codeexec::fake_kube::testing::kJobs;
+using ::codeexec::fake_kube::testing::kPods;
 using ::codeexec::fake_kube::testing::TestClient;
 using ::codeexec::fake_kube::testing::WaitUntil;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-constexpr char kConfigMaps[] = "/api/v1/namespaces/ns1/configmaps";
-constexpr char kJobs[] = "/apis/batch/v1/namespaces/ns1/jobs";
-constexpr char kPods[] = "/api/v1/namespaces/ns1/pods";
-
-class FakeKubeApiTest : public ::testing::Test {
+class FakeKubeApiTest : public testing::FakeKubeTest {
  protected:
-  void StartServer(FakeKubeOptions options = {}) {
-    auto server = FakeKubeApiServer::Start(std::move(options));
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    client_ = std::make_unique<TestClient>(server_->url());
-  }
-  void SetUp() override { StartServer(); }
-
   // Creates a Job and waits until the fake has finished it.
   json RunJob(const std::string& name, int64_t* pods = nullptr) {
     JobSpec spec{.name = name, .labels = {{"app", "t"}}, .command = {"true"}};
@@ -50,9 +41,6 @@ class FakeKubeApiTest : public ::testing::Test {
     }));
     return job;
   }
-
-  std::unique_ptr<FakeKubeApiServer> server_;
-  std::unique_ptr<TestClient> client_;
 };
 
 TEST_F(FakeKubeApiTest, ConfigMapCreateGetDeleteWithRealShapes) {

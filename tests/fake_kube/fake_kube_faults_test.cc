@@ -16,24 +16,15 @@ namespace {
 using json = nlohmann::json;
 using ::codeexec::fake_kube::testing::ConfigMapBody;
 using ::codeexec::fake_kube::testing::JobBody;
+using ::codeexec::fake_kube::testing::kConfigMaps;
+using ::codeexec::fake_kube::testing::kJobs;
+using ::codeexec::fake_kube::testing::kPods;
 using ::codeexec::fake_kube::testing::TestClient;
 using ::codeexec::fake_kube::testing::WaitUntil;
 using ::testing::HasSubstr;
 
-constexpr char kConfigMaps[] = "/api/v1/namespaces/ns1/configmaps";
-constexpr char kJobs[] = "/apis/batch/v1/namespaces/ns1/jobs";
-constexpr char kPods[] = "/api/v1/namespaces/ns1/pods";
-
-class FakeKubeFaultsTest : public ::testing::Test {
+class FakeKubeFaultsTest : public testing::FakeKubeTest {
  protected:
-  void StartServer(FakeKubeOptions options = {}) {
-    auto server = FakeKubeApiServer::Start(std::move(options));
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    client_ = std::make_unique<TestClient>(server_->url());
-  }
-  void SetUp() override { StartServer(); }
-
   std::string OnlyPod() {
     std::vector<std::string> pods;
     EXPECT_TRUE(WaitUntil([&] {
@@ -42,9 +33,6 @@ class FakeKubeFaultsTest : public ::testing::Test {
     }));
     return pods.empty() ? "" : pods[0];
   }
-
-  std::unique_ptr<FakeKubeApiServer> server_;
-  std::unique_ptr<TestClient> client_;
 };
 
 TEST_F(FakeKubeFaultsTest, StatusForTheNextMatchingRequests) {

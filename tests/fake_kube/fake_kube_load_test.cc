@@ -19,12 +19,11 @@ namespace {
 using json = nlohmann::json;
 using ::codeexec::fake_kube::testing::ConfigMapBody;
 using ::codeexec::fake_kube::testing::JobBody;
+using ::codeexec::fake_kube::testing::kConfigMaps;
+using ::codeexec::fake_kube::testing::kJobs;
+using ::codeexec::fake_kube::testing::kPods;
 using ::codeexec::fake_kube::testing::TestClient;
 using ::codeexec::fake_kube::testing::WaitUntil;
-
-constexpr char kConfigMaps[] = "/api/v1/namespaces/ns1/configmaps";
-constexpr char kJobs[] = "/apis/batch/v1/namespaces/ns1/jobs";
-constexpr char kPods[] = "/api/v1/namespaces/ns1/pods";
 
 TEST(FakeKubeLoadTest, SixtyFourConcurrentExecutions) {
   FakeKubeOptions options;

@@ -28,13 +28,12 @@ using json = nlohmann::json;
 using ::codeexec::fake_kube::testing::ConfigMapBody;
 using ::codeexec::fake_kube::testing::JobBody;
 using ::codeexec::fake_kube::testing::JobSpec;
+using ::codeexec::fake_kube::testing::kConfigMaps;
+using ::codeexec::fake_kube::testing::kJobs;
+using ::codeexec::fake_kube::testing::kPods;
 using ::codeexec::fake_kube::testing::TestClient;
 using ::codeexec::fake_kube::testing::WaitUntil;
 using ::testing::HasSubstr;
-
-constexpr char kConfigMaps[] = "/api/v1/namespaces/ns1/configmaps";
-constexpr char kJobs[] = "/apis/batch/v1/namespaces/ns1/jobs";
-constexpr char kPods[] = "/api/v1/namespaces/ns1/pods";
 
 // Processes whose command line mentions `text`.
 int ProcessesMentioning(const std::string& text) {

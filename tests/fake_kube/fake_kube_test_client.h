@@ -11,9 +11,16 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/fake_kube/fake_kube_apiserver.h"
 
 namespace codeexec::fake_kube::testing {
+
+// Collections of namespace ns1, where the fake's own tests work.
+inline constexpr char kConfigMaps[] = "/api/v1/namespaces/ns1/configmaps";
+inline constexpr char kJobs[] = "/apis/batch/v1/namespaces/ns1/jobs";
+inline constexpr char kPods[] = "/api/v1/namespaces/ns1/pods";
 
 struct HttpResult {
   int code = 0;         // 0 when the request failed (e.g. reset)
@@ -86,6 +93,22 @@ struct JobSpec {
 };
 // A Job body shaped like the backend's (restartPolicy Never, runAsNonRoot).
 nlohmann::json JobBody(const JobSpec& spec);
+
+// A fake apiserver (started with default options in SetUp; call StartServer
+// again for others) and a client talking to it.
+class FakeKubeTest : public ::testing::Test {
+ protected:
+  void StartServer(FakeKubeOptions options = {}) {
+    auto server = FakeKubeApiServer::Start(std::move(options));
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    client_ = std::make_unique<TestClient>(server_->url());
+  }
+  void SetUp() override { StartServer(); }
+
+  std::unique_ptr<FakeKubeApiServer> server_;
+  std::unique_ptr<TestClient> client_;
+};
 
 // The pods of Job `job_name` (by the job-name label), via the API.
 std::string JobPodsPath(const std::string& ns, const std::string& job_name);

@@ -18,12 +18,11 @@ namespace {
 using json = nlohmann::json;
 using ::codeexec::fake_kube::testing::ConfigMapBody;
 using ::codeexec::fake_kube::testing::JobBody;
+using ::codeexec::fake_kube::testing::kConfigMaps;
+using ::codeexec::fake_kube::testing::kJobs;
+using ::codeexec::fake_kube::testing::kPods;
 using ::codeexec::fake_kube::testing::TestClient;
 using ::codeexec::fake_kube::testing::WaitUntil;
-
-constexpr char kConfigMaps[] = "/api/v1/namespaces/ns1/configmaps";
-constexpr char kJobs[] = "/apis/batch/v1/namespaces/ns1/jobs";
-constexpr char kPods[] = "/api/v1/namespaces/ns1/pods";
 
 int64_t Rv(const json& event) {
   int64_t rv = 0;
@@ -38,18 +37,8 @@ std::vector<std::string> Types(const std::vector<json>& events) {
   return types;
 }
 
-class FakeKubeWatchTest : public ::testing::Test {
+class FakeKubeWatchTest : public testing::FakeKubeTest {
  protected:
-  void StartServer(FakeKubeOptions options = {}) {
-    auto server = FakeKubeApiServer::Start(std::move(options));
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    client_ = std::make_unique<TestClient>(server_->url());
-  }
-  void SetUp() override { StartServer(); }
-
-  std::unique_ptr<FakeKubeApiServer> server_;
-  std::unique_ptr<TestClient> client_;
 };
 
 TEST_F(FakeKubeWatchTest, SeesAPodsLifeInOrderAndResumesFromAVersion) {
