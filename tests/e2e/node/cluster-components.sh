@@ -1,0 +1,224 @@
+# Sourced by scripts/e2e-cluster: starting, checking and stopping the
+# cluster's components. Uses the variables and helpers defined there.
+
+KUBE_BIN=""
+kubectl_admin() { "$KUBE_BIN/kubectl" --kubeconfig "$STATE/admin.kubeconfig" "$@"; }
+
+start_etcd() {
+  mkdir -p "$STATE/etcd"
+  start_process etcd "$KUBE_BIN/etcd" --name e2e --data-dir "$STATE/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$((ETCD_PORT + 10))" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$((ETCD_PORT + 10))" \
+    --initial-cluster "e2e=http://127.0.0.1:$((ETCD_PORT + 10))" \
+    --unsafe-no-fsync --quota-backend-bytes 1073741824
+  wait_for 60 etcd curl -sf "http://127.0.0.1:$ETCD_PORT/health"
+}
+
+start_apiserver() {
+  cp "$ROOT/tests/e2e/node/audit-policy.yaml" "$STATE/audit-policy.yaml"
+  start_process kube-apiserver "$KUBE_BIN/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address "$NODE_IP" --secure-port "$API_PORT" \
+    --advertise-address "$NODE_IP" \
+    --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
+    --client-ca-file "$PKI/ca.crt" \
+    --authorization-mode Node,RBAC \
+    --enable-admission-plugins NodeRestriction \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$PKI/sa.pub" \
+    --service-account-signing-key-file "$PKI/sa.key" \
+    --service-cluster-ip-range "$SERVICE_CIDR" \
+    --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" \
+    --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority "$PKI/ca.crt" \
+    --kubelet-preferred-address-types InternalIP \
+    --audit-policy-file "$STATE/audit-policy.yaml" \
+    --audit-log-path "$LOGS/audit.log" --audit-log-format json \
+    --audit-log-mode blocking \
+    --profiling=false
+  wait_for 120 kube-apiserver kubectl_admin get --raw /readyz
+}
+
+start_controllers() {
+  cert_kubeconfig controller-manager
+  cert_kubeconfig scheduler
+  start_process kube-controller-manager "$KUBE_BIN/kube-controller-manager" \
+    --kubeconfig "$STATE/controller-manager.kubeconfig" \
+    --authentication-kubeconfig "$STATE/controller-manager.kubeconfig" \
+    --authorization-kubeconfig "$STATE/controller-manager.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false \
+    --service-account-private-key-file "$PKI/sa.key" \
+    --root-ca-file "$PKI/ca.crt" --use-service-account-credentials \
+    --cluster-name e2e --allocate-node-cidrs=false \
+    --controllers '*'
+  start_process kube-scheduler "$KUBE_BIN/kube-scheduler" \
+    --kubeconfig "$STATE/scheduler.kubeconfig" \
+    --authentication-kubeconfig "$STATE/scheduler.kubeconfig" \
+    --authorization-kubeconfig "$STATE/scheduler.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false
+}
+
+start_containerd() {
+  local images="$1"
+  mkdir -p "$STATE/containerd" "$STATE/run" "$STATE/cni" "$STATE/bin"
+  install -m 0755 "$ROOT/tests/e2e/node/runsc-cri" "$STATE/bin/runsc-cri"
+  sed -e "s#@STATE@#$STATE#g" -e "s#@SOCK@#$CONTAINERD_SOCK#g" \
+    "$ROOT/tests/e2e/node/containerd.toml" >"$STATE/containerd/config.toml"
+  sed -e "s#@STATE@#$STATE#g" -e "s#@BRIDGE@#$BRIDGE#g" \
+    -e "s#@SUBNET@#$POD_SUBNET#g" -e "s#@GATEWAY@#$NODE_IP#g" \
+    "$ROOT/tests/e2e/node/cni.conflist" >"$STATE/cni/10-e2e.conflist"
+  start_process containerd containerd --config "$STATE/containerd/config.toml"
+  wait_for 60 containerd ctr --address "$CONTAINERD_SOCK" version
+  local tar
+  for tar in "$images/pause.tar" "$images/python.tar"; do
+    ctr --address "$CONTAINERD_SOCK" -n k8s.io images import "$tar" >/dev/null
+  done
+}
+
+start_kubelet() {
+  mkdir -p "$STATE/kubelet" "$STATE/pod-logs"
+  # kubelet wants its root dir on a shared mount (volume propagation); "/" is
+  # a private mount on these VMs, so make a shared bind mount of its own.
+  mount --bind "$STATE/kubelet" "$STATE/kubelet"
+  mount --make-rshared "$STATE/kubelet"
+  cert_kubeconfig kubelet-client
+  mv "$STATE/kubelet-client.kubeconfig" "$STATE/kubelet.kubeconfig"
+  sed -e "s#@STATE@#$STATE#g" -e "s#@PKI@#$PKI#g" -e "s#@NODE_IP@#$NODE_IP#g" \
+    -e "s#@SOCK@#$CONTAINERD_SOCK#g" \
+    "$ROOT/tests/e2e/node/kubelet-config.yaml" >"$STATE/kubelet-config.yaml"
+  start_process kubelet "$KUBE_BIN/kubelet" --config "$STATE/kubelet-config.yaml" \
+    --kubeconfig "$STATE/kubelet.kubeconfig" --root-dir "$STATE/kubelet" \
+    --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v 1
+}
+
+node_ready() {
+  [[ "$(kubectl_admin get node "$NODE_NAME" \
+    -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" == True ]]
+}
+
+install_objects() {
+  kubectl_admin apply -f "$ROOT/k8s/namespace.yaml" \
+    -f "$ROOT/k8s/serviceaccount.yaml" -f "$ROOT/k8s/rbac.yaml" \
+    -f "$ROOT/tests/e2e/node/cluster-objects.yaml" >/dev/null
+  # Pods can only be admitted once the namespace's default ServiceAccount
+  # exists (the serviceaccount controller creates it).
+  wait_for 60 "ServiceAccount default" kubectl_admin -n "$NAMESPACE" get sa default
+  local who
+  for who in code-executor:executor adk-peer:peer; do
+    local token
+    token="$(kubectl_admin -n "$NAMESPACE" create token "${who%%:*}" --duration 24h)"
+    write_kubeconfig "$STATE/${who##*:}.kubeconfig" "    token: $token"
+  done
+}
+
+write_env() {
+  cat >"$STATE/env" <<EOF
+export E2E_STATE_DIR=$STATE
+export E2E_KUBE_BIN=$KUBE_BIN
+export E2E_KUBECTL=$KUBE_BIN/kubectl
+export E2E_API_SERVER=https://$NODE_IP:$API_PORT
+export E2E_NAMESPACE=$NAMESPACE
+export E2E_NODE_NAME=$NODE_NAME
+export E2E_ADMIN_KUBECONFIG=$STATE/admin.kubeconfig
+export E2E_EXECUTOR_KUBECONFIG=$STATE/executor.kubeconfig
+export E2E_EXECUTOR_USER=system:serviceaccount:$NAMESPACE:code-executor
+export E2E_PEER_KUBECONFIG=$STATE/peer.kubeconfig
+export E2E_PEER_USER=system:serviceaccount:$NAMESPACE:adk-peer
+export E2E_AUDIT_LOG=$LOGS/audit.log
+EOF
+}
+
+cluster_up() {
+  [[ "$(id -u)" -eq 0 ]] || die "needs root (containerd, kubelet, mounts)"
+  if [[ -f "$STATE/env" ]] && alive kube-apiserver && alive kubelet; then
+    log "already up ($STATE)"
+    return 0
+  fi
+  [[ -d "$STATE" ]] && cluster_down
+  KUBE_BIN="$("$ROOT/scripts/install-k8s")"
+  local images
+  images="$("$ROOT/scripts/build-sandbox-images")"
+  local start=$SECONDS
+  mkdir -p "$STATE" "$LOGS" "$PIDS"
+  ls /run/netns 2>/dev/null >"$STATE/netns-before" || true
+  ip link add "$BRIDGE" type bridge 2>/dev/null || true
+  ip addr add "$NODE_IP/24" dev "$BRIDGE" 2>/dev/null || true
+  ip link set "$BRIDGE" up
+  make_pki
+  cert_kubeconfig admin
+  start_etcd
+  start_apiserver
+  log "kube-apiserver ready ($((SECONDS - start)) s)"
+  start_controllers
+  start_containerd "$images"
+  log "containerd ready, images imported ($((SECONDS - start)) s)"
+  start_kubelet
+  install_objects
+  wait_for 180 "node $NODE_NAME Ready" node_ready
+  write_env
+  log "node $NODE_NAME Ready in $((SECONDS - start)) s; env: scripts/e2e-cluster env"
+}
+
+cluster_env() {
+  [[ -f "$STATE/env" ]] || die "not up (scripts/e2e-cluster up)"
+  cat "$STATE/env"
+}
+
+cluster_status() {
+  local name
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet; do
+    if alive "$name"; then echo "$name: running (pid $(cat "$PIDS/$name"))"; else echo "$name: stopped"; fi
+  done
+}
+
+stop_process() {  # NAME: TERM, then KILL after 10 s
+  local name="$1" pid
+  [[ -f "$PIDS/$name" ]] || return 0
+  pid="$(cat "$PIDS/$name")"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$PIDS/$name"
+}
+
+remove_cgroups() {  # the kubepods hierarchy the kubelet made, in every controller
+  local dir
+  for dir in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
+    [[ -d "$dir" ]] || continue
+    find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  done
+}
+
+cluster_down() {
+  [[ -d "$STATE" ]] || return 0
+  stop_process kubelet
+  # Every sandbox the runtime handler started, then the shims and containerd.
+  local id
+  if [[ -d "$STATE/runsc-root" ]]; then
+    for id in $(runsc --root "$STATE/runsc-root" list -q 2>/dev/null); do
+      runsc --root "$STATE/runsc-root" kill --all "$id" KILL >/dev/null 2>&1 || true
+      runsc --root "$STATE/runsc-root" delete --force "$id" >/dev/null 2>&1 || true
+    done
+  fi
+  pkill -KILL -f "containerd-shim-runc-v2 .*-address $CONTAINERD_SOCK" 2>/dev/null || true
+  stop_process containerd
+  for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do
+    stop_process "$name"
+  done
+  # Mounts under the state dir (kubelet volumes, containerd snapshots), deepest first.
+  local target
+  for target in $(findmnt -rn -o TARGET | grep "^$STATE" | sort -r); do
+    umount "$target" 2>/dev/null || umount -l "$target" 2>/dev/null || true
+  done
+  local netns
+  for netns in $(ls /run/netns 2>/dev/null); do
+    grep -qx "$netns" "$STATE/netns-before" 2>/dev/null && continue
+    [[ "$netns" == cni-* ]] && ip netns delete "$netns" 2>/dev/null || true
+  done
+  ip link del "$BRIDGE" 2>/dev/null || true
+  remove_cgroups
+  rm -rf "$STATE"
+  log "down: processes stopped, state removed"
+}
