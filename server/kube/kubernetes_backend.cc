@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/kube/cluster_connection.h"
+#include "server/kube/permission_check.h"
 
 namespace codeexec::kube {
 namespace {
@@ -62,6 +63,12 @@ absl::StatusOr<std::unique_ptr<KubernetesBackend>> KubernetesBackend::Create(
   std::unique_ptr<KubernetesBackend> backend(
       new KubernetesBackend(std::move(options), std::move(identity),
                             *std::move(client), std::move(registry)));
+  if (absl::Status allowed =
+          CheckPermissions(*backend->client_, backend->options_.namespace_name,
+                           RequiredPermissions());
+      !allowed.ok()) {
+    return allowed;
+  }
   if (absl::Status started = backend->watcher_->Start(); !started.ok()) {
     return absl::Status(
         started.code(),

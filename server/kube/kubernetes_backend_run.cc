@@ -178,7 +178,14 @@ class JobFollower {
           &run_cancel_);
       if (exit_code_.has_value() || run_cancel_.IsCancelled()) break;
       if (ended.ok()) break;  // the container ended; the status tells why
-      if (absl::IsPermissionDenied(ended) || absl::IsNotFound(ended)) {
+      if (absl::IsPermissionDenied(ended) || absl::IsUnauthenticated(ended)) {
+        // RBAC or credentials lost mid-flight: the call ends with the API's
+        // status (naming the verb and resource), not as a sandbox failure.
+        sandbox_error_ = absl::StrCat("reading the pod log: ", ended.message());
+        service_error_ = absl::Status(ended.code(), sandbox_error_);
+        break;
+      }
+      if (absl::IsNotFound(ended)) {
         sandbox_error_ = absl::StrCat("reading the pod log: ", ended.message());
         break;
       }
@@ -268,6 +275,7 @@ class JobFollower {
     if (!sandbox_error_.empty()) {
       result.outcome = Outcome::kSandboxError;
       result.message = sandbox_error_;
+      result.service_error = service_error_;
       return result;
     }
     if (exit_code_.has_value()) {
@@ -310,6 +318,7 @@ class JobFollower {
   int64_t output_bytes_ = 0;
   std::optional<int> exit_code_;
   std::string sandbox_error_;
+  absl::Status service_error_;  // set when the API refused us mid-run
   std::string diagnostics_;
 };
 

@@ -1,0 +1,81 @@
+#include "server/kube/permission_check.h"
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace codeexec::kube {
+
+std::string Permission::ToString() const {
+  return absl::StrCat(verb, " ", resource,
+                      subresource.empty() ? "" : "/" + subresource,
+                      group.empty() ? "" : "." + group);
+}
+
+const std::vector<Permission>& RequiredPermissions() {
+  static const auto* const kPermissions = new std::vector<Permission>{
+      // One ConfigMap per run: created, read back after a retried create's
+      // 409, listed by the janitor, deleted when the run ends.
+      {"", "configmaps", "", "create"},
+      {"", "configmaps", "", "get"},
+      {"", "configmaps", "", "list"},
+      {"", "configmaps", "", "delete"},
+      // One Job per run, the same way.
+      {"batch", "jobs", "", "create"},
+      {"batch", "jobs", "", "get"},
+      {"batch", "jobs", "", "list"},
+      {"batch", "jobs", "", "delete"},
+      // The replica's one pod watch (list, then watch).
+      {"", "pods", "", "list"},
+      {"", "pods", "", "watch"},
+      // Following the sandbox's output.
+      {"", "pods", "log", "get"},
+  };
+  return *kPermissions;
+}
+
+absl::Status CheckPermissions(RestClient& client,
+                              const std::string& namespace_name,
+                              const std::vector<Permission>& permissions) {
+  std::vector<std::string> missing;
+  for (const Permission& permission : permissions) {
+    nlohmann::json attributes = {{"namespace", namespace_name},
+                                 {"verb", permission.verb},
+                                 {"group", permission.group},
+                                 {"resource", permission.resource}};
+    if (!permission.subresource.empty()) {
+      attributes["subresource"] = permission.subresource;
+    }
+    KubeRequest review{
+        .verb = "POST",
+        .path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        .body = nlohmann::json{{"apiVersion", "authorization.k8s.io/v1"},
+                               {"kind", "SelfSubjectAccessReview"},
+                               {"spec", {{"resourceAttributes", attributes}}}},
+        .resource = "selfsubjectaccessreviews",
+        .kube_verb = "create"};
+    absl::StatusOr<nlohmann::json> answer = client.Call(review, nullptr);
+    if (absl::IsNotFound(answer.status())) {
+      std::fprintf(stderr,
+                   "W kubernetes: the API server has no "
+                   "SelfSubjectAccessReview; RBAC not checked at start-up\n");
+      return absl::OkStatus();
+    }
+    if (!answer.ok()) {
+      return absl::Status(answer.status().code(),
+                          absl::StrCat("cannot check RBAC permissions: ",
+                                       answer.status().message()));
+    }
+    if (!answer->value("/status/allowed"_json_pointer, false)) {
+      missing.push_back(permission.ToString());
+    }
+  }
+  if (missing.empty()) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      "missing RBAC permissions in namespace \"", namespace_name,
+      "\" (kubernetes.namespace): ", absl::StrJoin(missing, ", "),
+      " (the Role in k8s/rbac.yaml grants exactly what is needed)"));
+}
+
+}  // namespace codeexec::kube
