@@ -101,10 +101,20 @@ node_ready() {
 install_objects() {
   kubectl_admin apply -f "$ROOT/k8s/namespace.yaml" \
     -f "$ROOT/k8s/serviceaccount.yaml" -f "$ROOT/k8s/rbac.yaml" \
-    -f "$ROOT/tests/e2e/node/cluster-objects.yaml" >/dev/null
+    -f "$ROOT/tests/e2e/node/cluster-objects.yaml" \
+    -f "$ROOT/tests/e2e/node/adk-peer-rbac.yaml" >/dev/null
+  # bench/compare-adk's namespace: ADK's GkeCodeExecutor's pods do not meet
+  # the restricted Pod Security Standard agent-sandbox enforces (no
+  # seccompProfile), so the side-by-side runs here, without PSA, both
+  # executors with their own Role bound to their agent-sandbox ServiceAccount.
+  kubectl_admin create namespace "$BENCH_NAMESPACE" >/dev/null
+  { cat "$ROOT/k8s/rbac.yaml"; echo "---"; cat "$ROOT/tests/e2e/node/adk-peer-rbac.yaml"; } |
+    sed -e "s/^  namespace: $NAMESPACE\$/  namespace: $BENCH_NAMESPACE/" |
+    kubectl_admin apply -f - >/dev/null
   # Pods can only be admitted once the namespace's default ServiceAccount
   # exists (the serviceaccount controller creates it).
   wait_for 60 "ServiceAccount default" kubectl_admin -n "$NAMESPACE" get sa default
+  wait_for 60 "ServiceAccount default" kubectl_admin -n "$BENCH_NAMESPACE" get sa default
   local who
   for who in code-executor:executor adk-peer:peer; do
     local token
@@ -120,6 +130,7 @@ export E2E_KUBE_BIN=$KUBE_BIN
 export E2E_KUBECTL=$KUBE_BIN/kubectl
 export E2E_API_SERVER=https://$NODE_IP:$API_PORT
 export E2E_NAMESPACE=$NAMESPACE
+export E2E_BENCH_NAMESPACE=$BENCH_NAMESPACE
 export E2E_NODE_NAME=$NODE_NAME
 export E2E_ADMIN_KUBECONFIG=$STATE/admin.kubeconfig
 export E2E_EXECUTOR_KUBECONFIG=$STATE/executor.kubeconfig
@@ -142,6 +153,8 @@ cluster_up() {
   images="$("$ROOT/scripts/build-sandbox-images")"
   local start=$SECONDS
   mkdir -p "$STATE" "$LOGS" "$PIDS"
+  # A failed `up` shows the logs' ends and leaves nothing running.
+  trap 'up_failed' EXIT
   ls /run/netns 2>/dev/null >"$STATE/netns-before" || true
   ip link add "$BRIDGE" type bridge 2>/dev/null || true
   ip addr add "$NODE_IP/24" dev "$BRIDGE" 2>/dev/null || true
@@ -158,7 +171,20 @@ cluster_up() {
   install_objects
   wait_for 180 "node $NODE_NAME Ready" node_ready
   write_env
+  trap - EXIT
   log "node $NODE_NAME Ready in $((SECONDS - start)) s; env: scripts/e2e-cluster env"
+}
+
+up_failed() {
+  local status=$?
+  log "up failed; the end of each log:"
+  local file
+  for file in "$LOGS"/*.log; do
+    echo "--- $file" >&2
+    tail -n 15 "$file" >&2
+  done
+  cluster_down
+  exit "$status"
 }
 
 cluster_env() {
@@ -218,6 +244,7 @@ cluster_down() {
     [[ "$netns" == cni-* ]] && ip netns delete "$netns" 2>/dev/null || true
   done
   ip link del "$BRIDGE" 2>/dev/null || true
+  rmdir /run/containerd/s /run/containerd 2>/dev/null || true  # shim sockets' dir
   remove_cgroups
   rm -rf "$STATE"
   log "down: processes stopped, state removed"
