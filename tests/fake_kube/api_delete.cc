@@ -47,6 +47,11 @@ absl::StatusOr<std::string> ApiHandlers::Propagation(const Call& call) const {
 absl::StatusOr<json> ApiHandlers::DeleteObject(const ObjectRef& ref,
                                                const std::string& propagation) {
   if (ref.kind == &kJobs) return controller_.DeleteJob(ref, propagation);
+  if (propagation == "Orphan") {
+    absl::StatusOr<json> current = store_.Get(ref);
+    if (!current.ok()) return current.status();
+    gc_.OrphanDependents(ref.ns, MetadataString(*current, "uid"));
+  }
   if (ref.kind == &kPods) return kubelet_.DeletePod(ref);
   absl::StatusOr<json> removed = store_.Remove(ref);
   if (!removed.ok()) return removed.status();
@@ -72,14 +77,14 @@ void ApiHandlers::Delete(Call& call) {
 void ApiHandlers::DeleteCollection(Call& call) {
   absl::StatusOr<std::string> propagation = Propagation(call);
   if (!propagation.ok()) return ReplyError(call, propagation.status());
-  absl::StatusOr<LabelSelector> selector =
-      LabelSelector::Parse(call.request.Query("labelSelector"));
-  if (!selector.ok()) {
-    return ReplyError(
-        call, absl::FailedPreconditionError(selector.status().message()));
+  LabelSelector labels;
+  FieldSelector fields;
+  if (absl::Status parsed = ParseSelectors(call, &labels, &fields);
+      !parsed.ok()) {
+    return ReplyError(call, parsed);
   }
   ObjectStore::ListResult listed =
-      store_.List(*call.route.kind, call.route.ns, *selector);
+      store_.List(*call.route.kind, call.route.ns, labels, fields);
   std::vector<json> deleted;
   for (json& item : listed.items) {
     const ObjectRef ref = {call.route.kind, call.route.ns,

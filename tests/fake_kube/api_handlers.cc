@@ -127,9 +127,7 @@ bool ApiHandlers::ParseRoute(const HttpRequest& request,
   const bool named = !route->name.empty();
   const std::string watch = request.Query("watch");
   if (method == "GET") {
-    route->verb = named                               ? "get"
-                  : (watch == "1" || watch == "true") ? "watch"
-                                                      : "list";
+    route->verb = named ? "get" : QueryBool(watch) ? "watch" : "list";
   } else if (method == "POST") {
     route->verb = named ? "post" : "create";
   } else if (method == "DELETE") {
@@ -212,6 +210,9 @@ void ApiHandlers::Handle(const HttpRequest& request, HttpResponder& responder) {
 
 void ApiHandlers::Dispatch(const HttpRequest& request,
                            HttpResponder& responder) {
+  if (request.path.starts_with("/debug/fake/")) {
+    return HandleDebug(request, responder);
+  }
   if (request.path == "/version" || request.path == "/healthz" ||
       request.path == "/readyz" || request.path == "/livez") {
     return HandleNonResource(request, responder);
@@ -255,6 +256,7 @@ void ApiHandlers::Dispatch(const HttpRequest& request,
     return Delete(call);
   }
   if (route.verb == "deletecollection") return DeleteCollection(call);
+  if (route.verb == "patch") return Patch(call);
   Reply(call, 405,
         StatusBody(405, "MethodNotAllowed",
                    "the server does not allow this method on the requested "
@@ -338,20 +340,6 @@ void ApiHandlers::Get(Call& call) {
       store_.Get({call.route.kind, call.route.ns, call.route.name, ""});
   if (!object.ok()) return ReplyError(call, object.status());
   Reply(call, 200, *object);
-}
-
-void ApiHandlers::List(Call& call) {
-  absl::StatusOr<LabelSelector> selector =
-      LabelSelector::Parse(call.request.Query("labelSelector"));
-  if (!selector.ok()) {
-    return ReplyError(
-        call, absl::FailedPreconditionError(selector.status().message()));
-  }
-  ObjectStore::ListResult listed =
-      store_.List(*call.route.kind, call.route.ns, *selector);
-  Reply(call, 200,
-        ListBody(*call.route.kind, std::move(listed.items),
-                 listed.resource_version));
 }
 
 }  // namespace codeexec::fake_kube

@@ -14,10 +14,13 @@
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "tests/fake_kube/fault_injector.h"
+#include "tests/fake_kube/field_selector.h"
+#include "tests/fake_kube/garbage_collector.h"
 #include "tests/fake_kube/http_server.h"
 #include "tests/fake_kube/job_controller.h"
 #include "tests/fake_kube/kube_json.h"
 #include "tests/fake_kube/kubelet.h"
+#include "tests/fake_kube/label_selector.h"
 #include "tests/fake_kube/object_store.h"
 #include "tests/fake_kube/request_stats.h"
 
@@ -34,13 +37,15 @@ struct ApiOptions {
 class ApiHandlers {
  public:
   ApiHandlers(ApiOptions options, ObjectStore& store, FaultInjector& faults,
-              RequestStats& stats, JobController& controller, Kubelet& kubelet)
+              RequestStats& stats, JobController& controller, Kubelet& kubelet,
+              GarbageCollector& gc)
       : options_(std::move(options)),
         store_(store),
         faults_(faults),
         stats_(stats),
         controller_(controller),
-        kubelet_(kubelet) {}
+        kubelet_(kubelet),
+        gc_(gc) {}
 
   void Handle(const HttpRequest& request, HttpResponder& responder);
 
@@ -79,9 +84,17 @@ class ApiHandlers {
   bool ApplyFault(Call& call, const Fault& fault);
 
   void HandleNonResource(const HttpRequest& request, HttpResponder& responder);
+  // api_debug.cc: GET /debug/fake/requests, POST /debug/fake/reset.
+  void HandleDebug(const HttpRequest& request, HttpResponder& responder);
   void Create(Call& call);
   void Get(Call& call);
+  // api_list.cc:
   void List(Call& call);
+  // ?labelSelector= and ?fieldSelector= (FailedPrecondition -> 400).
+  absl::Status ParseSelectors(const Call& call, LabelSelector* labels,
+                              FieldSelector* fields) const;
+  // api_patch.cc:
+  void Patch(Call& call);
   void Delete(Call& call);
   void DeleteCollection(Call& call);
   // DELETE of one object with `propagation` (Orphan/Background/Foreground).
@@ -101,6 +114,7 @@ class ApiHandlers {
   RequestStats& stats_;
   JobController& controller_;
   Kubelet& kubelet_;
+  GarbageCollector& gc_;
   std::atomic<bool> stopping_{false};
   mutable absl::Mutex token_mu_;
   std::string token_override_ ABSL_GUARDED_BY(token_mu_);

@@ -32,11 +32,11 @@ bool ApiHandlers::WriteWatchEvent(Call& call, const std::string& type,
 
 void ApiHandlers::Watch(Call& call) {
   const HttpRequest& request = call.request;
-  absl::StatusOr<LabelSelector> selector =
-      LabelSelector::Parse(request.Query("labelSelector"));
-  if (!selector.ok()) {
-    return ReplyError(
-        call, absl::FailedPreconditionError(selector.status().message()));
+  LabelSelector labels;
+  FieldSelector fields;
+  if (absl::Status parsed = ParseSelectors(call, &labels, &fields);
+      !parsed.ok()) {
+    return ReplyError(call, parsed);
   }
   std::optional<int64_t> from_rv;
   if (const std::string rv = request.Query("resourceVersion"); !rv.empty()) {
@@ -56,7 +56,7 @@ void ApiHandlers::Watch(Call& call) {
     timeout = absl::Seconds(seconds);
   }
   const std::string bookmarks_param = request.Query("allowWatchBookmarks");
-  const bool bookmarks = bookmarks_param == "true" || bookmarks_param == "1";
+  const bool bookmarks = QueryBool(bookmarks_param);
 
   stats_.SetCode(call.record, 200);
   if (!call.responder.StartStream(200, "application/json")) return;
@@ -69,8 +69,8 @@ void ApiHandlers::Watch(Call& call) {
     return call.responder.EndStream();
   }
   absl::StatusOr<std::shared_ptr<WatchSubscription>> subscription =
-      store_.Watch(*call.route.kind, call.route.ns, *std::move(selector),
-                   from_rv);
+      store_.Watch(*call.route.kind, call.route.ns, std::move(labels), from_rv,
+                   std::move(fields));
   if (!subscription.ok()) {
     WriteWatchEvent(
         call, "ERROR",
@@ -133,7 +133,7 @@ void ApiHandlers::StreamLog(Call& call) {
   std::shared_ptr<PodLog> log = kubelet_.Log(MetadataString(*pod, "uid"));
   const std::string follow = call.request.Query("follow");
   if (log == nullptr || !JsonAt(*pod, {"spec", "nodeName"}).is_string() ||
-      (follow != "true" && follow != "1")) {
+      !QueryBool(follow)) {
     // Not on a node yet: an empty log, as kube-apiserver answers.
     stats_.SetCode(call.record, 200);
     return call.responder.Send(200, "text/plain",

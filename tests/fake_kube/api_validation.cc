@@ -111,6 +111,39 @@ absl::Status ValidateLabels(const ResourceKind& kind, const std::string& name,
   return absl::OkStatus();
 }
 
+absl::Status ValidateOwnerReferences(const ResourceKind& kind,
+                                     const std::string& name,
+                                     const json& references) {
+  if (references.is_null()) return absl::OkStatus();
+  if (!references.is_array()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "json: cannot unmarshal ", references.type_name(),
+        " into Go struct field ObjectMeta.metadata.ownerReferences "
+        "of type []v1.OwnerReference"));
+  }
+  for (const json& reference : references) {
+    if (!reference.is_object()) {
+      return TypeError("metadata.ownerReferences", "v1.OwnerReference");
+    }
+    for (const auto& [field, what] :
+         {std::pair{"apiVersion", "version"}, std::pair{"kind", "kind"},
+          std::pair{"name", "name"}, std::pair{"uid", "uid"}}) {
+      const json& value = JsonAt(reference, {field});
+      if (!value.is_null() && !value.is_string()) {
+        return TypeError(absl::StrCat("metadata.ownerReferences.", field),
+                         "string");
+      }
+      if (value.is_null() || value.get<std::string>().empty()) {
+        return InvalidError(kind, name,
+                            absl::StrCat("metadata.ownerReferences.", field,
+                                         ": Invalid value: \"\": ", what,
+                                         " must not be empty"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateConfigMap(const json& object, const std::string& name) {
   size_t total = 0;
   std::set<std::string> keys;
@@ -265,6 +298,9 @@ absl::Status ValidateNewObject(const ResourceKind& kind, const json& object) {
   absl::Status labels = ValidateLabels(
       kind, name, JsonAt(object, {"metadata", "labels"}), "metadata.labels");
   if (!labels.ok()) return labels;
+  absl::Status owners = ValidateOwnerReferences(
+      kind, name, JsonAt(object, {"metadata", "ownerReferences"}));
+  if (!owners.ok()) return owners;
   if (&kind == &kConfigMaps) return ValidateConfigMap(object, name);
   if (&kind == &kJobs) return ValidateJob(object, name);
   return absl::OkStatus();

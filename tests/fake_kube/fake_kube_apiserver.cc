@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/fake_kube/api_handlers.h"
+#include "tests/fake_kube/garbage_collector.h"
 #include "tests/fake_kube/http_server.h"
 #include "tests/fake_kube/job_controller.h"
 #include "tests/fake_kube/label_selector.h"
@@ -24,18 +25,33 @@ absl::StatusOr<std::unique_ptr<FakeKubeApiServer>> FakeKubeApiServer::Start(
   server->stats_ = std::make_unique<RequestStats>();
   server->store_ = std::make_unique<ObjectStore>(opts.watch_history);
   server->timers_ = std::make_unique<TimerQueue>();
+  server->gc_ =
+      std::make_unique<GarbageCollector>(*server->store_, *server->timers_);
+  server->store_->SetObserver(
+      [gc = server->gc_.get()](
+          const std::string& type, const ResourceKind& kind,
+          const std::shared_ptr<const nlohmann::json>& object) {
+        gc->Observe(type, kind, object);
+      });
   absl::StatusOr<std::unique_ptr<Kubelet>> kubelet = Kubelet::Create(
       opts.kubelet, *server->store_, *server->faults_, *server->timers_);
   if (!kubelet.ok()) return kubelet.status();
   server->kubelet_ = *std::move(kubelet);
   server->controller_ = std::make_unique<JobController>(
-      *server->store_, *server->kubelet_, *server->timers_);
+      *server->store_, *server->kubelet_, *server->timers_, *server->gc_);
   server->kubelet_->set_listener(server->controller_.get());
+  server->gc_->SetDeleters(
+      [kubelet = server->kubelet_.get()](const ObjectRef& pod) {
+        (void)kubelet->DeletePod(pod);
+      },
+      [controller = server->controller_.get()](const ObjectRef& job) {
+        (void)controller->DeleteJob(job, "Background");
+      });
   server->handlers_ = std::make_unique<ApiHandlers>(
       ApiOptions{opts.required_bearer_token, opts.user_name, opts.namespaces,
                  opts.bookmark_interval, opts.default_watch_timeout},
       *server->store_, *server->faults_, *server->stats_, *server->controller_,
-      *server->kubelet_);
+      *server->kubelet_, *server->gc_);
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
       opts.listen_host, opts.port,
       [handlers = server->handlers_.get()](const HttpRequest& request,
@@ -184,6 +200,8 @@ std::string FakeKubeApiServer::PodLogContents(
   std::shared_ptr<PodLog> log = kubelet_->Log(MetadataString(*pod, "uid"));
   return log == nullptr ? "" : log->Contents();
 }
+
+int64_t FakeKubeApiServer::GarbageCollected() const { return gc_->collected(); }
 
 int FakeKubeApiServer::RunningContainers() const {
   return kubelet_->running_containers();

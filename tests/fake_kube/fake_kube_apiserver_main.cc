@@ -3,11 +3,15 @@
 //
 //   fake_kube_apiserver [--port 0] [--kubelet runsc|instant]
 //       [--ports_file F] [--token T] [--schedule_delay_ms N]
-//       [--instant_run_ms N] [--instant_log TEXT] [--bookmark_interval_ms N]
+//       [--instant_run_ms N] [--instant_log TEXT] [--instant_final_log TEXT]
+//       [--bookmark_interval_ms N]
 //
 // Prints "fake kube-apiserver listening on http://127.0.0.1:<port>" and, with
 // --ports_file, writes the port number to F. SIGTERM or SIGINT stops it
-// (killing every sandbox it runs).
+// (killing every sandbox it runs). Request counts and objects: GET
+// /debug/fake/requests[?namespace=NS]; POST /debug/fake/reset zeroes the
+// counts (fake_kube_apiserver.h). --instant_final_log is written when an
+// instant pod ends (--instant_run_ms after it started).
 #include <signal.h>
 
 #include <cstdio>
@@ -25,7 +29,8 @@ int Usage(const char* problem) {
                "fake_kube_apiserver: %s\nusage: fake_kube_apiserver [--port N] "
                "[--kubelet runsc|instant] [--ports_file F] [--token T] "
                "[--schedule_delay_ms N] [--instant_run_ms N] "
-               "[--instant_log TEXT] [--bookmark_interval_ms N]\n",
+               "[--instant_log TEXT] [--instant_final_log TEXT] "
+               "[--bookmark_interval_ms N]\n",
                problem);
   return 2;
 }
@@ -60,6 +65,8 @@ int main(int argc, char** argv) {
       options.kubelet.instant_run_time = absl::Milliseconds(number);
     } else if (flag == "--instant_log") {
       options.kubelet.instant_log = value;
+    } else if (flag == "--instant_final_log") {
+      options.kubelet.instant_final_log = value;
     } else if (flag == "--bookmark_interval_ms" && numeric && number > 0) {
       options.bookmark_interval = absl::Milliseconds(number);
     } else {

@@ -119,14 +119,16 @@ struct TestClient::Impl {
     config.set_timeout(std::chrono::seconds(60));
     return config;
   }
-  http::http_request Request(const std::string& method, const std::string& path,
-                             const std::string& body) {
+  http::http_request Request(
+      const std::string& method, const std::string& path,
+      const std::string& body,
+      const std::string& content_type = "application/json") {
     http::http_request request(Method(method));
     request.set_request_uri(path);
     if (!bearer_token.empty()) {
       request.headers().add("Authorization", "Bearer " + bearer_token);
     }
-    if (!body.empty()) request.set_body(body, "application/json");
+    if (!body.empty()) request.set_body(body, content_type);
     return request;
   }
 
@@ -140,11 +142,13 @@ TestClient::TestClient(std::string base_url, std::string bearer_token)
 TestClient::~TestClient() = default;
 
 HttpResult TestClient::Send(const std::string& method, const std::string& path,
-                            const std::string& body) {
+                            const std::string& body,
+                            const std::string& content_type) {
   HttpResult result;
   try {
     http::http_response response =
-        impl_->client.request(impl_->Request(method, path, body)).get();
+        impl_->client.request(impl_->Request(method, path, body, content_type))
+            .get();
     result.code = response.status_code();
     result.text = response.extract_utf8string(true).get();
     for (const auto& [name, value] : response.headers()) {
@@ -165,6 +169,12 @@ HttpResult TestClient::Get(const std::string& path) {
 
 HttpResult TestClient::Post(const std::string& path, const json& body) {
   return Send("POST", path, body.dump());
+}
+
+HttpResult TestClient::Patch(const std::string& path,
+                             const std::string& content_type,
+                             const json& body) {
+  return Send("PATCH", path, body.dump(), content_type);
 }
 
 HttpResult TestClient::Delete(const std::string& path, const json& body) {

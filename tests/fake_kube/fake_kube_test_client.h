@@ -60,8 +60,13 @@ class TestClient {
   HttpResult Post(const std::string& path, const nlohmann::json& body);
   HttpResult Delete(const std::string& path,
                     const nlohmann::json& body = nullptr);
+  // PATCH with `body` as `content_type` (e.g.
+  // "application/strategic-merge-patch+json").
+  HttpResult Patch(const std::string& path, const std::string& content_type,
+                   const nlohmann::json& body);
   HttpResult Send(const std::string& method, const std::string& path,
-                  const std::string& body);
+                  const std::string& body,
+                  const std::string& content_type = "application/json");
   std::unique_ptr<LineStream> Stream(const std::string& path);
 
  private:

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "tests/fake_kube/garbage_collector.h"
 #include "tests/fake_kube/kube_json.h"
 #include "tests/fake_kube/pod_status.h"
 #include "tests/fake_kube/timer_queue.h"
@@ -237,26 +238,17 @@ absl::StatusOr<json> JobController::DeleteJob(const ObjectRef& job,
     FinishForegroundDeletion(exact);
     return marked;
   }
+  if (propagation != "Background") {
+    // Orphan: the dependents stay, without their reference to the Job.
+    gc_.OrphanDependents(job.ns, uid);
+  }
   absl::StatusOr<json> removed = store_.Remove(exact);
   if (!removed.ok()) return removed.status();
-  for (const json& pod : pods) {
-    const ObjectRef pod_ref = {&kPods, job.ns, MetadataString(pod, "name"),
-                               MetadataString(pod, "uid")};
-    if (propagation == "Background") {
-      (void)kubelet_.DeletePod(pod_ref);
-      continue;
+  if (propagation == "Background") {
+    for (const json& pod : pods) {
+      (void)kubelet_.DeletePod({&kPods, job.ns, MetadataString(pod, "name"),
+                                MetadataString(pod, "uid")});
     }
-    // Orphan: the pod stays, without its owner reference.
-    (void)store_.Update(pod_ref, [&](json& object) {
-      json& owners = object["metadata"]["ownerReferences"];
-      owners.erase(std::remove_if(owners.begin(), owners.end(),
-                                  [&](const json& owner) {
-                                    return owner.value("uid", "") == uid;
-                                  }),
-                   owners.end());
-      if (owners.empty()) object["metadata"].erase("ownerReferences");
-      return true;
-    });
   }
   return DeletedStatus(*removed, kJobs);
 }

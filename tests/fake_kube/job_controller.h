@@ -19,18 +19,22 @@
 
 namespace codeexec::fake_kube {
 
+class GarbageCollector;
 class TimerQueue;
 
 class JobController : public PodLifecycleListener {
  public:
-  JobController(ObjectStore& store, Kubelet& kubelet, TimerQueue& timers)
-      : store_(store), kubelet_(kubelet), timers_(timers) {}
+  JobController(ObjectStore& store, Kubelet& kubelet, TimerQueue& timers,
+                GarbageCollector& gc)
+      : store_(store), kubelet_(kubelet), timers_(timers), gc_(gc) {}
 
   // A Job was stored: create its pod, set status.startTime/active, arm its
   // activeDeadlineSeconds.
   void OnJobCreated(const nlohmann::json& job);
   // Deletes a Job. `propagation` is Orphan (also when empty: the batch/v1
-  // default), Background or Foreground. Returns the response body: a
+  // default: its dependents lose their reference to it first), Background
+  // (its pods are deleted now, other dependents by the garbage collector)
+  // or Foreground. Returns the response body: a
   // success Status, or (Foreground) the Job marked for deletion.
   absl::StatusOr<nlohmann::json> DeleteJob(const ObjectRef& job,
                                            const std::string& propagation);
@@ -53,6 +57,7 @@ class JobController : public PodLifecycleListener {
   ObjectStore& store_;
   Kubelet& kubelet_;
   TimerQueue& timers_;
+  GarbageCollector& gc_;
   absl::Mutex mu_;
   // Pods whose end the Job's status already counts.
   std::set<std::string> accounted_pods_ ABSL_GUARDED_BY(mu_);

@@ -45,6 +45,11 @@ std::string ResourceKind::QualifiedKind() const {
   return *group == '\0' ? std::string(kind) : absl::StrCat(kind, ".", group);
 }
 
+bool QueryBool(absl::string_view value) {
+  return value == "1" || value == "t" || value == "T" || value == "TRUE" ||
+         value == "true" || value == "True";
+}
+
 const ResourceKind* FindResource(absl::string_view plural) {
   for (const ResourceKind* kind : {&kConfigMaps, &kJobs, &kPods}) {
     if (plural == kind->plural) return kind;

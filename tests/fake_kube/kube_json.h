@@ -89,6 +89,10 @@ const nlohmann::json& JsonAt(const nlohmann::json& object,
 // A quantity as text: "64Mi" stays, a JSON number 2 becomes "2".
 std::string QuantityText(const nlohmann::json& value);
 
+// A query parameter as Go's strconv.ParseBool reads it: 1, t, T, TRUE, true
+// and True are true; anything else (or nothing) is false.
+bool QueryBool(absl::string_view value);
+
 // object["metadata"][key] as a string, "" when missing.
 std::string MetadataString(const nlohmann::json& object, const char* key);
 

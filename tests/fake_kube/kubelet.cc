@@ -180,6 +180,11 @@ void Kubelet::RunInstant(std::shared_ptr<PodState> pod) {
     listener_->OnPodRunning(*running);
   }
   auto complete = [this, pod, now] {
+    {
+      absl::MutexLock lock(&mu_);
+      if (pod->finished) return;  // killed or deleted first
+    }
+    pod->log->Append(options_.instant_final_log);
     Termination end;
     end.exit_code = options_.instant_exit_code;
     end.reason = end.exit_code == 0 ? "Completed" : "Error";
@@ -334,11 +339,17 @@ absl::StatusOr<json> Kubelet::DeletePod(const ObjectRef& ref) {
     if (removed.ok() && listener_ != nullptr) listener_->OnPodRemoved(*removed);
     return marked;
   }
+  bool kill_instant = false;
   {
     absl::MutexLock lock(&mu_);
     pod->deletion_requested = true;
     if (pod->active) pod->SignalKill();
+    kill_instant =
+        options_.mode == KubeletMode::kInstant && pod->active && !pod->finished;
   }
+  // A running instant container dies at once, as if by the kubelet's
+  // SIGTERM (no grace period).
+  if (kill_instant) EndNow(pod, 143);
   RemoveIfDeleted(pod);
   return marked;
 }
@@ -357,10 +368,13 @@ void Kubelet::KillPod(const std::string& uid, const std::string& pod_reason,
     // Nothing runs (stuck Pending) or an instant pod: end it here.
     finish_now = !pod->active || options_.mode == KubeletMode::kInstant;
   }
-  if (!finish_now) return;
+  if (finish_now) EndNow(pod, 137);
+}
+
+void Kubelet::EndNow(const std::shared_ptr<PodState>& pod, int exit_code) {
   std::optional<Termination> end;
   if (ContainerStateName(store_.Get(pod->ref).value_or(json())) == "running") {
-    end = Termination{137, "Error", "", absl::Now(), absl::Now(), "", ""};
+    end = Termination{exit_code, "Error", "", absl::Now(), absl::Now(), "", ""};
   }
   Finish(pod, end);
 }

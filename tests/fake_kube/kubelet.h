@@ -41,8 +41,11 @@ struct KubeletOptions {
   KubeletMode mode = KubeletMode::kInstant;
   // Time from pod creation to scheduling (both modes).
   absl::Duration schedule_delay = absl::ZeroDuration();
-  // kInstant: the log, exit code and time spent Running.
+  // kInstant: the log, exit code and time spent Running. `instant_log` is
+  // written when the container starts, `instant_final_log` when it ends
+  // (instant_run_time later): output that arrives while it runs.
   std::string instant_log = "@ce1 x 0\n";
+  std::string instant_final_log;
   int instant_exit_code = 0;
   absl::Duration instant_run_time = absl::ZeroDuration();
   // kRunsc:
@@ -113,6 +116,9 @@ class Kubelet {
   // Records the termination, tells the listener, removes a deleted pod.
   void Finish(const std::shared_ptr<PodState>& pod,
               std::optional<Termination> termination);
+  // Ends a pod whose container is not a process (instant, or never
+  // started): terminated with `exit_code` if it was running.
+  void EndNow(const std::shared_ptr<PodState>& pod, int exit_code);
   // Removes the pod object if deletion was requested and nothing runs.
   void RemoveIfDeleted(const std::shared_ptr<PodState>& pod);
   void ReapWorkers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

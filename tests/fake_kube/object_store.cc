@@ -102,7 +102,8 @@ absl::StatusOr<json> ObjectStore::Get(const ObjectRef& ref) const {
 
 ObjectStore::ListResult ObjectStore::List(const ResourceKind& kind,
                                           const std::string& ns,
-                                          const LabelSelector& selector) const {
+                                          const LabelSelector& selector,
+                                          const FieldSelector& fields) const {
   absl::MutexLock lock(&mu_);
   ListResult result;
   result.resource_version = resource_version_;
@@ -110,10 +111,29 @@ ObjectStore::ListResult ObjectStore::List(const ResourceKind& kind,
       ns.empty() ? absl::StrCat(kind.plural, "/") : MakeKey(kind, ns, "");
   for (auto it = objects_.lower_bound(prefix);
        it != objects_.end() && absl::StartsWith(it->first, prefix); ++it) {
-    if (selector.MatchesObject(*it->second))
+    if (selector.MatchesObject(*it->second) &&
+        fields.MatchesObject(*it->second)) {
       result.items.push_back(*it->second);
+    }
   }
   return result;
+}
+
+std::map<std::string, int64_t> ObjectStore::CountByNamespace(
+    const ResourceKind& kind) const {
+  absl::MutexLock lock(&mu_);
+  std::map<std::string, int64_t> counts;
+  const std::string prefix = absl::StrCat(kind.plural, "/");
+  for (auto it = objects_.lower_bound(prefix);
+       it != objects_.end() && absl::StartsWith(it->first, prefix); ++it) {
+    ++counts[MetadataString(*it->second, "namespace")];
+  }
+  return counts;
+}
+
+void ObjectStore::SetObserver(Observer observer) {
+  absl::MutexLock lock(&mu_);
+  observer_ = std::move(observer);
 }
 
 absl::StatusOr<json> ObjectStore::Update(
@@ -149,13 +169,16 @@ std::optional<WatchEvent> ObjectStore::Filter(
       (!subscription.ns_.empty() && change.ns != subscription.ns_)) {
     return std::nullopt;
   }
-  const LabelSelector& selector = subscription.selector_;
-  const bool now_matches = selector.MatchesObject(*change.object);
+  auto matches = [&](const json& object) {
+    return subscription.selector_.MatchesObject(object) &&
+           subscription.fields_.MatchesObject(object);
+  };
+  const bool now_matches = matches(*change.object);
   if (change.type != "MODIFIED" || change.previous == nullptr) {
     if (!now_matches) return std::nullopt;
     return WatchEvent{change.type, change.object};
   }
-  const bool matched_before = selector.MatchesObject(*change.previous);
+  const bool matched_before = matches(*change.previous);
   if (now_matches) {
     return WatchEvent{matched_before ? "MODIFIED" : "ADDED", change.object};
   }
@@ -167,6 +190,7 @@ std::optional<WatchEvent> ObjectStore::Filter(
 }
 
 void ObjectStore::Commit(Change change) {
+  if (observer_) observer_(change.type, *change.kind, change.object);
   for (const std::shared_ptr<WatchSubscription>& subscription :
        subscriptions_) {
     std::optional<WatchEvent> event = Filter(change, *subscription);
@@ -183,11 +207,12 @@ void ObjectStore::Commit(Change change) {
 
 absl::StatusOr<std::shared_ptr<WatchSubscription>> ObjectStore::Watch(
     const ResourceKind& kind, const std::string& ns, LabelSelector selector,
-    std::optional<int64_t> from_rv) {
+    std::optional<int64_t> from_rv, FieldSelector fields) {
   auto subscription = std::make_shared<WatchSubscription>();
   subscription->kind_ = &kind;
   subscription->ns_ = ns;
   subscription->selector_ = std::move(selector);
+  subscription->fields_ = std::move(fields);
   absl::MutexLock lock(&mu_);
   std::deque<WatchEvent> initial;
   if (!from_rv.has_value() || *from_rv == 0) {
@@ -195,7 +220,8 @@ absl::StatusOr<std::shared_ptr<WatchSubscription>> ObjectStore::Watch(
         ns.empty() ? absl::StrCat(kind.plural, "/") : MakeKey(kind, ns, "");
     for (auto it = objects_.lower_bound(prefix);
          it != objects_.end() && absl::StartsWith(it->first, prefix); ++it) {
-      if (subscription->selector_.MatchesObject(*it->second)) {
+      if (subscription->selector_.MatchesObject(*it->second) &&
+          subscription->fields_.MatchesObject(*it->second)) {
         initial.push_back(WatchEvent{"ADDED", it->second});
       }
     }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -20,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+#include "tests/fake_kube/field_selector.h"
 #include "tests/fake_kube/kube_json.h"
 #include "tests/fake_kube/label_selector.h"
 
@@ -56,6 +58,7 @@ class WatchSubscription {
   const ResourceKind* kind_ = nullptr;
   std::string ns_;
   LabelSelector selector_;
+  FieldSelector fields_;
   mutable absl::Mutex mu_;
   std::deque<WatchEvent> queue_ ABSL_GUARDED_BY(mu_);
   int64_t seen_rv_ ABSL_GUARDED_BY(mu_) = 0;
@@ -83,9 +86,13 @@ class ObjectStore {
     int64_t resource_version = 0;
   };
   // Objects of `kind` in `ns` (every namespace when empty) matching
-  // `selector`.
+  // `selector` and `fields`.
   ListResult List(const ResourceKind& kind, const std::string& ns,
-                  const LabelSelector& selector) const;
+                  const LabelSelector& selector,
+                  const FieldSelector& fields = FieldSelector()) const;
+  // How many objects of `kind` each namespace holds (no copies).
+  std::map<std::string, int64_t> CountByNamespace(
+      const ResourceKind& kind) const;
 
   // Applies `mutate` to the stored object; when it returns true the change
   // gets a new resourceVersion and a MODIFIED event. Returns the object as
@@ -101,7 +108,7 @@ class ObjectStore {
   // ("too old resource version") when it is older than the history.
   absl::StatusOr<std::shared_ptr<WatchSubscription>> Watch(
       const ResourceKind& kind, const std::string& ns, LabelSelector selector,
-      std::optional<int64_t> from_rv);
+      std::optional<int64_t> from_rv, FieldSelector fields = FieldSelector());
   void Unsubscribe(const std::shared_ptr<WatchSubscription>& subscription);
   // Ends every open subscription with `reason`.
   void EndAllWatches(WatchEnd reason);
@@ -109,6 +116,14 @@ class ObjectStore {
   // Forgets the history (like an etcd compaction): resuming from any older
   // resourceVersion is then "too old".
   void CompactHistory();
+
+  // Told of every change (ADDED, MODIFIED, DELETED) as it is committed, with
+  // the store's lock held: it must not call back into the store (the
+  // garbage collector queues its work). Set before serving requests.
+  using Observer =
+      std::function<void(const std::string& type, const ResourceKind& kind,
+                         const std::shared_ptr<const nlohmann::json>& object)>;
+  void SetObserver(Observer observer);
 
  private:
   struct Change {
@@ -142,6 +157,7 @@ class ObjectStore {
   std::deque<Change> history_ ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<WatchSubscription>> subscriptions_
       ABSL_GUARDED_BY(mu_);
+  Observer observer_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace codeexec::fake_kube

@@ -22,6 +22,7 @@ struct RequestRecord {
   std::string ns;
   std::string name;
   int code = 0;  // HTTP status; 0 when the connection was reset
+  std::string content_type = "";  // of PATCH bodies
 };
 
 class RequestStats {
@@ -38,6 +39,10 @@ class RequestStats {
   void SetCode(size_t index, int code) {
     absl::MutexLock lock(&mu_);
     if (index < log_.size()) log_[index].code = code;
+  }
+  void SetContentType(size_t index, std::string content_type) {
+    absl::MutexLock lock(&mu_);
+    if (index < log_.size()) log_[index].content_type = std::move(content_type);
   }
   void RememberCreated(const std::string& resource, nlohmann::json object) {
     absl::MutexLock lock(&mu_);
