@@ -1,0 +1,2 @@
+"""Side-by-side benchmark of ADK's GkeCodeExecutor and code-executor against
+the same Kubernetes API server (bench/compare-adk)."""
