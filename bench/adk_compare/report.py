@@ -257,12 +257,13 @@ def api_section(name, res):
              for n, v in thr.items()]))
         out.append(
             "\ncode-executor's API client has a client-side rate limit "
-            "(`kubernetes.qps` 50, `burst` 100 by default), so once a fresh "
-            "server's burst is spent it makes at most ~50 / 5 = 10 "
-            "executions/s per replica; at 1 and 8 in flight a round is small "
-            "enough to run mostly on the burst. The third column lifts the "
-            "limit (`--set kubernetes.qps=100000 --set kubernetes.burst="
-            "100000`). ADK's Python client has no such limit.\n")
+            "(`kubernetes.qps` 200, `burst` 400 by default), so once a fresh "
+            "server's burst is spent it makes at most ~200 / 5 = 40 "
+            "executions/s per replica; smaller rounds run mostly on the "
+            "burst. The third column lifts the limit (`--set "
+            "kubernetes.qps=100000 --set kubernetes.burst=100000`). ADK's "
+            "Python client has no such limit. Every error's message is in "
+            "benchmarks.json (`error_samples`).\n")
         top = thr[max(thr, key=int)]
         out.append(f"\n#### API requests per execution at {max(thr, key=int)} "
                    "in flight\n\n")
