@@ -254,6 +254,24 @@ TEST_F(KubeBackendTest, PodStuckPendingIsSandboxErrorWithReason) {
   EXPECT_THAT(run.finished.message(), HasSubstr("ImagePullBackOff"));
 }
 
+TEST_F(KubeBackendTest, PodWaitingForCapacityWaitsUntilTheRunsTimeout) {
+  // Unschedulable for lack of CPU is backpressure: not given up after
+  // scheduleTimeout (5 s here) but after the run's own timeout, naming it.
+  fake_->StickPodsPending(
+      {.reason = "Unschedulable",
+       .message = "0/1 nodes are available: 1 Insufficient cpu.",
+       .unschedulable = true});
+  auto request = MakeRequest("print(1)");
+  request.mutable_limits()->set_timeout_seconds(8);
+  const absl::Time start = absl::Now();
+  ExecuteOutcome run = Execute(*stub_, request);
+  ASSERT_TRUE(run.status.ok()) << run.status.error_message();
+  EXPECT_EQ(run.finished.outcome(), Finished::TIMEOUT)
+      << run.finished.message();
+  EXPECT_THAT(run.finished.message(), HasSubstr("Insufficient cpu"));
+  EXPECT_GE(absl::Now() - start, absl::Seconds(7));
+}
+
 TEST_F(KubeBackendTest, OversizedConfigMapIsInvalidArgument) {
   auto request = MakeRequest("print(1)");
   auto* file = request.add_files();

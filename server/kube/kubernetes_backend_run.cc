@@ -1,4 +1,5 @@
 // KubernetesBackend::Run: one execution from ConfigMap to cleanup.
+#include <algorithm>
 #include <optional>
 #include <thread>
 
@@ -99,11 +100,19 @@ class JobFollower {
 
  private:
   std::optional<nlohmann::json> WaitForStart(absl::Time created) {
-    const absl::Time give_up = created + options_.schedule_timeout;
+    absl::Time give_up = created + options_.schedule_timeout;
     int seen = -1;
     std::string last_reason;
     bool pod_seen = false;
     while (!run_cancel_.IsCancelled()) {
+      // Waiting for capacity may take the run's whole timeout (the run's
+      // timer ends it, naming the reason); scheduleTimeout counts from when
+      // capacity was found, and bounds everything else that stays pending.
+      const bool for_capacity = IsWaitingForCapacity(last_reason);
+      pending_reason_ = for_capacity ? last_reason : "";
+      if (for_capacity) {
+        give_up = std::max(give_up, absl::Now() + options_.schedule_timeout);
+      }
       if (absl::Now() >= give_up) {
         sandbox_error_ = absl::StrCat(
             "the sandbox pod did not start within ",
@@ -118,14 +127,18 @@ class JobFollower {
                                "quota enough?)"));
         return std::nullopt;
       }
-      std::optional<PodState> state = mailbox_.Wait(seen, give_up);
+      std::optional<PodState> state = mailbox_.Wait(
+          seen, for_capacity ? absl::Now() + absl::Seconds(1) : give_up);
       if (!state.has_value()) continue;
       pod_seen = true;
       if (state->deleted) {
         sandbox_error_ = "the sandbox pod was deleted before it ran";
         return std::nullopt;
       }
-      if (ContainerStarted(state->pod)) return state->pod;
+      if (ContainerStarted(state->pod)) {
+        pending_reason_.clear();
+        return state->pod;
+      }
       last_reason = PendingReason(state->pod);
       const nlohmann::json& status = ContainerStatus(state->pod);
       const std::string waiting =
@@ -263,8 +276,12 @@ class JobFollower {
     }
     if (reason == kTimeoutReason) {
       result.outcome = Outcome::kTimeout;
-      result.message =
-          absl::StrCat("timed out after ", absl::FormatDuration(spec_.timeout));
+      result.message = absl::StrCat(
+          "timed out after ", absl::FormatDuration(spec_.timeout),
+          pending_reason_.empty()
+              ? ""
+              : absl::StrCat(
+                    " (the sandbox pod never started: ", pending_reason_, ")"));
       return result;
     }
     if (client_cancel_.IsCancelled()) {
@@ -318,6 +335,8 @@ class JobFollower {
   int64_t output_bytes_ = 0;
   std::optional<int> exit_code_;
   std::string sandbox_error_;
+  // Set while the pod waits for capacity (IsWaitingForCapacity).
+  std::string pending_reason_;
   absl::Status service_error_;  // set when the API refused us mid-run
   std::string diagnostics_;
 };

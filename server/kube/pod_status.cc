@@ -1,5 +1,6 @@
 #include "server/kube/pod_status.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace codeexec::kube {
@@ -38,6 +39,11 @@ std::optional<nlohmann::json> Terminated(const nlohmann::json& pod) {
     return status["state"]["terminated"];
   }
   return std::nullopt;
+}
+
+bool IsWaitingForCapacity(const std::string& pending_reason) {
+  return absl::StartsWith(pending_reason, "Unschedulable:") &&
+         absl::StrContains(pending_reason, "Insufficient ");
 }
 
 // Why a pod is not running yet, e.g. "ImagePullBackOff: ..." or

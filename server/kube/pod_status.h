@@ -13,6 +13,11 @@ namespace codeexec::kube {
 // (ErrImagePull, ImagePullBackOff, CreateContainerConfigError, ...).
 bool IsHopelessWaitingReason(const std::string& reason);
 
+// A PendingReason saying the pod waits for capacity ("Unschedulable: 0/3
+// nodes are available: 3 Insufficient cpu."): backpressure that ends when
+// pods finish or a cluster autoscaler adds a node, not a broken pod.
+bool IsWaitingForCapacity(const std::string& pending_reason);
+
 // status.containerStatuses[0], or an empty object.
 const nlohmann::json& ContainerStatus(const nlohmann::json& pod);
 // status.phase ("Pending", "Running", "Succeeded", "Failed"), or "".

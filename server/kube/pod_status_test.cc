@@ -49,5 +49,17 @@ TEST(PodStatusTest, EmptyPod) {
   EXPECT_TRUE(ContainerStatus(pod).empty());
 }
 
+TEST(PodStatusTest, WaitingForCapacityIsOnlyInsufficientResources) {
+  EXPECT_TRUE(IsWaitingForCapacity(
+      "Unschedulable: 0/3 nodes are available: 3 Insufficient cpu."));
+  EXPECT_TRUE(IsWaitingForCapacity(
+      "Unschedulable: 0/1 nodes are available: 1 Insufficient memory."));
+  EXPECT_FALSE(IsWaitingForCapacity(
+      "Unschedulable: 0/1 nodes are available: 1 node(s) had untolerated "
+      "taint {sandbox: gvisor}."));
+  EXPECT_FALSE(IsWaitingForCapacity("ImagePullBackOff: Back-off pulling"));
+  EXPECT_FALSE(IsWaitingForCapacity(""));
+}
+
 }  // namespace
 }  // namespace codeexec::kube
