@@ -112,12 +112,18 @@ sys.exit(3)
 )"));
   ASSERT_TRUE(run.status.ok()) << run.status.error_message();
   EXPECT_EQ(run.started.backend(), "kubernetes");
+  // Output chunks are a byte stream (print() may write "err 1" and "\n"
+  // separately, and under load they arrive apart): join adjacent chunks of
+  // the same stream, then the order of the streams is what is checked.
   std::vector<std::string> sequence;
   for (const auto& event : run.events) {
-    if (event.has_output()) {
-      sequence.push_back(
-          (event.output().stream() == Output::STDOUT ? "o:" : "e:") +
-          event.output().data());
+    if (!event.has_output()) continue;
+    const std::string tag =
+        event.output().stream() == Output::STDOUT ? "o:" : "e:";
+    if (!sequence.empty() && sequence.back().starts_with(tag)) {
+      sequence.back() += event.output().data();
+    } else {
+      sequence.push_back(tag + event.output().data());
     }
   }
   EXPECT_THAT(sequence,
