@@ -5,17 +5,26 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "server/exec/cancellation.h"
 #include "server/exec/execution_spec.h"
 
 namespace codeexec {
 
 // Receives the program's output as it is produced. Called from the backend's
-// thread; must not block for long.
+// thread; OnOutput must not block for long.
 class OutputSink {
  public:
   virtual ~OutputSink() = default;
   virtual void OnOutput(OutputStream stream, std::string_view data) = 0;
+
+  // Backpressure. Blocks until the sink can take more output (its client
+  // has read enough of what is queued), the run is cancelled, or `deadline`
+  // passes; true if there is room. Backends call it before reading more of
+  // the sandbox's output, so a client that stops reading stops the program
+  // at its next write instead of growing the server's memory, while the
+  // run's own timeout still counts (pass the run's deadline).
+  virtual bool WaitForRoom(absl::Time deadline) { return true; }
 };
 
 class Backend {
