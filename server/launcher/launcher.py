@@ -1,8 +1,9 @@
-"""code-executor launcher: runs one program inside a sandbox pod.
+"""code-executor launcher: runs one program inside a sandbox.
 
-A pod's log merges the container's stdout and stderr, so this script is the
-container's command: it runs the program as a child with separate pipes and
-writes framed records to its own stdout, one per line (DESIGN.md section 4):
+The sandbox's first process, in both backends (a pod's container command on
+kubernetes, the container's init under runsc on gvisor-local). It runs the
+program as a child with two pipes of its own and writes framed records to
+its stdout, one per line (docs/architecture.md, "The launcher"):
 
   @ce1 o <b64>               a chunk of the program's stdout (<= 3072 bytes)
   @ce1 e <b64>               a chunk of the program's stderr
@@ -10,16 +11,31 @@ writes framed records to its own stdout, one per line (DESIGN.md section 4):
   @ce1 t                     some output files were left out (caps)
   @ce1 x <code>              exit code (signal N -> 128+N); always the last
 
+Why a relay at all: the program never writes to a host descriptor, so its
+writes behave like Linux pipe writes at every size (gVisor answers a large
+write to a donated host pipe with a short count that CPython's unbuffered
+stdout drops), and stdout and stderr stay apart through a pod's merged log.
 Program output only ever appears base64-encoded, so it cannot forge frames.
-Env: CE_BUNDLE_DIR (the ConfigMap: manifest.json + keys), CE_WORKSPACE.
-Stdlib only, Python 3.9+. Tests: launcher_test.py.
+
+Privilege separation: with manifest "run_as": [uid, gid] the launcher runs
+as root (with only the capabilities it needs) and the program as uid:gid
+with none, so the program can neither signal the launcher nor reach its
+descriptors through /proc. Without it (a pod under the restricted Pod
+Security Standard) both share a uid; the launcher then ignores every signal
+it can, but SIGKILL and SIGSTOP of the launcher stay possible (gVisor gives
+a sandbox's init no protection from them): a program can end its own run
+early, never change another's.
+
+Env: CE_BUNDLE_DIR (manifest.json + keys), CE_WORKSPACE; neither reaches the
+program. Stdlib only, Python 3.9+. Tests: launcher_test.py.
 """
 
 import base64
+import errno
 import hashlib
-import io
 import json
 import os
+import select
 import selectors
 import signal
 import stat
@@ -29,12 +45,30 @@ import time
 
 CHUNK = 3072  # raw bytes per o/e frame: log lines stay under ~4.1 KB
 DRAIN_SECONDS = 1.0  # for pipes still open after the program exited
-_out = io.open(sys.stdout.fileno(), "wb", closefd=False)
+_OUT = sys.stdout.fileno()
+# Signals the launcher outlives when a program sends them. Not: SIGKILL and
+# SIGSTOP (cannot be caught), SIGCHLD (default), SIGTERM (forwarded to the
+# program), and the faults a real crash raises (a handler would loop).
+_SURVIVED = [s for s in signal.valid_signals() if s not in (
+    signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD, signal.SIGTERM,
+    signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL,
+    signal.SIGSYS, signal.SIGTRAP)]
+
+
+def write_all(fd, data):
+    """Writes every byte: loops on short writes, waits out EAGAIN."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except BlockingIOError:
+            select.select([], [fd], [])
+        except InterruptedError:
+            pass
 
 
 def emit(*fields):
-    _out.write(b" ".join((b"@ce1",) + fields) + b"\n")
-    _out.flush()
+    write_all(_OUT, b" ".join((b"@ce1",) + fields) + b"\n")
 
 
 def b64(data):
@@ -74,25 +108,49 @@ def load_manifest(bundle):
                 m.get("max_output_bytes") or 0)
         if not all(isinstance(c, int) and c >= 0 for c in caps):
             raise ValueError("max_output_* must be non-negative integers")
+        run_as = m.get("run_as")
+        if run_as is not None and (
+                len(run_as) != 2
+                or not all(isinstance(i, int) and i > 0 for i in run_as)):
+            raise ValueError("run_as must be [uid, gid], both > 0")
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError("manifest.json: %s: %s" % (type(err).__name__, err))
     return m
 
 
+def make_dirs(workspace, rel_dir, created):
+    """Creates the directories of rel_dir below workspace; appends them to
+    created."""
+    path = workspace
+    for part in rel_dir.split("/") if rel_dir else []:
+        path = os.path.join(path, part)
+        try:
+            os.mkdir(path, 0o755)
+            created.append(path)
+        except FileExistsError:
+            pass
+
+
 def write_inputs(m, bundle, workspace):
     """Copies program + input files; returns {path: (size, sha256)}."""
-    recorded = {}
+    recorded, dirs = {}, [workspace]
+    owner = m.get("run_as")
     for entry in [m["program"]] + m["files"]:
         with open(os.path.join(bundle, entry["key"]), "rb") as f:
             content = f.read()
-        path = os.path.join(workspace, entry["path"])
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL
-                     | os.O_NOFOLLOW, 0o644)
+        make_dirs(workspace, os.path.dirname(entry["path"]), dirs)
+        fd = os.open(os.path.join(workspace, entry["path"]),
+                     os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                     0o644)
         with os.fdopen(fd, "wb") as f:
-            f.write(content)
+            if owner:
+                os.fchown(f.fileno(), *owner)
+            write_all(f.fileno(), content)
         recorded[entry["path"]] = (len(content),
                                    hashlib.sha256(content).digest())
+    if owner:  # directories last: we (root without DAC_OVERRIDE) write there
+        for path in dirs:
+            os.chown(path, *owner, follow_symlinks=False)
     return recorded
 
 
@@ -187,9 +245,19 @@ def collect_outputs(m, workspace, inputs):
         emit(b"t")
 
 
+def ignore(signum, frame):
+    pass
+
+
 def harden():
-    """Best effort: a non-dumpable launcher keeps the program (same uid) from
-    writing forged frames to our stdout through /proc/<pid>/fd or ptrace."""
+    """Outlives what a program can send (a handler, unlike SIG_IGN, is reset
+    for the program at exec). Non-dumpable, where the kernel honours it,
+    keeps a same-uid program out of /proc/<pid>/fd and ptrace."""
+    for signum in _SURVIVED:
+        try:
+            signal.signal(signum, ignore)
+        except (OSError, ValueError):
+            pass
     try:
         import ctypes
         ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
@@ -204,16 +272,22 @@ def main():
     try:
         m = load_manifest(bundle)
         inputs = write_inputs(m, bundle, workspace)
-        # The API server's address is none of the program's business.
+        # The API server's address and our own settings are none of the
+        # program's business.
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith("KUBERNETES_")}
+               if not k.startswith(("KUBERNETES_", "CE_"))}
         env.update((name, value) for name, value in m["env"])
         stdin = subprocess.DEVNULL
         if m.get("stdin_key"):
             stdin = open(os.path.join(bundle, m["stdin_key"]), "rb")
+        user = {}
+        if m.get("run_as"):
+            uid, gid = m["run_as"]
+            user = dict(user=uid, group=gid, extra_groups=[])
         proc = subprocess.Popen(m["command"], cwd=workspace, env=env,
                                 stdin=stdin, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+                                stderr=subprocess.PIPE, start_new_session=True,
+                                **user)
     except Exception as err:  # bad manifest or bundle, command not found
         report(err)
         emit(b"x", b"127")

@@ -1,6 +1,6 @@
 """Tests of launcher.py: runs it as the pod would, on a temporary bundle dir.
 
-Run: python3 -m unittest server/kube/launcher/launcher_test.py (ctest:
+Run: python3 -m unittest server/launcher/launcher_test.py (ctest:
 launcher_test); pytest collects it too.
 """
 
@@ -188,14 +188,13 @@ class LauncherTest(unittest.TestCase):
     def test_environment(self):
         self.bundle_for("""
             import os
-            print(os.environ["A"], os.environ["B"], os.environ["CE_WORKSPACE"])
+            print(os.environ["A"], os.environ["B"], os.environ["PATH"] != "")
             print(os.getcwd())
             print(sorted(k for k in os.environ if k.startswith("KUBERNETES")))
         """, env=[("A", "1"), ("B", "2"), ("A", "3")])
         run = self.run_launcher(KUBERNETES_SERVICE_HOST="10.0.0.1")
         ws = os.path.realpath(self.workspace).encode()
-        self.assertEqual(run.stdout, b"3 2 " + self.workspace.encode() +
-                         b"\n" + ws + b"\n[]\n")
+        self.assertEqual(run.stdout, b"3 2 True\n" + ws + b"\n[]\n")
 
     def test_input_files_in_and_output_files_out(self):
         self.bundle_for("""
@@ -295,6 +294,79 @@ class LauncherTest(unittest.TestCase):
         rest, _ = proc.communicate(timeout=30)
         run = Run(first + rest, proc.returncode)
         self.assertEqual(run.exit_code, 128 + signal.SIGTERM)
+
+    def test_survives_the_signals_a_program_sends_it(self):
+        # The program signals its parent (the launcher) with everything it
+        # can catch; the run still ends with the program's own exit record.
+        self.bundle_for("""
+            import os, signal, sys
+            for s in (signal.SIGINT, signal.SIGHUP, signal.SIGQUIT,
+                      signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM,
+                      signal.SIGPIPE, signal.SIGTSTP, signal.SIGTTIN,
+                      signal.SIGTTOU, signal.SIGWINCH, signal.SIGRTMIN):
+                os.kill(os.getppid(), s)
+            # The program itself starts with default dispositions.
+            print(signal.getsignal(signal.SIGINT) is signal.default_int_handler,
+                  signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL)
+            sys.exit(4)
+        """)
+        run = self.run_launcher()
+        self.assertEqual(run.stdout, b"True True\n")
+        self.assertEqual((run.exit_code, run.returncode), (4, 4))
+
+    def test_launcher_settings_do_not_reach_the_program(self):
+        self.bundle_for("""
+            import os
+            print(sorted(k for k in os.environ
+                         if k.startswith(("CE_", "KUBERNETES_"))))
+        """)
+        run = self.run_launcher(KUBERNETES_SERVICE_HOST="10.0.0.1")
+        self.assertEqual(run.stdout, b"[]\n")
+
+    def test_every_byte_of_single_large_writes_arrives(self):
+        sizes = [65535, 65536, 65537, 1 << 20, 8 << 20]
+        self.bundle_for("""
+            import os, sys
+            for n in %r:
+                os.write(1, b"o" * n)
+                sys.stderr.buffer.write(b"e" * n)
+                sys.stderr.flush()
+        """ % (sizes,), max_output_bytes=64 << 20)
+        run = self.run_launcher()
+        self.assertEqual(run.stdout, b"o" * sum(sizes))
+        self.assertEqual(run.stderr, b"e" * sum(sizes))
+
+    @unittest.skipUnless(os.geteuid() == 0 and os.path.exists("/usr/bin/python3"),
+                         "needs root (to drop to run_as) and /usr/bin/python3")
+    def test_run_as_separates_the_program_from_the_launcher(self):
+        self.bundle_for("""
+            import os, signal
+            print(os.getuid(), os.getgid(), os.getgroups())
+            for what in ("main.py", "in/put.txt", "in", "."):
+                st = os.stat(what)
+                print(what, st.st_uid, st.st_gid)
+            open("out.txt", "w").write("made")
+            try:
+                os.kill(os.getppid(), signal.SIGKILL)
+                print("killed the launcher")
+            except PermissionError:
+                print("cannot kill the launcher")
+        """, files=[("in/put.txt", b"x")], run_as=[65534, 65534],
+            command=["/usr/bin/python3", "main.py"])  # readable by 65534
+        os.chmod(self._tmp.name, 0o755)
+        os.chmod(self.workspace, 0o755)
+        run = self.run_launcher()
+        self.assertEqual(run.stdout.decode().splitlines(), [
+            "65534 65534 []", "main.py 65534 65534", "in/put.txt 65534 65534",
+            "in 65534 65534", ". 65534 65534", "cannot kill the launcher"])
+        self.assertEqual(run.files, {"out.txt": b"made"})
+        self.assertEqual(run.exit_code, 0)
+
+    def test_bad_run_as(self):
+        self.bundle_for("pass", run_as=[0, 0])
+        run = self.run_launcher()
+        self.assertEqual(run.exit_code, 127)
+        self.assertIn(b"run_as", run.stderr)
 
     def test_output_limit_kills_the_program(self):
         self.bundle_for("""
