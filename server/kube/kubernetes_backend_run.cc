@@ -6,10 +6,11 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "server/exec/quantity.h"
-#include "server/kube/frame_parser.h"
 #include "server/kube/kubernetes_backend.h"
-#include "server/kube/launcher_source.h"
 #include "server/kube/pod_status.h"
+#include "server/launcher/frame_parser.h"
+#include "server/launcher/launcher_output.h"
+#include "server/launcher/launcher_source.h"
 
 namespace codeexec::kube {
 namespace {
@@ -80,7 +81,7 @@ class JobFollower {
       : client_(client),
         options_(options),
         spec_(spec),
-        sink_(sink),
+        output_(spec, sink),
         run_cancel_(run_cancel),
         client_cancel_(client_cancel),
         mailbox_(mailbox) {}
@@ -184,12 +185,16 @@ class JobFollower {
               first_line = false;
             }
             for (LauncherEvent& event : parser.ParseLine(line)) {
-              if (!Deliver(event, result)) return false;
+              if (!output_.Consume(event)) {
+                result.truncated = true;
+                run_cancel_.Cancel(kOutputLimitReason);
+                return false;
+              }
             }
-            return !exit_code_.has_value();
+            return !output_.exit_code().has_value();
           },
           &run_cancel_);
-      if (exit_code_.has_value() || run_cancel_.IsCancelled()) break;
+      if (output_.exit_code().has_value() || run_cancel_.IsCancelled()) break;
       if (ended.ok()) break;  // the container ended; the status tells why
       if (absl::IsPermissionDenied(ended) || absl::IsUnauthenticated(ended)) {
         // RBAC or credentials lost mid-flight: the call ends with the API's
@@ -208,49 +213,6 @@ class JobFollower {
     result.timings.run = absl::Now() - started - result.timings.start;
   }
 
-  // One launcher event; false stops reading (output cap reached).
-  bool Deliver(LauncherEvent& event, ExecutionResult& result) {
-    switch (event.kind) {
-      case LauncherEvent::Kind::kStdout:
-      case LauncherEvent::Kind::kStderr: {
-        const int64_t room = spec_.max_output_bytes - output_bytes_;
-        const bool over = static_cast<int64_t>(event.data.size()) > room;
-        const size_t take =
-            over ? static_cast<size_t>(room) : event.data.size();
-        if (take > 0) {
-          sink_.OnOutput(event.kind == LauncherEvent::Kind::kStdout
-                             ? OutputStream::kStdout
-                             : OutputStream::kStderr,
-                         std::string_view(event.data.data(), take));
-          output_bytes_ += take;
-        }
-        if (over) {
-          result.truncated = true;
-          run_cancel_.Cancel(kOutputLimitReason);
-          return false;
-        }
-        return true;
-      }
-      case LauncherEvent::Kind::kFile:
-        result.output_files.push_back({event.path, std::move(event.data)});
-        return true;
-      case LauncherEvent::Kind::kFilesTruncated:
-        result.output_files_truncated = true;
-        return true;
-      case LauncherEvent::Kind::kExit:
-        exit_code_ = event.exit_code;
-        return true;
-      case LauncherEvent::Kind::kForeign:
-        // The runtime's own words (e.g. exec failures): keep for the message.
-        if (diagnostics_.size() < 4096) {
-          absl::StrAppend(&diagnostics_, diagnostics_.empty() ? "" : "\n",
-                          event.data);
-        }
-        return true;
-    }
-    return true;
-  }
-
   // The pod's final state, for runs that ended without an exit record.
   std::optional<nlohmann::json> WaitForTermination() {
     const absl::Time give_up = absl::Now() + kFinalStatusWait;
@@ -267,6 +229,7 @@ class JobFollower {
   }
 
   ExecutionResult Finish(ExecutionResult result, const nlohmann::json* pod) {
+    output_.TakeFiles(result);
     const std::string reason = run_cancel_.Reason();
     if (reason == kOutputLimitReason) {
       result.outcome = Outcome::kOutputLimit;
@@ -295,10 +258,10 @@ class JobFollower {
       result.service_error = service_error_;
       return result;
     }
-    if (exit_code_.has_value()) {
-      result.exit_code = *exit_code_;
-      result.outcome = *exit_code_ == 0 ? Outcome::kOk : Outcome::kNonzeroExit;
-      result.message = absl::StrCat("exited with code ", *exit_code_);
+    if (const std::optional<int>& code = output_.exit_code()) {
+      result.exit_code = *code;
+      result.outcome = *code == 0 ? Outcome::kOk : Outcome::kNonzeroExit;
+      result.message = absl::StrCat("exited with code ", *code);
       return result;
     }
     // No exit record: the whole container was killed. The pod says why.
@@ -317,10 +280,12 @@ class JobFollower {
       result.message = "the Job's activeDeadlineSeconds was reached";
     } else {
       result.outcome = Outcome::kSandboxError;
-      result.message = absl::StrCat(
-          "the sandbox ended without the launcher's exit record",
-          why.empty() ? "" : absl::StrCat(" (", why, ")"),
-          diagnostics_.empty() ? "" : absl::StrCat(": ", diagnostics_));
+      result.message =
+          absl::StrCat("the sandbox ended without the launcher's exit record",
+                       why.empty() ? "" : absl::StrCat(" (", why, ")"),
+                       output_.diagnostics().empty()
+                           ? ""
+                           : absl::StrCat(": ", output_.diagnostics()));
     }
     return result;
   }
@@ -328,17 +293,14 @@ class JobFollower {
   RestClient& client_;
   const KubernetesOptions& options_;
   const ExecutionSpec& spec_;
-  OutputSink& sink_;
+  LauncherOutput output_;
   Cancellation& run_cancel_;
   const Cancellation& client_cancel_;
   PodMailbox& mailbox_;
-  int64_t output_bytes_ = 0;
-  std::optional<int> exit_code_;
   std::string sandbox_error_;
   // Set while the pod waits for capacity (IsWaitingForCapacity).
   std::string pending_reason_;
   absl::Status service_error_;  // set when the API refused us mid-run
-  std::string diagnostics_;
 };
 
 }  // namespace

@@ -17,12 +17,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr char kLauncherKey[] = "launcher.py";
-constexpr char kManifestKey[] = "manifest.json";
-constexpr char kProgramKey[] = "program";
-constexpr char kStdinKey[] = "stdin";
-constexpr char kTmpMountPath[] = "/tmp";
-
 // Strict UTF-8 (no overlong forms, surrogates or code points > U+10FFFF),
 // as nlohmann::json requires of strings it serialises.
 bool IsValidUtf8(absl::string_view text) {
@@ -123,32 +117,30 @@ json SandboxContainer(const ExecutionSpec& spec,
                       const KubernetesOptions& options) {
   const std::string& image =
       spec.language.image.empty() ? options.default_image : spec.language.image;
-  const std::string launcher =
-      absl::StrCat(kBundleMountPath, "/", kLauncherKey);
   // The program's own environment travels in the manifest.
-  json env =
-      json::array({{{"name", "CE_BUNDLE_DIR"}, {"value", kBundleMountPath}},
-                   {{"name", "CE_WORKSPACE"}, {"value", kWorkspaceMountPath}},
-                   {{"name", "HOME"}, {"value", kTmpMountPath}}});
-  return {
-      {"name", kSandboxContainerName},
-      {"image", image},
-      {"imagePullPolicy", options.image_pull_policy},
-      {"command", json::array({"python3", "-u", launcher})},
-      {"workingDir", kWorkspaceMountPath},
-      {"env", std::move(env)},
-      {"resources", Resources(spec, options)},
-      {"securityContext",
-       {{"allowPrivilegeEscalation", false},
-        {"readOnlyRootFilesystem", true},
-        {"privileged", false},
-        {"capabilities", {{"drop", json::array({"ALL"})}}}}},
-      {"volumeMounts",
-       json::array({{{"name", "bundle"},
-                     {"mountPath", kBundleMountPath},
-                     {"readOnly", true}},
-                    {{"name", "workspace"}, {"mountPath", kWorkspaceMountPath}},
-                    {{"name", "tmp"}, {"mountPath", kTmpMountPath}}})}};
+  json env = json::array();
+  for (const auto& [name, value] : LauncherEnv()) {
+    env.push_back({{"name", name}, {"value", value}});
+  }
+  return {{"name", kSandboxContainerName},
+          {"image", image},
+          {"imagePullPolicy", options.image_pull_policy},
+          {"command", LauncherCommand()},
+          {"workingDir", kSandboxWorkspaceDir},
+          {"env", std::move(env)},
+          {"resources", Resources(spec, options)},
+          {"securityContext",
+           {{"allowPrivilegeEscalation", false},
+            {"readOnlyRootFilesystem", true},
+            {"privileged", false},
+            {"capabilities", {{"drop", json::array({"ALL"})}}}}},
+          {"volumeMounts",
+           json::array(
+               {{{"name", "bundle"},
+                 {"mountPath", kSandboxBundleDir},
+                 {"readOnly", true}},
+                {{"name", "workspace"}, {"mountPath", kSandboxWorkspaceDir}},
+                {{"name", "tmp"}, {"mountPath", kSandboxTmpDir}}})}};
 }
 
 json PodSpec(const ExecutionSpec& spec, const KubernetesOptions& options) {
@@ -214,33 +206,13 @@ json ObjectLabels(const ExecutionSpec& spec, const ObjectContext& context) {
           {kReplicaLabel, context.replica}};
 }
 
-json BuildManifest(const ExecutionSpec& spec) {
-  json files = json::array();
-  for (size_t i = 0; i < spec.input_files.size(); ++i) {
-    files.push_back(
-        {{"key", absl::StrCat("f", i)}, {"path", spec.input_files[i].path}});
-  }
-  json env = json::array();
-  for (const auto& [name, value] : spec.env) {
-    env.push_back(json::array({name, value}));
-  }
-  return {
-      {"version", 1},
-      {"command", spec.language.command},
-      {"program", {{"key", kProgramKey}, {"path", spec.language.file_name}}},
-      {"files", std::move(files)},
-      {"stdin_key", spec.stdin_data.empty() ? json(nullptr) : json(kStdinKey)},
-      {"env", std::move(env)},
-      {"max_output_files", spec.max_output_files},
-      {"max_output_file_bytes", spec.max_output_file_bytes},
-      {"max_output_bytes", spec.max_output_bytes}};
-}
-
 absl::StatusOr<json> BuildConfigMap(const ExecutionSpec& spec,
                                     const ObjectContext& context) {
   // Replace, never throw: every string here was validated as UTF-8 before.
   const std::string manifest =
       BuildManifest(spec).dump(-1, ' ', false, json::error_handler_t::replace);
+  const std::vector<BundleEntry> entries =
+      BundleEntries(spec, manifest, context.launcher_source);
   const int64_t overhead =
       static_cast<int64_t>(context.launcher_source.size() + manifest.size());
   const int64_t code = static_cast<int64_t>(spec.code.size());
@@ -254,20 +226,16 @@ absl::StatusOr<json> BuildConfigMap(const ExecutionSpec& spec,
         ConfigMapTooBig(code, files, stdin_bytes, overhead));
   }
 
-  json data = {{kLauncherKey, context.launcher_source},
-               {kManifestKey, manifest}};
+  json data = json::object();
   json binary_data = json::object();
-  if (IsValidUtf8(spec.code)) {
-    data[kProgramKey] = spec.code;
-  } else {
-    binary_data[kProgramKey] = absl::Base64Escape(spec.code);
-  }
-  for (size_t i = 0; i < spec.input_files.size(); ++i) {
-    binary_data[absl::StrCat("f", i)] =
-        absl::Base64Escape(spec.input_files[i].content);
-  }
-  if (!spec.stdin_data.empty()) {
-    binary_data[kStdinKey] = absl::Base64Escape(spec.stdin_data);
+  for (const BundleEntry& entry : entries) {
+    // Text stays readable in `data`; the code too when it is UTF-8.
+    if (entry.text ||
+        (entry.key == kProgramKey && IsValidUtf8(entry.content))) {
+      data[entry.key] = std::string(entry.content);
+    } else {
+      binary_data[entry.key] = absl::Base64Escape(entry.content);
+    }
   }
   json config_map = {{"apiVersion", "v1"},
                      {"kind", "ConfigMap"},

@@ -4,10 +4,10 @@
 // mounted read-only. Pure functions of the spec and the server's options:
 // nothing here talks to the API server.
 //
-// Image requirement: the sandbox container runs `python3 -u launcher.py`
-// with the image's python3 (3.9+), whatever the language profile, so every
-// image used with the kubernetes backend must have python3 on its PATH
-// (python:3.11-slim has python3 and bash).
+// Image requirement: the sandbox container runs the launcher
+// (server/launcher/) with the image's python3 (3.9+), whatever the language
+// profile, so every image used with the kubernetes backend must have python3
+// on its PATH (python:3.11-slim has python3 and bash).
 #ifndef CODEEXEC_SERVER_KUBE_OBJECTS_H_
 #define CODEEXEC_SERVER_KUBE_OBJECTS_H_
 
@@ -21,6 +21,7 @@
 #include "nlohmann/json.hpp"
 #include "server/exec/execution_spec.h"
 #include "server/kube/kube_options.h"
+#include "server/launcher/launcher_bundle.h"
 
 namespace codeexec::kube {
 
@@ -30,12 +31,10 @@ inline constexpr char kManagedByValue[] = "code-executor";
 inline constexpr char kExecutionIdLabel[] = "code-executor.dev/execution-id";
 inline constexpr char kReplicaLabel[] = "code-executor.dev/replica";
 
-// The pod's only container; the log is read from it.
+// The pod's only container; the log is read from it. The ConfigMap is
+// mounted read-only at kSandboxBundleDir, the workspace (a memory emptyDir,
+// the program's cwd) at kSandboxWorkspaceDir (launcher_bundle.h).
 inline constexpr char kSandboxContainerName[] = "sandbox";
-// Where the ConfigMap is mounted (read-only) and the workspace (memory
-// emptyDir, the program's cwd).
-inline constexpr char kBundleMountPath[] = "/opt/code-executor";
-inline constexpr char kWorkspaceMountPath[] = "/workspace";
 
 // What the API server allows in a ConfigMap: the sum of the sizes of all
 // `data` values and (decoded) `binaryData` values.
@@ -66,9 +65,6 @@ struct ObjectContext {
 // {managed-by, execution-id, replica}.
 nlohmann::json ObjectLabels(const ExecutionSpec& spec,
                             const ObjectContext& context);
-
-// The launcher's manifest.json (launcher/launcher.py documents the fields).
-nlohmann::json BuildManifest(const ExecutionSpec& spec);
 
 // v1 ConfigMap named spec.execution_id, immutable. data: launcher.py,
 // manifest.json, program (the code; in binaryData instead if not UTF-8);

@@ -10,7 +10,6 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/kube/launcher_source.h"
 
 namespace codeexec::kube {
 namespace {
@@ -232,12 +231,6 @@ TEST(ReplicaLabelValueTest, InvalidNamesAreRepaired) {
   EXPECT_EQ(value, ReplicaLabelValue(long_name));  // stable
   EXPECT_NE(value, ReplicaLabelValue(long_name + "x"));
   EXPECT_EQ(value.substr(0, 55), std::string(54, 'n') + "-");
-}
-
-TEST(LauncherSourceTest, EmbeddedTextEqualsTheFile) {
-  const std::string file = ReadFile(CODEEXEC_LAUNCHER_PY);
-  ASSERT_FALSE(file.empty());
-  EXPECT_EQ(LauncherSource(), file);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "server/local/gvisor_backend.h"
 
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,6 +19,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/exec/quantity.h"
+#include "server/launcher/launcher_bundle.h"
+#include "server/launcher/launcher_output.h"
+#include "server/launcher/launcher_source.h"
 #include "server/local/container_start_watcher.h"
 #include "server/local/fs_util.h"
 #include "server/local/io_pump.h"
@@ -25,7 +29,6 @@
 #include "server/local/run_outcome.h"
 #include "server/local/runsc_process.h"
 #include "server/local/state_dir.h"
-#include "server/local/workspace.h"
 
 namespace codeexec {
 namespace {
@@ -34,6 +37,9 @@ constexpr char kCgroupRoot[] = "/sys/fs/cgroup";
 // After SIGKILLing a wedged `runsc run`, how long to keep draining before a
 // blocking wait.
 constexpr absl::Duration kAfterSigkillWait = absl::Seconds(2);
+// At the timeout, how long the program has after SIGTERM before the sandbox
+// is killed.
+constexpr absl::Duration kTimeoutTermGrace = absl::Seconds(1);
 // How often `runsc kill` is retried while the container is being created.
 constexpr absl::Duration kKillRetryInterval = absl::Milliseconds(50);
 
@@ -48,7 +54,6 @@ ExecutionResult SandboxError(std::string message) {
 
 struct GvisorBackend::RunResources {
   std::string id;
-  std::string workspace_dir;
   std::string bundle_dir;
   std::optional<SandboxCgroup> cgroup;
 };
@@ -69,6 +74,11 @@ absl::StatusOr<std::unique_ptr<GvisorBackend>> GvisorBackend::Create(
         "\" must be a relative cgroup path such as \"code-executor\""));
   }
   options.cgroup_parent = ServerCgroupParent(options);
+  if (options.run_as_uid == 0 || options.run_as_gid == 0) {
+    return absl::InvalidArgumentError(
+        "the gvisor-local runAsUid and runAsGid must not be 0: the program "
+        "must not share the launcher's root");
+  }
   if (options.workspace_bytes <= 0 || options.tmp_bytes <= 0 ||
       options.max_processes <= 0 || options.host_pids_limit <= 0) {
     return absl::InvalidArgumentError(
@@ -94,8 +104,16 @@ absl::StatusOr<std::unique_ptr<GvisorBackend>> GvisorBackend::Create(
       !S_ISDIR(rootfs_info.st_mode)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the sandbox rootfs ", options.rootfs,
-        " is not a directory; set the gvisor-local rootfs to a root "
-        "filesystem (\"/\" uses the host's, read-only)"));
+        " is not a directory; scripts/setup installs the default one, or set "
+        "local.rootfs to a root filesystem made for sandboxes"));
+  }
+  // The launcher runs with the image's python3 (found on PATH, usually a
+  // symlink into /usr/bin, which the sandbox resolves inside the rootfs).
+  if (faccessat(AT_FDCWD, (options.rootfs + "/usr/bin/python3").c_str(), F_OK,
+                AT_SYMLINK_NOFOLLOW) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the sandbox rootfs ", options.rootfs,
+                     " has no /usr/bin/python3, which the launcher needs"));
   }
   absl::StatusOr<CgroupLayout> cgroups = CgroupLayout::Detect(kCgroupRoot);
   if (!cgroups.ok()) return cgroups.status();
@@ -161,7 +179,6 @@ ExecutionResult GvisorBackend::Run(const ExecutionSpec& spec, OutputSink& sink,
   }
   RunResources resources;
   resources.id = spec.execution_id;
-  resources.workspace_dir = state_.WorkspaceDir(spec.execution_id);
   resources.bundle_dir = state_.BundleDir(spec.execution_id);
   ExecutionResult result;
   absl::Duration cleanup_time;
@@ -178,42 +195,34 @@ ExecutionResult GvisorBackend::Run(const ExecutionSpec& spec, OutputSink& sink,
   return result;
 }
 
+// Writes the launcher's bundle (launcher, manifest, code, inputs, stdin)
+// into `dir`, read-only for everyone: the sandbox sees it at
+// /opt/code-executor.
+static absl::Status WriteLauncherBundle(const std::string& dir,
+                                        const ExecutionSpec& spec,
+                                        RunAs run_as) {
+  if (mkdir(dir.c_str(), 0755) != 0) {
+    return ErrnoError(errno, "creating the launcher bundle ", dir);
+  }
+  const std::string manifest =
+      BuildManifest(spec, run_as)
+          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  for (const BundleEntry& entry :
+       BundleEntries(spec, manifest, LauncherSource())) {
+    absl::Status written =
+        WriteNewFile(absl::StrCat(dir, "/", entry.key), entry.content, 0444);
+    if (!written.ok()) return written;
+  }
+  return absl::OkStatus();
+}
+
 ExecutionResult GvisorBackend::Execute(const ExecutionSpec& spec,
                                        OutputSink& sink,
                                        const Cancellation& cancel,
                                        RunResources& resources) const {
   const absl::Time create_start = absl::Now();
-  // Workspace with the code and input files.
-  absl::Status status =
-      MountWorkspace(resources.workspace_dir, options_.workspace_bytes,
-                     options_.run_as_uid, options_.run_as_gid);
-  if (!status.ok()) {
-    return SandboxError(
-        absl::StrCat("cannot prepare the workspace: ", status.message()));
-  }
-  std::map<std::string, absl::string_view, std::less<>> inputs;
-  status =
-      WriteWorkspaceFile(resources.workspace_dir, spec.language.file_name,
-                         spec.code, options_.run_as_uid, options_.run_as_gid);
-  for (const WorkspaceFile& file : spec.input_files) {
-    if (!status.ok()) break;
-    status =
-        WriteWorkspaceFile(resources.workspace_dir, file.path, file.content,
-                           options_.run_as_uid, options_.run_as_gid);
-    inputs.emplace(file.path, file.content);
-  }
-  if (!status.ok()) {
-    if (absl::IsResourceExhausted(status)) {  // ENOSPC
-      return SandboxError(absl::StrCat(
-          "the code and input files do not fit in the ",
-          FormatBytes(options_.workspace_bytes),
-          " workspace; send smaller files or raise the gvisor-local "
-          "workspace_bytes"));
-    }
-    return SandboxError(absl::StrCat("cannot write the code and input files: ",
-                                     status.message()));
-  }
-  // Limits, then the bundle that points runsc below them.
+  // Limits, then the bundle that points runsc below them: config.json and,
+  // in launcher/, what the launcher reads.
   CgroupLimits limits;
   limits.memory_bytes = spec.resources.memory_limit_bytes;
   limits.cpu_millis = spec.resources.cpu_limit_millis;
@@ -224,19 +233,24 @@ ExecutionResult GvisorBackend::Execute(const ExecutionSpec& spec,
   resources.cgroup = *std::move(cgroup);
 
   OciBundleConfig bundle;
-  bundle.args = spec.language.command;
-  bundle.env = spec.env;
-  bundle.uid = options_.run_as_uid;
-  bundle.gid = options_.run_as_gid;
+  bundle.args = LauncherCommand();
+  bundle.env = LauncherEnv();
   bundle.max_processes = options_.max_processes;
   bundle.tmp_bytes = options_.tmp_bytes;
+  bundle.workspace_bytes = options_.workspace_bytes;
   bundle.rootfs = options_.rootfs;
-  bundle.workspace_dir = resources.workspace_dir;
+  bundle.launcher_bundle_dir = resources.bundle_dir + "/launcher";
   bundle.cgroups_path = resources.cgroup->OciCgroupsPath();
-  status = WriteOciBundle(resources.bundle_dir, bundle);
+  absl::Status status = WriteOciBundle(resources.bundle_dir, bundle);
   if (!status.ok()) {
     return SandboxError(
         absl::StrCat("cannot write the sandbox config: ", status.message()));
+  }
+  status = WriteLauncherBundle(bundle.launcher_bundle_dir, spec,
+                               RunAs{options_.run_as_uid, options_.run_as_gid});
+  if (!status.ok()) {
+    return SandboxError(absl::StrCat("cannot write the code and input files: ",
+                                     status.message()));
   }
   const absl::Time spawn_time = absl::Now();
   const absl::Duration create_time = spawn_time - create_start;
@@ -275,7 +289,8 @@ ExecutionResult GvisorBackend::Execute(const ExecutionSpec& spec,
     return SandboxError(
         absl::StrCat("cannot start runsc: ", child.status().message()));
   }
-  IoPump pump(*child, spec.stdin_data, spec.max_output_bytes, sink);
+  LauncherOutput output(spec, sink);
+  IoPump pump(*child, output, sink);
   StopReason stop_reason = StopReason::kNone;
   switch (pump.Run(spawn_time + spec.timeout, wakeup_fd)) {
     case IoPump::Stop::kExited:
@@ -290,6 +305,13 @@ ExecutionResult GvisorBackend::Execute(const ExecutionSpec& spec,
       stop_reason = StopReason::kOutputLimit;
       break;
   }
+  if (stop_reason == StopReason::kTimeout && !child->reaped() &&
+      runsc_.Kill(spec.execution_id, "TERM").ok()) {
+    // The launcher forwards SIGTERM to the program, then still returns the
+    // files it wrote before the timeout; a program that ignores it is
+    // killed with the sandbox after the grace.
+    pump.Run(absl::Now() + kTimeoutTermGrace, -1);
+  }
   if (stop_reason != StopReason::kNone && !child->reaped()) {
     StopSandbox(spec.execution_id, *child, pump);
   }
@@ -302,7 +324,14 @@ ExecutionResult GvisorBackend::Execute(const ExecutionSpec& spec,
   RunFacts facts;
   facts.stop_reason = stop_reason;
   facts.wait_status = child->wait_status();
-  facts.held_stderr = pump.held_stderr();
+  facts.exit_record = output.exit_code();
+  facts.sandbox_messages = pump.runsc_stderr();
+  if (!output.diagnostics().empty()) {
+    absl::StrAppend(&facts.sandbox_messages,
+                    facts.sandbox_messages.empty() ? "" : "\n",
+                    output.diagnostics());
+  }
+  facts.output_truncated = output.output_limit_reached();
   facts.memory = resources.cgroup->ReadMemoryEvents();
   facts.memory_limit_bytes = spec.resources.memory_limit_bytes;
   facts.timeout = spec.timeout;
@@ -310,14 +339,6 @@ ExecutionResult GvisorBackend::Execute(const ExecutionSpec& spec,
   if (stop_reason == StopReason::kCancelled)
     facts.cancel_reason = cancel.Reason();
   RunVerdict verdict = ClassifyRun(facts);
-  if (verdict.program_ran) {
-    // What stderr held back was the program's after all.
-    pump.ReleaseHeldStderr();
-    if (pump.output_limit_reached() && stop_reason == StopReason::kNone) {
-      facts.output_truncated = true;
-      verdict = ClassifyRun(facts);
-    }
-  }
 
   ExecutionResult result;
   result.outcome = verdict.outcome;
@@ -327,19 +348,12 @@ ExecutionResult GvisorBackend::Execute(const ExecutionSpec& spec,
   result.timings.create = create_time;
   result.timings.start = start_end - spawn_time;
   result.timings.run = end_time - start_end;
-  if (verdict.program_ran) {
-    CollectedOutputFiles files = CollectOutputFiles(
-        resources.workspace_dir, spec.language.file_name, inputs,
-        {spec.max_output_files, spec.max_output_file_bytes});
-    result.output_files = std::move(files.files);
-    result.output_files_truncated = files.truncated;
-  }
+  output.TakeFiles(result);
   return result;
 }
 
 void GvisorBackend::StopSandbox(const std::string& id, ChildProcess& child,
                                 IoPump& pump) const {
-  pump.CloseStdin();
   // `runsc kill` fails while the container is still being created (its
   // state does not exist yet), so retry it until runsc exits or kill_grace
   // is over.
@@ -370,8 +384,6 @@ void GvisorBackend::CleanUp(const RunResources& resources) const {
     runsc_.RemoveStateFiles(resources.id);
   }
   absl::Status status = RemoveTree(resources.bundle_dir);
-  if (!status.ok()) LogWarning(status.message());
-  status = UnmountAndRemoveWorkspace(resources.workspace_dir);
   if (!status.ok()) LogWarning(status.message());
   if (resources.cgroup) {
     status = resources.cgroup->Remove();

@@ -23,14 +23,18 @@ namespace codeexec {
 struct LocalBackendOptions {
   // runsc binary; a bare name is looked up in $PATH.
   std::string runsc_path = "runsc";
-  // Private state: runsc --root, OCI bundles and workspace mounts live here
+  // Private state (mode 0700): runsc --root and the OCI bundles live here
   // and are removed after each run.
   std::string state_dir = "/run/code-executor";
-  // Read-only root filesystem of every sandbox (host "/" by default).
-  std::string rootfs = "/";
+  // Read-only root filesystem of every sandbox: a minimal image made for
+  // sandboxes (Debian + python3; scripts/setup installs it). Never the
+  // host's "/" unless configured so: a program would read every
+  // world-readable host file.
+  std::string rootfs = "/var/lib/code-executor/rootfs";
   // gVisor platform (`runsc --platform`). kvm hangs on these VMs.
   std::string platform = "ptrace";
-  // Size of the tmpfs mounted at /workspace (code, input and output files).
+  // Size of the sandbox-internal tmpfs at /workspace (code, input and output
+  // files; counts against memory).
   int64_t workspace_bytes = int64_t{64} << 20;
   // Size of the sandbox-internal tmpfs at /tmp (counts against memory).
   int64_t tmp_bytes = int64_t{64} << 20;
@@ -41,7 +45,8 @@ struct LocalBackendOptions {
   // here and the sentry panics when it is hit, so it is a safety net well
   // above max_processes, not the program's limit.
   int host_pids_limit = 4096;
-  // uid/gid the program runs as inside the sandbox.
+  // uid/gid the program runs as inside the sandbox (the launcher, its
+  // parent, is the sandbox's root with a handful of capabilities).
   uint32_t run_as_uid = 65534;
   uint32_t run_as_gid = 65534;
   // Parent cgroup (under each v1 controller, or the v2 root) for per-run

@@ -24,6 +24,7 @@ namespace {
 
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
+using ::testing::Le;
 using ::testing::Lt;
 using testing_internal::GvisorBackendTest;
 using testing_internal::RecordingSink;
@@ -94,7 +95,8 @@ TEST_F(GvisorBackendTest, ForkLimitGivesEagain) {
   char failure[32] = {0};
   ASSERT_EQ(std::sscanf(sink.Stdout().c_str(), "%d %31s", &forks, failure), 2)
       << sink.Stdout();
-  EXPECT_THAT(forks, Lt(32));
+  // RLIMIT_NPROC counts the program's user (the launcher is another).
+  EXPECT_THAT(forks, Le(32));
   EXPECT_GT(forks, 0);
   EXPECT_STREQ(failure, "EAGAIN");
 }

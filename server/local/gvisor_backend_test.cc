@@ -18,7 +18,6 @@
 #include "server/local/gvisor_test_fixture.h"
 #include "server/local/oci_bundle.h"
 #include "server/local/sandbox_cgroup.h"
-#include "server/local/workspace.h"
 
 namespace codeexec {
 namespace {
@@ -102,15 +101,43 @@ TEST_F(GvisorBackendTest, InputAndOutputFiles) {
   EXPECT_FALSE(result.output_files_truncated);
 }
 
-TEST_F(GvisorBackendTest, MissingInterpreterIsSandboxError) {
+TEST_F(GvisorBackendTest, MissingInterpreterIsExit127LikeAShell) {
+  // The launcher runs; the profile's command does not exist: as in a shell
+  // (and on the kubernetes backend), exit 127 and the reason on stderr.
   ExecutionSpec spec = PythonSpec("print(1)");
   spec.language.command = {"no-such-interpreter", "main.py"};
   RecordingSink sink;
   ExecutionResult result = Run(spec, sink);
+  EXPECT_EQ(result.outcome, Outcome::kNonzeroExit);
+  EXPECT_EQ(result.exit_code, 127);
+  EXPECT_THAT(sink.Stderr(), HasSubstr("no-such-interpreter"));
+}
+
+TEST_F(GvisorBackendTest, RootfsWithoutTheLauncherIsSandboxError) {
+  // A sandbox whose launcher cannot start: runsc's own words make the
+  // message; nothing reaches the program's streams.
+  LocalBackendOptions options = *options_;
+  options.state_dir += "-nopython";
+  options.rootfs = "/var/empty-rootfs-for-test";
+  mkdir(options.rootfs.c_str(), 0755);
+  mkdir((options.rootfs + "/usr").c_str(), 0755);
+  mkdir((options.rootfs + "/usr/bin").c_str(), 0755);
+  symlink("/nonexistent", (options.rootfs + "/usr/bin/python3").c_str());
+  absl::StatusOr<std::unique_ptr<GvisorBackend>> backend =
+      GvisorBackend::Create(options);
+  ASSERT_TRUE(backend.ok()) << backend.status();
+  ExecutionSpec spec = PythonSpec("print(1)");
+  RecordingSink sink;
+  Cancellation cancel;
+  ExecutionResult result = (*backend)->Run(spec, sink, cancel);
   EXPECT_EQ(result.outcome, Outcome::kSandboxError);
-  EXPECT_THAT(result.message, HasSubstr("no-such-interpreter"));
+  EXPECT_THAT(result.message, HasSubstr("without the launcher's exit record"));
+  EXPECT_THAT(result.message, HasSubstr("python3"));
   EXPECT_EQ(result.exit_code, -1);
-  EXPECT_EQ(sink.Stderr(), "");  // runsc's error is not program output
+  EXPECT_EQ(sink.Stdout() + sink.Stderr(), "");
+  backend->reset();
+  EXPECT_TRUE(RemoveTree(options.state_dir).ok());
+  EXPECT_TRUE(RemoveTree(options.rootfs).ok());
 }
 
 TEST_F(GvisorBackendTest, ConcurrentRunsAndHelloWorldLatency) {
@@ -190,7 +217,7 @@ TEST_F(GvisorBackendTest, StreamsOutputWhileRunning) {
 
 TEST_F(GvisorBackendTest, CreateRemovesWhatACrashedServerLeft) {
   // Leave behind what a server killed mid-run would: a running container,
-  // its bundle, its workspace mount and its cgroup.
+  // its bundle and its cgroup.
   char dir_template[] = "/tmp/gvisor_crashed_state.XXXXXX";
   ASSERT_NE(mkdtemp(dir_template), nullptr);
   const std::string state = dir_template;
@@ -200,11 +227,9 @@ TEST_F(GvisorBackendTest, CreateRemovesWhatACrashedServerLeft) {
   crashed_options.cgroup_parent = top_parent;
   const std::string parent = ServerCgroupParent(crashed_options);
   const std::string id = absl::StrFormat("ce-%06x0dead0", getpid() & 0xffffff);
-  for (const char* dir : {"runsc", "bundles", "workspaces"}) {
-    ASSERT_EQ(mkdir(absl::StrCat(state, "/", dir).c_str(), 0711), 0);
+  for (const char* dir : {"runsc", "bundles"}) {
+    ASSERT_EQ(mkdir(absl::StrCat(state, "/", dir).c_str(), 0700), 0);
   }
-  const std::string workspace = absl::StrCat(state, "/workspaces/", id);
-  ASSERT_TRUE(MountWorkspace(workspace, 1 << 20, 65534, 65534).ok());
   absl::StatusOr<CgroupLayout> layout = CgroupLayout::Detect("/sys/fs/cgroup");
   ASSERT_TRUE(layout.ok());
   absl::StatusOr<SandboxCgroup> cgroup = SandboxCgroup::Create(
@@ -212,10 +237,12 @@ TEST_F(GvisorBackendTest, CreateRemovesWhatACrashedServerLeft) {
   ASSERT_TRUE(cgroup.ok()) << cgroup.status();
   OciBundleConfig bundle;
   bundle.args = {"sleep", "30"};
-  bundle.workspace_dir = workspace;
+  bundle.rootfs = options_->rootfs;
   bundle.cgroups_path = cgroup->OciCgroupsPath();
   const std::string bundle_dir = absl::StrCat(state, "/bundles/", id);
+  bundle.launcher_bundle_dir = bundle_dir + "/launcher";
   ASSERT_TRUE(WriteOciBundle(bundle_dir, bundle).ok());
+  ASSERT_EQ(mkdir(bundle.launcher_bundle_dir.c_str(), 0755), 0);
   const std::string runsc = *ResolveExecutable("runsc");
   absl::StatusOr<CommandResult> started =
       RunCommand({runsc, "--root", state + "/runsc", "--network=none", "run",
@@ -233,7 +260,7 @@ TEST_F(GvisorBackendTest, CreateRemovesWhatACrashedServerLeft) {
                  absl::Seconds(10));
   ASSERT_TRUE(list.ok());
   EXPECT_EQ(list->output, "");
-  for (const char* dir : {"runsc", "bundles", "workspaces"}) {
+  for (const char* dir : {"runsc", "bundles"}) {
     EXPECT_THAT(ListDir(absl::StrCat(state, "/", dir)), IsEmpty()) << dir;
   }
   EXPECT_THAT(ReadWhole("/proc/self/mounts"), testing::Not(HasSubstr(state)));

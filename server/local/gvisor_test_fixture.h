@@ -144,7 +144,7 @@ class GvisorBackendTest : public ::testing::Test {
                    absl::Seconds(10));
     ASSERT_TRUE(list.ok());
     EXPECT_EQ(list->output, "") << "runsc list";
-    for (const char* dir : {"runsc", "bundles", "workspaces"}) {
+    for (const char* dir : {"runsc", "bundles"}) {
       EXPECT_THAT(ListDir(absl::StrCat(options_->state_dir, "/", dir)),
                   ::testing::IsEmpty())
           << dir;

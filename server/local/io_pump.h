@@ -1,25 +1,25 @@
-// The poll loop between a running `runsc run` and the caller: feeds stdin,
-// streams stdout/stderr to the OutputSink as it is read, enforces the output
-// cap, and notices exit, deadlines and a wake-up descriptor (cancellation).
+// The poll loop between a running `runsc run` and the caller. runsc's
+// stdout carries the launcher's frames (the program's output, files and exit
+// record; the program itself never writes there) and goes through the
+// FrameParser into LauncherOutput; runsc's stderr carries only runsc's and
+// the launcher's own words, kept (bounded) for the verdict. The loop notices
+// the exit, the deadline and a wake-up descriptor (cancellation), and stops
+// reading while the sink has no room (backpressure: the program then blocks
+// on its next write).
 #ifndef CODEEXEC_SERVER_LOCAL_IO_PUMP_H_
 #define CODEEXEC_SERVER_LOCAL_IO_PUMP_H_
 
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 
-#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/exec/backend.h"
+#include "server/launcher/frame_parser.h"
+#include "server/launcher/launcher_output.h"
 #include "server/local/runsc_process.h"
 
 namespace codeexec {
-
-// True if `text` starts like an error runsc itself prints before (or
-// instead of) running the program, e.g. "running container: starting
-// container: ... error finding executable ...".
-bool LooksLikeRunscError(absl::string_view text);
 
 class IoPump {
  public:
@@ -27,54 +27,39 @@ class IoPump {
     kExited,       // the process was reaped and its output drained
     kDeadline,     // `deadline` passed first
     kWakeup,       // `wakeup_fd` became readable
-    kOutputLimit,  // more than output_limit bytes were produced
+    kOutputLimit,  // more than the output cap was produced
   };
 
-  // `child` was spawned with Stdio::kPipes and must outlive the pump.
-  IoPump(ChildProcess& child, std::string_view stdin_data, int64_t output_limit,
-         OutputSink& sink);
+  // runsc's stderr beyond this is dropped.
+  static constexpr size_t kMaxStderrBytes = 16 * 1024;
+
+  // `child` was spawned with Stdio::kPipes (its stdin is closed here) and
+  // must outlive the pump, as must `output` and `sink`.
+  IoPump(ChildProcess& child, LauncherOutput& output, OutputSink& sink);
 
   // Pumps until one of the Stop reasons. May be called again after it
   // returns (e.g. to drain after killing the sandbox); kOutputLimit is
-  // returned once, and after it further output is read and dropped.
+  // returned once, and after it further frames are read and dropped.
   Stop Run(absl::Time deadline, int wakeup_fd);
 
-  // Stops feeding stdin (closes the program's stdin).
-  void CloseStdin();
-
-  bool output_limit_reached() const { return output_limit_reached_; }
-  int64_t delivered_bytes() const { return delivered_bytes_; }
-  // When the first byte of output was read (the program is running).
+  // What runsc (and the launcher, outside its frames) wrote to stderr.
+  const std::string& runsc_stderr() const { return stderr_; }
+  // When the first byte arrived on stdout (the launcher is running).
   std::optional<absl::Time> first_output_time() const {
     return first_output_time_;
   }
 
-  // stderr held back because it started like a runsc error and nothing
-  // showed the program running yet. The caller decides after exit: report it
-  // as a sandbox error, or ReleaseHeldStderr() to deliver it as output.
-  const std::string& held_stderr() const { return held_stderr_; }
-  void ReleaseHeldStderr();
-
  private:
-  void Deliver(OutputStream stream, std::string_view data);
-  void OnStderr(std::string_view data);
-  void OnStdout(std::string_view data);
-  // Reads what is available on `fd`; closes it at EOF or on error.
-  void ReadFrom(UniqueFd& fd, OutputStream stream);
-  void WriteStdin();
+  void ReadFrames();
+  void ReadStderr();
 
   ChildProcess& child_;
-  std::string_view stdin_pending_;
-  const int64_t output_limit_;
+  LauncherOutput& output_;
   OutputSink& sink_;
-  int64_t delivered_bytes_ = 0;
-  bool output_limit_reached_ = false;
+  FrameParser parser_;
   bool output_limit_reported_ = false;
+  std::string stderr_;
   std::optional<absl::Time> first_output_time_;
-  // Until the program is known to run, stderr that could be runsc's own
-  // error is held here.
-  bool stderr_gate_open_ = false;
-  std::string held_stderr_;
   absl::Time drain_deadline_ = absl::InfiniteFuture();
 };
 

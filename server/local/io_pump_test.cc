@@ -1,3 +1,5 @@
+// IoPump with a shell standing in for `runsc run`: what it prints on stdout
+// are launcher frames, what it prints on stderr is runsc's own.
 #include "server/local/io_pump.h"
 
 #include <sys/eventfd.h>
@@ -6,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -19,9 +22,19 @@ class RecordingSink : public OutputSink {
     (stream == OutputStream::kStdout ? stdout_ : stderr_).append(data);
     order_.push_back(stream);
   }
+  bool WaitForRoom(absl::Time deadline) override {
+    ++room_checks_;
+    if (room_) return true;
+    absl::SleepFor(
+        std::max(absl::ZeroDuration(),
+                 std::min(deadline - absl::Now(), absl::Milliseconds(5))));
+    return false;
+  }
   std::string stdout_;
   std::string stderr_;
   std::vector<OutputStream> order_;
+  bool room_ = true;
+  int room_checks_ = 0;
 };
 
 ChildProcess SpawnShell(const std::string& script) {
@@ -33,117 +46,110 @@ ChildProcess SpawnShell(const std::string& script) {
 
 absl::Time In(absl::Duration d) { return absl::Now() + d; }
 
-TEST(LooksLikeRunscErrorTest, KnownPrefixes) {
-  EXPECT_TRUE(LooksLikeRunscError(
-      "running container: starting container: error finding executable"));
-  EXPECT_TRUE(LooksLikeRunscError("reading spec: error opening spec file"));
-  EXPECT_FALSE(LooksLikeRunscError("Traceback (most recent call last):"));
-  EXPECT_FALSE(LooksLikeRunscError(""));
-}
+class IoPumpTest : public testing::Test {
+ protected:
+  void SetUp() override { spec_.max_output_bytes = int64_t{64} << 20; }
+  ExecutionSpec spec_;
+  RecordingSink sink_;
+};
 
-TEST(IoPumpTest, StdinEchoWithoutDeadlock) {
-  // 4 MiB through cat: far more than the pipe buffers in both directions.
-  const std::string input(4 << 20, 'q');
-  ChildProcess child = SpawnShell("cat");
-  RecordingSink sink;
-  IoPump pump(child, input, int64_t{64} << 20, sink);
+TEST_F(IoPumpTest, FramesBecomeOutputAndTheExitRecord) {
+  // "out\n" = b3V0Cg==, "err" = ZXJy, path "r.txt" = ci50eHQ=, "hi" = aGk=
+  ChildProcess child = SpawnShell(
+      "echo '@ce1 o b3V0Cg=='; echo '@ce1 e ZXJy'; "
+      "echo '@ce1 f ci50eHQ= aGk='; echo '@ce1 x 3'");
+  LauncherOutput output(spec_, sink_);
+  IoPump pump(child, output, sink_);
   EXPECT_EQ(pump.Run(In(absl::Seconds(30)), -1), IoPump::Stop::kExited);
-  EXPECT_EQ(sink.stdout_.size(), input.size());
-  EXPECT_EQ(sink.stdout_, input);
-  EXPECT_EQ(ShellExitCode(child.wait_status()), 0);
+  EXPECT_EQ(sink_.stdout_, "out\n");
+  EXPECT_EQ(sink_.stderr_, "err");
+  EXPECT_THAT(sink_.order_, testing::ElementsAre(OutputStream::kStdout,
+                                                 OutputStream::kStderr));
+  EXPECT_EQ(output.exit_code(), 3);
+  ExecutionResult result;
+  output.TakeFiles(result);
+  ASSERT_EQ(result.output_files.size(), 1u);
+  EXPECT_EQ(result.output_files[0].path, "r.txt");
+  EXPECT_EQ(result.output_files[0].content, "hi");
   EXPECT_TRUE(pump.first_output_time().has_value());
 }
 
-TEST(IoPumpTest, ProgramThatIgnoresStdin) {
-  const std::string input(1 << 20, 'q');
-  ChildProcess child = SpawnShell("exec 0<&-; echo done");
-  RecordingSink sink;
-  IoPump pump(child, input, 1 << 20, sink);
+TEST_F(IoPumpTest, RunscStderrIsKeptApartAndNeverOutput) {
+  ChildProcess child = SpawnShell(
+      "echo 'running container: starting container: boom' >&2; exit 128");
+  LauncherOutput output(spec_, sink_);
+  IoPump pump(child, output, sink_);
   EXPECT_EQ(pump.Run(In(absl::Seconds(30)), -1), IoPump::Stop::kExited);
-  EXPECT_EQ(sink.stdout_, "done\n");
+  EXPECT_EQ(pump.runsc_stderr(),
+            "running container: starting container: boom\n");
+  EXPECT_TRUE(sink_.stderr_.empty());
+  EXPECT_FALSE(output.exit_code().has_value());
 }
 
-TEST(IoPumpTest, OutputLimitDeliversExactlyTheCap) {
-  ChildProcess child = SpawnShell("head -c 300000 /dev/zero; sleep 30");
-  RecordingSink sink;
-  IoPump pump(child, "", 100000, sink);
+TEST_F(IoPumpTest, RunscStderrIsBounded) {
+  ChildProcess child = SpawnShell("head -c 1000000 /dev/zero >&2");
+  LauncherOutput output(spec_, sink_);
+  IoPump pump(child, output, sink_);
+  EXPECT_EQ(pump.Run(In(absl::Seconds(30)), -1), IoPump::Stop::kExited);
+  EXPECT_EQ(pump.runsc_stderr().size(), IoPump::kMaxStderrBytes);
+}
+
+TEST_F(IoPumpTest, ManyFramesSplitAnywhereArriveWhole) {
+  // 20000 frames of "abc" (YWJj) written in one go.
+  ChildProcess child = SpawnShell(
+      "i=0; while [ $i -lt 20000 ]; do echo '@ce1 o YWJj'; i=$((i+1)); done;"
+      " echo '@ce1 x 0'");
+  LauncherOutput output(spec_, sink_);
+  IoPump pump(child, output, sink_);
+  EXPECT_EQ(pump.Run(In(absl::Seconds(60)), -1), IoPump::Stop::kExited);
+  EXPECT_EQ(sink_.stdout_.size(), 60000u);
+  EXPECT_EQ(output.exit_code(), 0);
+}
+
+TEST_F(IoPumpTest, OutputLimitStopsOnceThenDrains) {
+  spec_.max_output_bytes = 4;
+  ChildProcess child = SpawnShell(
+      "echo '@ce1 o YWJj'; echo '@ce1 o YWJj'; sleep 0.2; echo '@ce1 x 0'");
+  LauncherOutput output(spec_, sink_);
+  IoPump pump(child, output, sink_);
   EXPECT_EQ(pump.Run(In(absl::Seconds(30)), -1), IoPump::Stop::kOutputLimit);
-  EXPECT_EQ(sink.stdout_.size(), 100000u);
-  EXPECT_TRUE(pump.output_limit_reached());
-  child.Kill();
-  // Draining after the kill drops further output and reports the exit.
-  EXPECT_EQ(pump.Run(In(absl::Seconds(10)), -1), IoPump::Stop::kExited);
-  EXPECT_EQ(pump.delivered_bytes(), 100000);
+  EXPECT_EQ(sink_.stdout_, "abca");
+  EXPECT_EQ(pump.Run(In(absl::Seconds(30)), -1), IoPump::Stop::kExited);
+  EXPECT_EQ(sink_.stdout_, "abca");
 }
 
-TEST(IoPumpTest, OutputExactlyAtTheCapIsNotOverIt) {
-  ChildProcess child = SpawnShell("printf 12345");
-  RecordingSink sink;
-  IoPump pump(child, "", 5, sink);
-  EXPECT_EQ(pump.Run(In(absl::Seconds(10)), -1), IoPump::Stop::kExited);
-  EXPECT_FALSE(pump.output_limit_reached());
-  EXPECT_EQ(sink.stdout_, "12345");
-}
-
-TEST(IoPumpTest, DeadlineAndWakeup) {
-  ChildProcess child = SpawnShell("exec sleep 30");
-  RecordingSink sink;
-  IoPump pump(child, "", 100, sink);
+TEST_F(IoPumpTest, DeadlineAndWakeup) {
+  ChildProcess child = SpawnShell("sleep 30");
+  LauncherOutput output(spec_, sink_);
+  IoPump pump(child, output, sink_);
   const absl::Time start = absl::Now();
-  EXPECT_EQ(pump.Run(In(absl::Milliseconds(200)), -1), IoPump::Stop::kDeadline);
-  EXPECT_GE(absl::Now() - start, absl::Milliseconds(190));
-
-  int wakeup = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  uint64_t one = 1;
-  ASSERT_EQ(write(wakeup, &one, sizeof(one)), 8);
-  EXPECT_EQ(pump.Run(In(absl::Seconds(30)), wakeup), IoPump::Stop::kWakeup);
-  close(wakeup);
+  EXPECT_EQ(pump.Run(start + absl::Milliseconds(200), -1),
+            IoPump::Stop::kDeadline);
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(200));
+  UniqueFd wakeup(eventfd(1, EFD_CLOEXEC | EFD_NONBLOCK));
+  EXPECT_EQ(pump.Run(In(absl::Seconds(30)), wakeup.get()),
+            IoPump::Stop::kWakeup);
   child.Kill();
-  EXPECT_EQ(pump.Run(In(absl::Seconds(10)), -1), IoPump::Stop::kExited);
-  EXPECT_EQ(ShellExitCode(child.wait_status()), 137);
+  child.WaitBlocking();
 }
 
-TEST(IoPumpTest, HoldsWhatLooksLikeARunscError) {
+TEST_F(IoPumpTest, NoRoomStopsReadingWhileTheProducerRuns) {
+  // The producer writes far more than a pipe holds; without room the pump
+  // reads none of it, so the producer blocks (and has not finished).
   ChildProcess child = SpawnShell(
-      "printf 'running container: ' >&2; sleep 0.1; "
-      "echo 'starting container: no such file' >&2; exit 128");
-  RecordingSink sink;
-  IoPump pump(child, "", 1000, sink);
-  EXPECT_EQ(pump.Run(In(absl::Seconds(10)), -1), IoPump::Stop::kExited);
-  EXPECT_EQ(sink.stderr_, "");
-  EXPECT_EQ(pump.held_stderr(),
-            "running container: starting container: no such file\n");
-  // If it turns out to be the program's, it is delivered after all.
-  const std::string held = pump.held_stderr();
-  pump.ReleaseHeldStderr();
-  EXPECT_EQ(sink.stderr_, held);
-  EXPECT_EQ(pump.held_stderr(), "");
-}
-
-TEST(IoPumpTest, ProgramStderrFlowsAndKeepsOrderWithStdout) {
-  ChildProcess child = SpawnShell(
-      "echo 'runaway' >&2; sleep 0.1; echo out; sleep 0.1; echo err2 >&2");
-  RecordingSink sink;
-  IoPump pump(child, "", 1000, sink);
-  EXPECT_EQ(pump.Run(In(absl::Seconds(10)), -1), IoPump::Stop::kExited);
-  EXPECT_EQ(sink.stderr_, "runaway\nerr2\n");
-  EXPECT_EQ(sink.stdout_, "out\n");
-  EXPECT_THAT(sink.order_,
-              testing::ElementsAre(OutputStream::kStderr, OutputStream::kStdout,
-                                   OutputStream::kStderr));
-  EXPECT_EQ(pump.held_stderr(), "");
-}
-
-TEST(IoPumpTest, StdoutReleasesHeldStderrFirst) {
-  ChildProcess child =
-      SpawnShell("printf 'reading spec' >&2; sleep 0.1; echo out");
-  RecordingSink sink;
-  IoPump pump(child, "", 1000, sink);
-  EXPECT_EQ(pump.Run(In(absl::Seconds(10)), -1), IoPump::Stop::kExited);
-  EXPECT_EQ(sink.stderr_, "reading spec");
-  EXPECT_EQ(sink.stdout_, "out\n");
-  EXPECT_THAT(sink.order_, testing::ElementsAre(OutputStream::kStderr,
-                                                OutputStream::kStdout));
+      "i=0; while [ $i -lt 30000 ]; do echo '@ce1 o YWJj'; i=$((i+1)); done;"
+      " echo '@ce1 x 0'");
+  LauncherOutput output(spec_, sink_);
+  IoPump pump(child, output, sink_);
+  sink_.room_ = false;
+  EXPECT_EQ(pump.Run(In(absl::Milliseconds(500)), -1), IoPump::Stop::kDeadline);
+  EXPECT_TRUE(sink_.stdout_.empty());
+  EXPECT_GT(sink_.room_checks_, 0);
+  EXPECT_FALSE(child.reaped());
+  sink_.room_ = true;
+  EXPECT_EQ(pump.Run(In(absl::Seconds(60)), -1), IoPump::Stop::kExited);
+  EXPECT_EQ(sink_.stdout_.size(), 90000u);
+  EXPECT_EQ(output.exit_code(), 0);
 }
 
 }  // namespace

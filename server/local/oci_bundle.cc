@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "server/launcher/launcher_bundle.h"
 #include "server/local/fs_util.h"
 
 namespace codeexec {
@@ -70,26 +71,29 @@ absl::StatusOr<json> BuildOciConfig(const OciBundleConfig& config) {
         "the language profile has no command; set `command` for it in the "
         "server config");
   }
-  if (config.workspace_dir.empty() || config.cgroups_path.empty()) {
+  if (config.launcher_bundle_dir.empty() || config.rootfs.empty() ||
+      config.cgroups_path.empty()) {
     return absl::InvalidArgumentError(
-        "internal error: OCI bundle needs a workspace dir and a cgroups path");
+        "internal error: OCI bundle needs a rootfs, a launcher bundle and a "
+        "cgroups path");
   }
   absl::StatusOr<std::vector<std::string>> env = BuildSandboxEnv(config.env);
   if (!env.ok()) return env.status();
 
-  json empty_caps = json::array();
+  json caps = json::array();
+  for (const char* cap : kLauncherCapabilities) caps.push_back(cap);
   json process = {
       {"terminal", false},
-      {"user", {{"uid", config.uid}, {"gid", config.gid}}},
+      {"user", {{"uid", 0}, {"gid", 0}}},
       {"args", config.args},
       {"cwd", kSandboxWorkspaceDir},
       {"env", *std::move(env)},
       {"capabilities",
-       {{"bounding", empty_caps},
-        {"effective", empty_caps},
-        {"inheritable", empty_caps},
-        {"permitted", empty_caps},
-        {"ambient", empty_caps}}},
+       {{"bounding", caps},
+        {"effective", caps},
+        {"permitted", caps},
+        {"inheritable", json::array()},
+        {"ambient", json::array()}}},
       {"noNewPrivileges", true},
       {"rlimits",
        {Rlimit("RLIMIT_NOFILE", 1024),
@@ -103,8 +107,11 @@ absl::StatusOr<json> BuildOciConfig(const OciBundleConfig& config) {
       Mount("/tmp", "tmpfs", "tmpfs",
             {"nosuid", "nodev", absl::StrCat("size=", config.tmp_bytes),
              "mode=1777"}),
-      Mount(kSandboxWorkspaceDir, "bind", config.workspace_dir,
-            {"rbind", "rw", "nosuid", "nodev"}),
+      Mount(kSandboxWorkspaceDir, "tmpfs", "tmpfs",
+            {"nosuid", "nodev", absl::StrCat("size=", config.workspace_bytes),
+             "mode=0755"}),
+      Mount(kSandboxBundleDir, "bind", config.launcher_bundle_dir,
+            {"rbind", "ro", "nosuid", "nodev", "noexec"}),
   };
   json namespaces = json::array();
   for (const char* type : {"pid", "network", "ipc", "uts", "mount"}) {

@@ -1,4 +1,8 @@
-// The OCI bundle (config.json) that `runsc run` starts one execution from.
+// The OCI bundle (config.json) that `runsc run` starts one execution from:
+// the launcher as the sandbox's init (root inside the sandbox, with only the
+// capabilities it needs to hand the program its own unprivileged user), the
+// launcher's bundle read-only at /opt/code-executor, a private tmpfs
+// workspace and /tmp, no network.
 #ifndef CODEEXEC_SERVER_LOCAL_OCI_BUNDLE_H_
 #define CODEEXEC_SERVER_LOCAL_OCI_BUNDLE_H_
 
@@ -13,26 +17,31 @@
 
 namespace codeexec {
 
-// Where the workspace tmpfs appears inside the sandbox; also the program's
-// working directory.
-inline constexpr char kSandboxWorkspaceDir[] = "/workspace";
+// What the launcher may do as the sandbox's root: write the inputs and hand
+// them to the program's user (CHOWN), read whatever the program left to
+// return it (DAC_READ_SEARCH), stop the program's processes (KILL), and
+// start the program as its own user (SETUID, SETGID). The program gets none.
+inline constexpr const char* kLauncherCapabilities[] = {
+    "CAP_CHOWN", "CAP_DAC_READ_SEARCH", "CAP_KILL", "CAP_SETGID", "CAP_SETUID"};
 
 struct OciBundleConfig {
-  // argv of the program (LanguageProfile::command).
+  // argv of the sandbox's first process (the launcher).
   std::vector<std::string> args;
-  // Program environment, applied after the fixed base environment (PATH,
-  // HOME, LANG); later entries win.
+  // Its environment, applied after the fixed base environment (PATH, HOME,
+  // LANG); later entries win.
   EnvVars env;
-  uint32_t uid = 65534;
-  uint32_t gid = 65534;
-  // RLIMIT_NPROC inside the sandbox.
+  // RLIMIT_NPROC inside the sandbox (counted per user: it bounds the
+  // program, whose user has nothing else running).
   int max_processes = 64;
   // Size of the sandbox-internal tmpfs at /tmp.
   int64_t tmp_bytes = int64_t{64} << 20;
+  // Size of the sandbox-internal tmpfs at /workspace.
+  int64_t workspace_bytes = int64_t{64} << 20;
   // Host directory used as the read-only root filesystem.
-  std::string rootfs = "/";
-  // Host directory bind-mounted read-write at /workspace.
-  std::string workspace_dir;
+  std::string rootfs;
+  // Host directory bind-mounted read-only at /opt/code-executor (the
+  // launcher's bundle).
+  std::string launcher_bundle_dir;
   // linux.cgroupsPath: a cgroup runsc creates (and removes) below the
   // per-run cgroup that carries the limits.
   std::string cgroups_path;

@@ -19,14 +19,13 @@ using json = nlohmann::json;
 
 OciBundleConfig SampleConfig() {
   OciBundleConfig config;
-  config.args = {"python3", "main.py"};
+  config.args = {"python3", "-u", "/opt/code-executor/launcher.py"};
   config.env = {{"A", "1"}, {"B", "two words"}};
-  config.uid = 65534;
-  config.gid = 65533;
   config.max_processes = 32;
   config.tmp_bytes = 16 << 20;
-  config.rootfs = "/";
-  config.workspace_dir = "/run/ce/workspaces/ce-0123456789ab";
+  config.workspace_bytes = 8 << 20;
+  config.rootfs = "/var/lib/code-executor/rootfs";
+  config.launcher_bundle_dir = "/run/ce/bundles/ce-0123456789ab/launcher";
   config.cgroups_path = "/code-executor/ce-0123456789ab/sandbox";
   return config;
 }
@@ -61,15 +60,22 @@ TEST(BuildOciConfigTest, ProcessFields) {
   EXPECT_EQ((*config)["ociVersion"], "1.0.0");
   const json& process = (*config)["process"];
   EXPECT_EQ(process["terminal"], false);
-  EXPECT_EQ(process["user"], json({{"uid", 65534}, {"gid", 65533}}));
-  EXPECT_EQ(process["args"], json({"python3", "main.py"}));
+  // The launcher is the sandbox's root; it starts the program as its own
+  // user (the manifest's run_as), which then has no capabilities at all.
+  EXPECT_EQ(process["user"], json({{"uid", 0}, {"gid", 0}}));
+  EXPECT_EQ(process["args"],
+            json({"python3", "-u", "/opt/code-executor/launcher.py"}));
   EXPECT_EQ(process["cwd"], "/workspace");
   EXPECT_EQ(process["env"].size(), 5u);
   EXPECT_EQ(process["env"][3], "A=1");
   EXPECT_EQ(process["env"][4], "B=two words");
   EXPECT_EQ(process["noNewPrivileges"], true);
-  for (const char* set :
-       {"bounding", "effective", "inheritable", "permitted", "ambient"}) {
+  const json launcher_caps = {"CAP_CHOWN", "CAP_DAC_READ_SEARCH", "CAP_KILL",
+                              "CAP_SETGID", "CAP_SETUID"};
+  for (const char* set : {"bounding", "effective", "permitted"}) {
+    EXPECT_EQ(process["capabilities"][set], launcher_caps) << set;
+  }
+  for (const char* set : {"inheritable", "ambient"}) {
     EXPECT_EQ(process["capabilities"][set], json::array()) << set;
   }
   EXPECT_EQ(process["rlimits"],
@@ -80,10 +86,11 @@ TEST(BuildOciConfigTest, ProcessFields) {
 TEST(BuildOciConfigTest, RootMountsNamespacesAndNoResources) {
   absl::StatusOr<json> config = BuildOciConfig(SampleConfig());
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ((*config)["root"], json({{"path", "/"}, {"readonly", true}}));
+  EXPECT_EQ((*config)["root"], json({{"path", "/var/lib/code-executor/rootfs"},
+                                     {"readonly", true}}));
   EXPECT_EQ((*config)["hostname"], "sandbox");
   const json& mounts = (*config)["mounts"];
-  ASSERT_EQ(mounts.size(), 5u);
+  ASSERT_EQ(mounts.size(), 6u);
   EXPECT_EQ(mounts[0]["destination"], "/proc");
   EXPECT_EQ(mounts[0]["type"], "proc");
   EXPECT_EQ(mounts[1]["destination"], "/dev");
@@ -96,11 +103,16 @@ TEST(BuildOciConfigTest, RootMountsNamespacesAndNoResources) {
   EXPECT_EQ(mounts[3]["type"], "tmpfs");
   EXPECT_THAT(mounts[3]["options"].get<std::vector<std::string>>(),
               testing::IsSupersetOf({"size=16777216", "mode=1777"}));
+  // The workspace is the sandbox's own tmpfs: nothing of it on the host.
   EXPECT_EQ(mounts[4]["destination"], "/workspace");
-  EXPECT_EQ(mounts[4]["type"], "bind");
-  EXPECT_EQ(mounts[4]["source"], "/run/ce/workspaces/ce-0123456789ab");
+  EXPECT_EQ(mounts[4]["type"], "tmpfs");
   EXPECT_THAT(mounts[4]["options"].get<std::vector<std::string>>(),
-              testing::IsSupersetOf({"rbind", "rw"}));
+              testing::IsSupersetOf({"size=8388608", "mode=0755"}));
+  EXPECT_EQ(mounts[5]["destination"], "/opt/code-executor");
+  EXPECT_EQ(mounts[5]["type"], "bind");
+  EXPECT_EQ(mounts[5]["source"], "/run/ce/bundles/ce-0123456789ab/launcher");
+  EXPECT_THAT(mounts[5]["options"].get<std::vector<std::string>>(),
+              testing::IsSupersetOf({"rbind", "ro"}));
 
   const json& linux_section = (*config)["linux"];
   EXPECT_EQ(linux_section["cgroupsPath"],

@@ -7,13 +7,19 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "server/exec/quantity.h"
-#include "server/local/io_pump.h"
 #include "server/local/runsc_process.h"
 
 namespace codeexec {
 namespace {
 
 constexpr int kSigkillExitCode = 128 + SIGKILL;
+
+std::string OutputLimitMessage(int64_t max_output_bytes, bool stopped) {
+  return absl::StrCat(
+      "output limit of ", FormatBytes(max_output_bytes),
+      " (stdout and stderr together) exceeded; ",
+      stopped ? "the program was stopped" : "output was truncated");
+}
 
 }  // namespace
 
@@ -26,8 +32,8 @@ bool LooksOomKilled(int exit_code, const CgroupMemoryEvents& memory,
 
 RunVerdict ClassifyRun(const RunFacts& facts) {
   RunVerdict verdict;
-  verdict.exit_code = ShellExitCode(facts.wait_status);
   verdict.truncated = facts.output_truncated;
+  verdict.exit_code = facts.exit_record.value_or(-1);
   switch (facts.stop_reason) {
     case StopReason::kTimeout:
       verdict.outcome = Outcome::kTimeout;
@@ -42,28 +48,30 @@ RunVerdict ClassifyRun(const RunFacts& facts) {
     case StopReason::kOutputLimit:
       verdict.outcome = Outcome::kOutputLimit;
       verdict.truncated = true;
-      verdict.message = absl::StrCat(
-          "output limit of ", FormatBytes(facts.max_output_bytes),
-          " (stdout and stderr together) exceeded; the program was stopped");
+      verdict.message = OutputLimitMessage(facts.max_output_bytes, true);
       return verdict;
     case StopReason::kNone:
       break;
   }
-  if (verdict.exit_code != 0 && LooksLikeRunscError(facts.held_stderr)) {
+  const int runsc_exit = ShellExitCode(facts.wait_status);
+  if (!facts.exit_record.has_value()) {
+    // The whole sandbox ended: the memory limit (the host kills gVisor as a
+    // whole), or gVisor could not start or keep running the launcher.
+    if (LooksOomKilled(runsc_exit, facts.memory, facts.memory_limit_bytes)) {
+      verdict.outcome = Outcome::kOomKilled;
+      verdict.exit_code = runsc_exit;
+      verdict.message = absl::StrCat(
+          "memory limit ", FormatBytes(facts.memory_limit_bytes), " exceeded");
+      return verdict;
+    }
     verdict.outcome = Outcome::kSandboxError;
-    verdict.exit_code = -1;  // the program never ran
-    verdict.program_ran = false;
-    verdict.message =
-        absl::StrCat("gVisor (runsc) could not run the program: ",
-                     absl::StripAsciiWhitespace(facts.held_stderr));
-    return verdict;
-  }
-  if (WIFSIGNALED(facts.wait_status)) {
-    // runsc itself died of a signal nobody here sent.
-    verdict.outcome = Outcome::kSandboxError;
-    verdict.message =
-        absl::StrCat("the gVisor sandbox (runsc) was killed by signal ",
-                     WTERMSIG(facts.wait_status));
+    const std::string said(absl::StripAsciiWhitespace(facts.sandbox_messages));
+    verdict.message = absl::StrCat(
+        "the gVisor sandbox ended without the launcher's exit record (runsc ",
+        WIFSIGNALED(facts.wait_status)
+            ? absl::StrCat("killed by signal ", WTERMSIG(facts.wait_status))
+            : absl::StrCat("exit status ", runsc_exit),
+        ")", said.empty() ? "" : absl::StrCat(": ", said));
     return verdict;
   }
   if (verdict.exit_code == 0) {
@@ -87,9 +95,7 @@ RunVerdict ClassifyRun(const RunFacts& facts) {
             : absl::StrCat("exited with code ", verdict.exit_code);
   }
   if (verdict.outcome == Outcome::kOutputLimit) {
-    verdict.message = absl::StrCat(
-        "output limit of ", FormatBytes(facts.max_output_bytes),
-        " (stdout and stderr together) exceeded; output was truncated");
+    verdict.message = OutputLimitMessage(facts.max_output_bytes, false);
   }
   return verdict;
 }

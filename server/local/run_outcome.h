@@ -1,9 +1,13 @@
 // Turning what was observed about a finished `runsc run` into the
-// execution's outcome, exit code and message.
+// execution's outcome, exit code and message. Only channels the program
+// cannot write count: the launcher's exit record (the program's output only
+// ever reaches us inside frames), runsc's exit status, runsc's own stderr and
+// the run's memory cgroup.
 #ifndef CODEEXEC_SERVER_LOCAL_RUN_OUTCOME_H_
 #define CODEEXEC_SERVER_LOCAL_RUN_OUTCOME_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -19,8 +23,11 @@ struct RunFacts {
   StopReason stop_reason = StopReason::kNone;
   // waitpid status of the `runsc run` process.
   int wait_status = 0;
-  // stderr held back because it looked like runsc's own error (see IoPump).
-  std::string held_stderr;
+  // The launcher's exit record: the program's exit code (signal N ->
+  // 128 + N). Absent when the sandbox ended before the launcher could say.
+  std::optional<int> exit_record;
+  // runsc's stderr, and anything on its stdout that was not a frame.
+  std::string sandbox_messages;
   // Output was cut at max_output_bytes (also after the program exited).
   bool output_truncated = false;
   CgroupMemoryEvents memory;
@@ -35,9 +42,6 @@ struct RunVerdict {
   int exit_code = -1;
   std::string message;
   bool truncated = false;
-  // False when runsc failed before the program ran (no output files then),
-  // and the held stderr is runsc's message, not program output.
-  bool program_ran = true;
 };
 
 // Exit 137 (SIGKILL) with evidence in the memory cgroup that the limit was

@@ -14,9 +14,12 @@ constexpr int64_t k64Mi = int64_t{64} << 20;
 
 int Exited(int code) { return code << 8; }
 
-RunFacts Facts(int wait_status) {
+// runsc exited with `wait_status`; the launcher's exit record, if any, said
+// `exit_record`.
+RunFacts Facts(int wait_status, std::optional<int> exit_record) {
   RunFacts facts;
   facts.wait_status = wait_status;
+  facts.exit_record = exit_record;
   facts.memory_limit_bytes = k64Mi;
   facts.timeout = absl::Seconds(2);
   facts.max_output_bytes = 1 << 20;
@@ -34,24 +37,31 @@ TEST(LooksOomKilledTest, NeedsSigkillAndEvidence) {
 }
 
 TEST(ClassifyRunTest, OkAndNonzero) {
-  RunVerdict ok = ClassifyRun(Facts(Exited(0)));
+  RunVerdict ok = ClassifyRun(Facts(Exited(0), 0));
   EXPECT_EQ(ok.outcome, Outcome::kOk);
   EXPECT_EQ(ok.exit_code, 0);
-  EXPECT_TRUE(ok.program_ran);
 
-  RunVerdict three = ClassifyRun(Facts(Exited(3)));
+  RunVerdict three = ClassifyRun(Facts(Exited(3), 3));
   EXPECT_EQ(three.outcome, Outcome::kNonzeroExit);
   EXPECT_EQ(three.exit_code, 3);
   EXPECT_EQ(three.message, "exited with code 3");
 
-  RunVerdict killed = ClassifyRun(Facts(Exited(137)));
+  RunVerdict killed = ClassifyRun(Facts(Exited(137), 137));
   EXPECT_EQ(killed.outcome, Outcome::kNonzeroExit);
   EXPECT_EQ(killed.exit_code, 137);
   EXPECT_THAT(killed.message, HasSubstr("signal 9"));
 }
 
+TEST(ClassifyRunTest, TheExitRecordIsTheProgramsWhateverRunscSays) {
+  // The launcher mirrors the program's code, but only the record counts.
+  RunVerdict verdict = ClassifyRun(Facts(Exited(0), 5));
+  EXPECT_EQ(verdict.outcome, Outcome::kNonzeroExit);
+  EXPECT_EQ(verdict.exit_code, 5);
+}
+
 TEST(ClassifyRunTest, OomKilled) {
-  RunFacts facts = Facts(Exited(137));
+  // gVisor is killed as a whole: no exit record.
+  RunFacts facts = Facts(Exited(137), std::nullopt);
   facts.memory.limit_hits = 10;
   RunVerdict verdict = ClassifyRun(facts);
   EXPECT_EQ(verdict.outcome, Outcome::kOomKilled);
@@ -60,7 +70,7 @@ TEST(ClassifyRunTest, OomKilled) {
 }
 
 TEST(ClassifyRunTest, OurStopsWin) {
-  RunFacts facts = Facts(Exited(137));
+  RunFacts facts = Facts(Exited(137), std::nullopt);
   facts.memory.limit_hits = 10;  // even with memory pressure
   facts.stop_reason = StopReason::kTimeout;
   EXPECT_EQ(ClassifyRun(facts).outcome, Outcome::kTimeout);
@@ -78,27 +88,42 @@ TEST(ClassifyRunTest, OurStopsWin) {
   EXPECT_THAT(limited.message, HasSubstr("1Mi"));
 }
 
-TEST(ClassifyRunTest, RunscErrorIsSandboxError) {
-  RunFacts facts = Facts(Exited(128));
-  facts.held_stderr =
+TEST(ClassifyRunTest, NoExitRecordIsSandboxErrorWithRunscsWords) {
+  RunFacts facts = Facts(Exited(128), std::nullopt);
+  facts.sandbox_messages =
       "running container: starting container: error finding executable "
-      "\"nope\"\n";
+      "\"python3\"\n";
   RunVerdict verdict = ClassifyRun(facts);
   EXPECT_EQ(verdict.outcome, Outcome::kSandboxError);
-  EXPECT_FALSE(verdict.program_ran);
   EXPECT_EQ(verdict.exit_code, -1);
-  EXPECT_THAT(verdict.message, HasSubstr("error finding executable \"nope\""));
-  EXPECT_THAT(verdict.message, HasSubstr("runsc"));
+  EXPECT_THAT(verdict.message,
+              HasSubstr("error finding executable \"python3\""));
+  EXPECT_THAT(verdict.message, HasSubstr("runsc exit status 128"));
+}
+
+TEST(ClassifyRunTest, ProgramStderrCannotMakeASandboxError) {
+  // What the program wrote never reaches sandbox_messages (it arrives in
+  // frames); with an exit record, the program's code is the verdict.
+  RunFacts facts = Facts(Exited(3), 3);
+  RunVerdict verdict = ClassifyRun(facts);
+  EXPECT_EQ(verdict.outcome, Outcome::kNonzeroExit);
+  EXPECT_EQ(verdict.exit_code, 3);
 }
 
 TEST(ClassifyRunTest, RunscKilledBySignalIsSandboxError) {
-  RunVerdict verdict = ClassifyRun(Facts(SIGSEGV));
+  RunVerdict verdict = ClassifyRun(Facts(SIGSEGV, std::nullopt));
   EXPECT_EQ(verdict.outcome, Outcome::kSandboxError);
   EXPECT_THAT(verdict.message, HasSubstr("signal 11"));
 }
 
+TEST(ClassifyRunTest, SigkillWithoutMemoryEvidenceIsSandboxError) {
+  RunVerdict verdict = ClassifyRun(Facts(Exited(137), std::nullopt));
+  EXPECT_EQ(verdict.outcome, Outcome::kSandboxError);
+  EXPECT_THAT(verdict.message, HasSubstr("without the launcher's exit record"));
+}
+
 TEST(ClassifyRunTest, TruncatedAfterExit) {
-  RunFacts facts = Facts(Exited(0));
+  RunFacts facts = Facts(Exited(0), 0);
   facts.output_truncated = true;
   RunVerdict verdict = ClassifyRun(facts);
   EXPECT_EQ(verdict.outcome, Outcome::kOutputLimit);

@@ -91,9 +91,10 @@ absl::StatusOr<std::vector<std::string>> RunscCli::List() const {
   return ids;
 }
 
-absl::Status RunscCli::Kill(const std::string& id) const {
+absl::Status RunscCli::Kill(const std::string& id,
+                            const std::string& signal) const {
   std::vector<std::string> argv = BaseArgv();
-  argv.insert(argv.end(), {"kill", id, "KILL"});
+  argv.insert(argv.end(), {"kill", id, signal});
   absl::StatusOr<CommandResult> result = RunCommand(argv, kCommandTimeout);
   if (!result.ok()) return result.status();
   if (result->exit_code != 0) return CommandError(argv, *result);

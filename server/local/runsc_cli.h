@@ -30,8 +30,9 @@ class RunscCli {
   absl::StatusOr<std::string> Version() const;
   // Ids of the containers under the root (`runsc list --quiet`).
   absl::StatusOr<std::vector<std::string>> List() const;
-  // `runsc kill <id> KILL`.
-  absl::Status Kill(const std::string& id) const;
+  // `runsc kill <id> <signal>`.
+  absl::Status Kill(const std::string& id,
+                    const std::string& signal = "KILL") const;
   // `runsc delete --force <id>`; a container that does not exist is fine.
   absl::Status DeleteForce(const std::string& id) const;
   // Whether runsc still has state (files in the root) for `id`; cheap, no

@@ -10,7 +10,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "server/local/fs_util.h"
-#include "server/local/workspace.h"
 
 namespace codeexec {
 
@@ -42,19 +41,15 @@ std::string StateDir::BundleDir(absl::string_view id) const {
   return absl::StrCat(BundlesDir(), "/", id);
 }
 
-std::string StateDir::WorkspaceDir(absl::string_view id) const {
-  return absl::StrCat(WorkspacesDir(), "/", id);
-}
-
 absl::Status StateDir::Prepare() const {
   if (root_.empty() || root_[0] != '/') {
     return absl::InvalidArgumentError(absl::StrCat(
         "the gvisor-local state_dir must be an absolute path, got \"", root_,
         "\""));
   }
-  for (const std::string& dir :
-       {root_, RunscRoot(), BundlesDir(), WorkspacesDir()}) {
-    if (mkdir(dir.c_str(), 0711) != 0 && errno != EEXIST) {
+  for (const std::string& dir : {root_, RunscRoot(), BundlesDir()}) {
+    if ((mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) ||
+        chmod(dir.c_str(), 0700) != 0) {
       return absl::FailedPreconditionError(
           absl::StrCat("cannot prepare the gvisor-local state directory: ",
                        ErrnoError(errno, "creating ", dir).message(),
@@ -66,10 +61,6 @@ absl::Status StateDir::Prepare() const {
 
 std::vector<absl::Status> StateDir::RemoveLeftoverFiles() const {
   std::vector<absl::Status> problems;
-  for (const std::string& name : ListDir(WorkspacesDir())) {
-    absl::Status removed = UnmountAndRemoveWorkspace(WorkspaceDir(name));
-    if (!removed.ok()) problems.push_back(removed);
-  }
   for (const std::string& name : ListDir(BundlesDir())) {
     absl::Status removed = RemoveTree(BundleDir(name));
     if (!removed.ok()) problems.push_back(removed);

@@ -1,8 +1,10 @@
 // The gvisor-local backend's private state directory and the names it puts
 // there:
-//   <state>/runsc/           runsc --root (container state)
-//   <state>/bundles/<id>/    OCI bundle (config.json) of one run
-//   <state>/workspaces/<id>  tmpfs mount point of one run's workspace
+//   <state>/runsc/                   runsc --root (container state)
+//   <state>/bundles/<id>/            OCI bundle (config.json) of one run
+//   <state>/bundles/<id>/launcher/   its launcher bundle (read-only inside)
+// Everything is root's, mode 0700 at the top: nothing of it is reachable
+// by a sandboxed program, even with the host's "/" as its rootfs.
 #ifndef CODEEXEC_SERVER_LOCAL_STATE_DIR_H_
 #define CODEEXEC_SERVER_LOCAL_STATE_DIR_H_
 
@@ -30,17 +32,16 @@ class StateDir {
   const std::string& root() const { return root_; }
   std::string RunscRoot() const { return root_ + "/runsc"; }
   std::string BundlesDir() const { return root_ + "/bundles"; }
-  std::string WorkspacesDir() const { return root_ + "/workspaces"; }
   std::string BundleDir(absl::string_view id) const;
-  std::string WorkspaceDir(absl::string_view id) const;
 
-  // Creates the root and its subdirectories (mode 0711) where missing.
+  // Creates the root and its subdirectories (mode 0700) where missing, and
+  // makes an existing root 0700.
   // Errors say to pick a writable local directory.
   absl::Status Prepare() const;
 
   // What a crashed server left in the directory, after its containers were
-  // deleted: unmounts and removes every workspace, removes every bundle and
-  // every file in the runsc root. Returns what could not be removed.
+  // deleted: removes every bundle and every file in the runsc root. Returns
+  // what could not be removed.
   std::vector<absl::Status> RemoveLeftoverFiles() const;
 
  private:

@@ -8,7 +8,6 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/local/fs_util.h"
-#include "server/local/workspace.h"
 
 namespace codeexec {
 namespace {
@@ -38,7 +37,6 @@ TEST(StateDirTest, Paths) {
   StateDir state("/run/code-executor");
   EXPECT_EQ(state.RunscRoot(), "/run/code-executor/runsc");
   EXPECT_EQ(state.BundleDir("ce-1"), "/run/code-executor/bundles/ce-1");
-  EXPECT_EQ(state.WorkspaceDir("ce-1"), "/run/code-executor/workspaces/ce-1");
 }
 
 TEST(StateDirTest, PrepareRequiresAbsoluteWritablePath) {
@@ -54,27 +52,29 @@ TEST(StateDirTest, PrepareThenRemoveLeftovers) {
   ASSERT_NE(mkdtemp(dir_template), nullptr);
   StateDir state(std::string(dir_template) + "/state");
   ASSERT_TRUE(state.Prepare().ok());
-  ASSERT_TRUE(state.Prepare().ok());  // idempotent
-  EXPECT_THAT(ListDir(state.root()),
-              UnorderedElementsAre("runsc", "bundles", "workspaces"));
+  ASSERT_TRUE(chmod(state.root().c_str(), 0755) == 0);
+  ASSERT_TRUE(state.Prepare().ok());  // idempotent, and tightens the mode
+  EXPECT_THAT(ListDir(state.root()), UnorderedElementsAre("runsc", "bundles"));
+  for (const std::string& dir :
+       {state.root(), state.RunscRoot(), state.BundlesDir()}) {
+    struct stat info;
+    ASSERT_EQ(stat(dir.c_str(), &info), 0);
+    EXPECT_EQ(info.st_mode & 07777, 0700u) << dir;  // nothing for others
+  }
 
   ASSERT_EQ(mkdir(state.BundleDir("ce-1").c_str(), 0700), 0);
   ASSERT_TRUE(
       WriteNewFile(state.BundleDir("ce-1") + "/config.json", "{}", 0600).ok());
-  ASSERT_EQ(mkdir(state.WorkspaceDir("ce-2").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((state.BundleDir("ce-1") + "/launcher").c_str(), 0755), 0);
   ASSERT_TRUE(
-      WriteNewFile(state.WorkspaceDir("ce-2") + "/main.py", "x", 0644).ok());
-  if (geteuid() == 0) {
-    ASSERT_TRUE(
-        MountWorkspace(state.WorkspaceDir("ce-3"), 1 << 20, 65534, 65534).ok());
-  }
+      WriteNewFile(state.BundleDir("ce-1") + "/launcher/program", "x", 0444)
+          .ok());
   ASSERT_TRUE(
       WriteNewFile(state.RunscRoot() + "/ce-4_sandbox:ce-4.lock", "", 0600)
           .ok());
 
   EXPECT_THAT(state.RemoveLeftoverFiles(), IsEmpty());
   EXPECT_THAT(ListDir(state.BundlesDir()), IsEmpty());
-  EXPECT_THAT(ListDir(state.WorkspacesDir()), IsEmpty());
   EXPECT_THAT(ListDir(state.RunscRoot()), IsEmpty());
   EXPECT_TRUE(RemoveTree(dir_template).ok());
 }

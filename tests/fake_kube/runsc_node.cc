@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -87,6 +88,18 @@ absl::StatusOr<EnvVars> ContainerEnv(const json& pod) {
   return env;
 }
 
+// A runtime that cannot start a container tells the real kubelet through
+// the CRI; here runsc says it on its combined output before the container
+// runs, in words that begin like these (measured with 0.0~20221219).
+bool LooksLikeRunscError(absl::string_view text) {
+  for (absl::string_view prefix :
+       {"running container:", "creating container:", "starting container:",
+        "reading spec:", "loading container", "creating sandbox:"}) {
+    if (absl::StartsWith(text, prefix)) return true;
+  }
+  return false;
+}
+
 // The OCI config.json for the pod's container.
 absl::StatusOr<json> PodOciConfig(const json& pod,
                                   const std::vector<json>& volume_mounts,
@@ -108,9 +121,9 @@ absl::StatusOr<json> PodOciConfig(const json& pod,
   }
   const json& uid = SecurityField(pod, "runAsUser");
   const json& gid = SecurityField(pod, "runAsGroup");
-  bundle.uid = uid.is_number() ? uid.get<uint32_t>() : 0;
-  bundle.gid = gid.is_number() ? gid.get<uint32_t>() : 0;
-  if (SecurityField(pod, "runAsNonRoot") == true && bundle.uid == 0) {
+  const uint32_t run_uid = uid.is_number() ? uid.get<uint32_t>() : 0;
+  const uint32_t run_gid = gid.is_number() ? gid.get<uint32_t>() : 0;
+  if (SecurityField(pod, "runAsNonRoot") == true && run_uid == 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         "container has runAsNonRoot and image will run as root (pod: \"",
         MetadataString(pod, "name"), "_", MetadataString(pod, "namespace"), "(",
@@ -123,10 +136,18 @@ absl::StatusOr<json> PodOciConfig(const json& pod,
   bundle.max_processes = kMaxProcesses;
   bundle.tmp_bytes = kTmpBytes;
   bundle.rootfs = rootfs;
-  bundle.workspace_dir = "/nonexistent";  // replaced by the pod's volumes
+  bundle.launcher_bundle_dir = "/nonexistent";  // the pod's volumes instead
   bundle.cgroups_path = cgroups_path;
   absl::StatusOr<json> config = BuildOciConfig(bundle);
   if (!config.ok()) return config.status();
+
+  // The pod's user, and no capabilities (our pods drop ALL; the fake runs
+  // nothing that asks for more).
+  (*config)["process"]["user"] = {{"uid", run_uid}, {"gid", run_gid}};
+  for (const char* set :
+       {"bounding", "effective", "inheritable", "permitted", "ambient"}) {
+    (*config)["process"]["capabilities"][set] = json::array();
+  }
 
   (*config)["process"]["cwd"] = container.value("workingDir", "/");
   (*config)["hostname"] = MetadataString(pod, "name");

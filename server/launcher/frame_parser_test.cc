@@ -1,4 +1,4 @@
-#include "server/kube/frame_parser.h"
+#include "server/launcher/frame_parser.h"
 
 #include <string>
 #include <vector>
@@ -8,7 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace codeexec::kube {
+namespace codeexec {
 namespace {
 
 using Kind = LauncherEvent::Kind;
@@ -187,4 +187,4 @@ TEST(FrameParserTest, IsSafeRelativePath) {
 }
 
 }  // namespace
-}  // namespace codeexec::kube
+}  // namespace codeexec

@@ -1,5 +1,5 @@
-// Parses the framed records the launcher (launcher/launcher.py) writes to
-// the sandbox pod's log, one record per line:
+// Parses the framed records the launcher (launcher.py) writes to its
+// stdout (a pod's log, or runsc's stdout), one record per line:
 //
 //   @ce1 o <b64>               chunk of the program's stdout
 //   @ce1 e <b64>               chunk of the program's stderr
@@ -10,8 +10,8 @@
 // Base64 is standard with padding. Anything else, including a malformed
 // frame, is a kForeign event carrying the raw line: e.g. the runtime's own
 // errors written before the launcher started. The parser never fails.
-#ifndef CODEEXEC_SERVER_KUBE_FRAME_PARSER_H_
-#define CODEEXEC_SERVER_KUBE_FRAME_PARSER_H_
+#ifndef CODEEXEC_SERVER_LAUNCHER_FRAME_PARSER_H_
+#define CODEEXEC_SERVER_LAUNCHER_FRAME_PARSER_H_
 
 #include <cstddef>
 #include <string>
@@ -19,7 +19,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace codeexec::kube {
+namespace codeexec {
 
 struct LauncherEvent {
   enum class Kind { kStdout, kStderr, kFile, kFilesTruncated, kExit, kForeign };
@@ -66,6 +66,6 @@ class FrameParser {
 // ".." component, no NUL.
 bool IsSafeRelativePath(absl::string_view path);
 
-}  // namespace codeexec::kube
+}  // namespace codeexec
 
-#endif  // CODEEXEC_SERVER_KUBE_FRAME_PARSER_H_
+#endif  // CODEEXEC_SERVER_LAUNCHER_FRAME_PARSER_H_

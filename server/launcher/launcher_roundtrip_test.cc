@@ -1,11 +1,13 @@
-// The contract between the three parts: the ConfigMap BuildConfigMap makes
-// (with the embedded launcher), laid out on disk as the kubelet mounts it,
-// run by python3 as the pod runs it, its log parsed by FrameParser.
+// The contract between the parts both backends share: the bundle
+// BundleEntries makes (with the embedded launcher) laid out on disk as the
+// sandbox sees it, run by python3 as the sandbox runs it, its stdout parsed
+// by FrameParser.
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -13,11 +15,11 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "server/kube/frame_parser.h"
-#include "server/kube/launcher_source.h"
-#include "server/kube/objects.h"
+#include "server/launcher/frame_parser.h"
+#include "server/launcher/launcher_bundle.h"
+#include "server/launcher/launcher_source.h"
 
-namespace codeexec::kube {
+namespace codeexec {
 namespace {
 
 namespace fs = std::filesystem;
@@ -44,31 +46,20 @@ class LauncherRoundTripTest : public testing::Test {
     fs::create_directory(dir_ / "workspace");
     spec_.execution_id = "ce-00000000abcd";
     spec_.language = {"main.py", {"python3", "main.py"}, "", {}};
-    context_.options = &options_;
-    context_.replica = "test";
-    context_.launcher_source = std::string(LauncherSource());
   }
   void TearDown() override {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
-  // Lays the ConfigMap out as files, runs the launcher, parses its stdout
-  // fed in odd-sized chunks.
+  // Lays the bundle out as files, runs the launcher, parses its stdout fed
+  // in odd-sized chunks.
   Outcome Run() {
-    absl::StatusOr<nlohmann::json> config_map = BuildConfigMap(spec_, context_);
-    EXPECT_TRUE(config_map.ok()) << config_map.status();
     Outcome outcome;
-    if (!config_map.ok()) return outcome;
-    for (const auto& [key, value] : (*config_map)["data"].items()) {
-      std::ofstream(dir_ / "bundle" / key, std::ios::binary)
-          << value.get<std::string>();
-    }
-    const nlohmann::json binary_data =
-        config_map->value("binaryData", nlohmann::json::object());
-    for (const auto& [key, value] : binary_data.items()) {
-      std::string raw;
-      EXPECT_TRUE(absl::Base64Unescape(value.get<std::string>(), &raw));
-      std::ofstream(dir_ / "bundle" / key, std::ios::binary) << raw;
+    const std::string manifest = BuildManifest(spec_).dump();
+    for (const BundleEntry& entry :
+         BundleEntries(spec_, manifest, LauncherSource())) {
+      std::ofstream(dir_ / "bundle" / entry.key, std::ios::binary)
+          << entry.content;
     }
     const std::string command = absl::StrCat(
         "CE_BUNDLE_DIR='", (dir_ / "bundle").string(), "' CE_WORKSPACE='",
@@ -116,9 +107,7 @@ class LauncherRoundTripTest : public testing::Test {
   }
 
   fs::path dir_;
-  KubernetesOptions options_;
   ExecutionSpec spec_;
-  ObjectContext context_;
 };
 
 TEST_F(LauncherRoundTripTest, EverythingComesBack) {
@@ -168,5 +157,13 @@ TEST_F(LauncherRoundTripTest, OutputLimitStopsTheProgram) {
   EXPECT_EQ(outcome.exit_code, 137);
 }
 
+TEST(LauncherSourceTest, EmbeddedTextEqualsTheFile) {
+  std::ifstream in(CODEEXEC_LAUNCHER_PY, std::ios::binary);
+  const std::string file((std::istreambuf_iterator<char>(in)),
+                         std::istreambuf_iterator<char>());
+  ASSERT_FALSE(file.empty());
+  EXPECT_EQ(LauncherSource(), file);
+}
+
 }  // namespace
-}  // namespace codeexec::kube
+}  // namespace codeexec

@@ -1,4 +1,4 @@
-#include "server/kube/frame_parser.h"
+#include "server/launcher/frame_parser.h"
 
 #include <utility>
 
@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
-namespace codeexec::kube {
+namespace codeexec {
 namespace {
 
 constexpr absl::string_view kPrefix = "@ce1 ";
@@ -119,4 +119,4 @@ void FrameParser::CompleteLine(std::vector<LauncherEvent>& events) {
   dropping_ = false;
 }
 
-}  // namespace codeexec::kube
+}  // namespace codeexec
