@@ -9,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
 #include "server/api/execute_stream.h"
+#include "server/exec/utf8.h"
 
 namespace codeexec {
 namespace {
@@ -42,7 +43,7 @@ std::optional<absl::Duration> TimeToDeadline(
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+                      ToValidUtf8(std::string(status.message())));
 }
 
 CodeExecutorService::CodeExecutorService(ValidatorOptions options,

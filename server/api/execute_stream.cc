@@ -5,6 +5,7 @@
 
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
+#include "server/exec/utf8.h"
 
 namespace codeexec {
 namespace {
@@ -156,7 +157,7 @@ void ExecuteStream::OnFinished(const ExecutionResult& result) {
     absl::MutexLock lock(&mu_);
     final_status_ =
         grpc::Status(static_cast<grpc::StatusCode>(result.service_error.code()),
-                     std::string(result.service_error.message()));
+                     ToValidUtf8(std::string(result.service_error.message())));
     last_queued_ = true;
     WriteNextLocked();
     return;
@@ -165,12 +166,20 @@ void ExecuteStream::OnFinished(const ExecutionResult& result) {
   Finished* finished = response.mutable_finished();
   finished->set_exit_code(result.exit_code);
   finished->set_outcome(ToProto(result.outcome));
-  finished->set_message(result.message);
+  // Whatever the program wrote or named, Finished stays valid protobuf:
+  // string fields hold valid UTF-8 (U+FFFD for each invalid sequence), and a
+  // file name that was not valid UTF-8 also travels exactly in raw_path.
+  finished->set_message(ToValidUtf8(result.message));
   finished->set_truncated(result.truncated);
   finished->set_output_files_truncated(result.output_files_truncated);
   for (const WorkspaceFile& file : result.output_files) {
     auto* out = finished->add_output_files();
-    out->set_path(file.path);
+    if (IsValidUtf8(file.path)) {
+      out->set_path(file.path);
+    } else {
+      out->set_path(ToValidUtf8(file.path));
+      out->set_raw_path(file.path);
+    }
     out->set_content(file.content);
   }
   const PhaseTimings& t = result.timings;
