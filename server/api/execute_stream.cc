@@ -1,5 +1,7 @@
 #include "server/api/execute_stream.h"
 
+#include <grpcpp/impl/codegen/proto_utils.h>
+
 #include <cstdio>
 #include <utility>
 
@@ -215,8 +217,18 @@ void ExecuteStream::Enqueue(ExecuteResponse response, bool last) {
 void ExecuteStream::WriteNextLocked() {
   if (write_in_flight_ || finish_called_ || reactor_ == nullptr) return;
   if (!pending_.empty()) {
-    in_flight_ = std::move(pending_.front());
+    bool own_buffer = false;
+    in_flight_.Clear();  // the previous write is done with it
+    grpc::Status serialized =
+        grpc::SerializationTraits<ExecuteResponse>::Serialize(
+            pending_.front(), &in_flight_, &own_buffer);
     pending_.pop_front();
+    if (!serialized.ok()) {
+      pending_.clear();
+      finish_called_ = true;
+      reactor_->Finish(serialized);
+      return;
+    }
     write_in_flight_ = true;
     reactor_->StartWrite(&in_flight_);
   } else if (last_queued_) {
