@@ -9,6 +9,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
 #include "server/api/execute_stream.h"
+#include "server/api/request_decoder.h"
+#include "server/exec/utf8.h"
 
 namespace codeexec {
 namespace {
@@ -29,6 +31,17 @@ std::string Sha256Hex(std::string_view data) {
       reinterpret_cast<const char*>(digest), SHA256_DIGEST_LENGTH));
 }
 
+absl::StatusOr<codeexecutor::v1::ExecuteRequest> Decode(
+    const grpc::ByteBuffer& wire) {
+  if (wire.Length() == 0) return DecodeExecuteRequest("");  // all defaults
+  grpc::Slice slice;
+  if (!wire.DumpToSingleSlice(&slice).ok()) {
+    return absl::InvalidArgumentError("request: cannot be read");
+  }
+  return DecodeExecuteRequest(std::string_view(
+      reinterpret_cast<const char*>(slice.begin()), slice.size()));
+}
+
 std::optional<absl::Duration> TimeToDeadline(
     const grpc::CallbackServerContext& context) {
   const auto deadline = context.deadline();
@@ -42,7 +55,7 @@ std::optional<absl::Duration> TimeToDeadline(
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+                      ToValidUtf8(std::string(status.message())));
 }
 
 CodeExecutorService::CodeExecutorService(ValidatorOptions options,
@@ -52,11 +65,16 @@ CodeExecutorService::CodeExecutorService(ValidatorOptions options,
       dispatcher_(dispatcher),
       metrics_(metrics) {}
 
-grpc::ServerWriteReactor<codeexecutor::v1::ExecuteResponse>*
-CodeExecutorService::Execute(grpc::CallbackServerContext* context,
-                             const codeexecutor::v1::ExecuteRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* CodeExecutorService::Execute(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* wire) {
+  absl::StatusOr<codeexecutor::v1::ExecuteRequest> decoded = Decode(*wire);
+  const codeexecutor::v1::ExecuteRequest* request =
+      decoded.ok() ? &*decoded
+                   : &codeexecutor::v1::ExecuteRequest::default_instance();
   absl::StatusOr<ExecutionSpec> spec =
-      BuildExecutionSpec(*request, options_, TimeToDeadline(*context));
+      decoded.ok()
+          ? BuildExecutionSpec(*request, options_, TimeToDeadline(*context))
+          : absl::StatusOr<ExecutionSpec>(decoded.status());
   if (spec.ok()) {
     if (absl::Status valid = dispatcher_.backend().Validate(*spec);
         !valid.ok()) {

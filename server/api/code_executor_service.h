@@ -1,6 +1,8 @@
 // The gRPC CodeExecutor service (callback API): validates a request, queues
 // it on the Dispatcher and streams the execution's events back through one
-// ServerWriteReactor per call.
+// ServerWriteReactor per call. Execute is served raw (ByteBuffer in and out):
+// the request is decoded here (request_decoder.h) so that invalid UTF-8 in a
+// string field is INVALID_ARGUMENT naming it; clients see the normal proto.
 #ifndef CODEEXEC_SERVER_API_CODE_EXECUTOR_SERVICE_H_
 #define CODEEXEC_SERVER_API_CODE_EXECUTOR_SERVICE_H_
 
@@ -14,15 +16,18 @@
 namespace codeexec {
 
 class CodeExecutorService final
-    : public codeexecutor::v1::CodeExecutor::CallbackService {
+    : public codeexecutor::v1::CodeExecutor::WithRawCallbackMethod_Execute<
+          codeexecutor::v1::CodeExecutor::Service> {
  public:
   // `dispatcher` and `metrics` (may be null) must outlive the service.
   CodeExecutorService(ValidatorOptions options, Dispatcher& dispatcher,
                       ServiceMetrics* metrics);
 
-  grpc::ServerWriteReactor<codeexecutor::v1::ExecuteResponse>* Execute(
+  // `wire` is a serialized ExecuteRequest; the stream carries serialized
+  // ExecuteResponses.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Execute(
       grpc::CallbackServerContext* context,
-      const codeexecutor::v1::ExecuteRequest* request) override;
+      const grpc::ByteBuffer* wire) override;
 
  private:
   const ValidatorOptions options_;
@@ -30,7 +35,8 @@ class CodeExecutorService final
   ServiceMetrics* const metrics_;
 };
 
-// gRPC status for an internal absl::Status (same code, same message).
+// gRPC status for an internal absl::Status (same code, same message made
+// valid UTF-8).
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 }  // namespace codeexec

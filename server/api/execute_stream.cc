@@ -1,10 +1,13 @@
 #include "server/api/execute_stream.h"
 
+#include <grpcpp/impl/codegen/proto_utils.h>
+
 #include <cstdio>
 #include <utility>
 
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
+#include "server/exec/utf8.h"
 
 namespace codeexec {
 namespace {
@@ -156,7 +159,7 @@ void ExecuteStream::OnFinished(const ExecutionResult& result) {
     absl::MutexLock lock(&mu_);
     final_status_ =
         grpc::Status(static_cast<grpc::StatusCode>(result.service_error.code()),
-                     std::string(result.service_error.message()));
+                     ToValidUtf8(std::string(result.service_error.message())));
     last_queued_ = true;
     WriteNextLocked();
     return;
@@ -165,12 +168,20 @@ void ExecuteStream::OnFinished(const ExecutionResult& result) {
   Finished* finished = response.mutable_finished();
   finished->set_exit_code(result.exit_code);
   finished->set_outcome(ToProto(result.outcome));
-  finished->set_message(result.message);
+  // Whatever the program wrote or named, Finished stays valid protobuf:
+  // string fields hold valid UTF-8 (U+FFFD for each invalid sequence), and a
+  // file name that was not valid UTF-8 also travels exactly in raw_path.
+  finished->set_message(ToValidUtf8(result.message));
   finished->set_truncated(result.truncated);
   finished->set_output_files_truncated(result.output_files_truncated);
   for (const WorkspaceFile& file : result.output_files) {
     auto* out = finished->add_output_files();
-    out->set_path(file.path);
+    if (IsValidUtf8(file.path)) {
+      out->set_path(file.path);
+    } else {
+      out->set_path(ToValidUtf8(file.path));
+      out->set_raw_path(file.path);
+    }
     out->set_content(file.content);
   }
   const PhaseTimings& t = result.timings;
@@ -206,8 +217,18 @@ void ExecuteStream::Enqueue(ExecuteResponse response, bool last) {
 void ExecuteStream::WriteNextLocked() {
   if (write_in_flight_ || finish_called_ || reactor_ == nullptr) return;
   if (!pending_.empty()) {
-    in_flight_ = std::move(pending_.front());
+    bool own_buffer = false;
+    in_flight_.Clear();  // the previous write is done with it
+    grpc::Status serialized =
+        grpc::SerializationTraits<ExecuteResponse>::Serialize(
+            pending_.front(), &in_flight_, &own_buffer);
     pending_.pop_front();
+    if (!serialized.ok()) {
+      pending_.clear();
+      finish_called_ = true;
+      reactor_->Finish(serialized);
+      return;
+    }
     write_in_flight_ = true;
     reactor_->StartWrite(&in_flight_);
   } else if (last_queued_) {

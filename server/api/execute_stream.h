@@ -2,7 +2,8 @@
 // the program (ExecutionObserver side) and gRPC's reactor (write side).
 // Events are queued under a mutex with one write in flight; reactions never
 // block. The reactor is deleted in OnDone; the stream state lives on (shared)
-// until the worker is done with it too.
+// until the worker is done with it too. The reactor writes raw ByteBuffers
+// (Execute is a raw method); a response is serialized as its write starts.
 #ifndef CODEEXEC_SERVER_API_EXECUTE_STREAM_H_
 #define CODEEXEC_SERVER_API_EXECUTE_STREAM_H_
 
@@ -33,7 +34,7 @@ struct ExecutionIdentity {
 class ExecuteStream : public ExecutionObserver,
                       public std::enable_shared_from_this<ExecuteStream> {
  public:
-  using Reactor = grpc::ServerWriteReactor<codeexecutor::v1::ExecuteResponse>;
+  using Reactor = grpc::ServerWriteReactor<grpc::ByteBuffer>;
 
   // Creates the stream and its reactor; hand the reactor to gRPC.
   static std::shared_ptr<ExecuteStream> Create(ExecutionIdentity identity);
@@ -65,7 +66,7 @@ class ExecuteStream : public ExecutionObserver,
   absl::Mutex mu_;
   StreamReactor* reactor_ ABSL_GUARDED_BY(mu_);
   std::deque<codeexecutor::v1::ExecuteResponse> pending_ ABSL_GUARDED_BY(mu_);
-  codeexecutor::v1::ExecuteResponse in_flight_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer in_flight_ ABSL_GUARDED_BY(mu_);
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool last_queued_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;

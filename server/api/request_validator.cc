@@ -9,10 +9,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "server/api/field_error.h"
 #include "server/exec/quantity.h"
 
 namespace codeexec {
@@ -24,11 +25,19 @@ using ::codeexecutor::v1::ExecuteRequest;
 // event still reach the client in time.
 constexpr absl::Duration kDeadlineReserve = absl::Milliseconds(500);
 constexpr size_t kMaxClientRequestIdLength = 128;
+// Well under PATH_MAX (4096) once below the workspace directory.
 constexpr size_t kMaxPathLength = 1024;
-
-absl::Status FieldError(absl::string_view field, absl::string_view problem) {
-  return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
-}
+// NAME_MAX: the longest file name (path component) filesystems take.
+constexpr size_t kMaxPathComponentLength = 255;
+// Longer quantities are never valid; capped so that the error quoting one
+// stays short.
+constexpr size_t kMaxQuantityLength = 64;
+// execve's limits (Linux and gVisor alike): one "NAME=value" string is at
+// most MAX_ARG_STRLEN (128 KiB) with its NUL, and all of argv and envp
+// together share ARG_MAX (a quarter of the 8 MiB stack limit); the request's
+// variables get half of that.
+constexpr size_t kMaxEnvEntryBytes = (128 << 10) - 1;
+constexpr size_t kMaxEnvTotalBytes = 1 << 20;
 
 absl::Status CheckSize(absl::string_view field, size_t size, int64_t maximum) {
   if (static_cast<int64_t>(size) > maximum) {
@@ -52,28 +61,62 @@ absl::StatusOr<std::string> NormaliseRelativePath(absl::string_view field,
                                                   absl::string_view path) {
   if (path.empty()) return FieldError(field, "must not be empty");
   if (path.size() > kMaxPathLength) {
-    return FieldError(
-        field, absl::StrCat("longer than ", kMaxPathLength, " characters"));
+    return FieldError(field, absl::StrCat(path.size(), " bytes is longer than ",
+                                          kMaxPathLength));
   }
   if (path.find('\0') != absl::string_view::npos) {
     return FieldError(field, "must not contain NUL");
   }
   if (path.front() == '/') {
-    return FieldError(field, absl::StrCat("\"", path,
-                                          "\" is absolute; paths are relative "
+    return FieldError(field, absl::StrCat(QuoteForError(path),
+                                          " is absolute; paths are relative "
                                           "to the workspace"));
   }
   std::vector<absl::string_view> parts;
   for (absl::string_view part : absl::StrSplit(path, '/')) {
     if (part.empty() || part == ".") continue;
     if (part == "..") {
-      return FieldError(
-          field, absl::StrCat("\"", path, "\" escapes the workspace (..)"));
+      return FieldError(field, absl::StrCat(QuoteForError(path),
+                                            " escapes the workspace (..)"));
+    }
+    if (part.size() > kMaxPathComponentLength) {
+      return FieldError(field, absl::StrCat("the name ", QuoteForError(part),
+                                            " is longer "
+                                            "than ",
+                                            kMaxPathComponentLength, " bytes"));
     }
     parts.push_back(part);
   }
   if (parts.empty()) return FieldError(field, "names no file");
   return absl::StrJoin(parts, "/");
+}
+
+// A workspace file at `path` can be written after those in `seen`: it is
+// none of them, and neither a directory of one nor below one.
+absl::Status CheckNoClash(absl::string_view field, const std::string& path,
+                          const std::set<std::string>& seen) {
+  if (seen.count(path) > 0) {
+    return FieldError(field, absl::StrCat(QuoteForError(path),
+                                          " is given twice or is the "
+                                          "program's own file"));
+  }
+  for (size_t slash = path.find('/'); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    const std::string parent = path.substr(0, slash);
+    if (seen.count(parent) > 0) {
+      return FieldError(
+          field, absl::StrCat(QuoteForError(path), " is below ",
+                              QuoteForError(parent), ", which is a file"));
+    }
+  }
+  const std::string as_dir = path + "/";
+  auto below = seen.lower_bound(as_dir);
+  if (below != seen.end() && absl::StartsWith(*below, as_dir)) {
+    return FieldError(field,
+                      absl::StrCat(QuoteForError(path), " is a directory of ",
+                                   QuoteForError(*below)));
+  }
+  return absl::OkStatus();
 }
 
 // Resolves one request/limit pair against defaults and maxima.
@@ -93,6 +136,11 @@ absl::StatusOr<ResolvedPair> ResolvePair(
        {std::tuple{request_field, &request_text, &request},
         std::tuple{limit_field, &limit_text, &limit}}) {
     if (text->empty()) continue;
+    if (text->size() > kMaxQuantityLength) {
+      return FieldError(field, absl::StrCat(text->size(),
+                                            " bytes is longer "
+                                            "than any quantity"));
+    }
     absl::StatusOr<int64_t> value = parse(std::string_view(*text));
     if (!value.ok()) return FieldError(field, value.status().message());
     if (*value <= 0) return FieldError(field, "must be positive");
@@ -138,9 +186,10 @@ absl::StatusOr<ExecutionSpec> BuildExecutionSpec(
   if (language == options.languages.end()) {
     std::vector<std::string> known;
     for (const auto& [name, profile] : options.languages) known.push_back(name);
-    return FieldError("language",
-                      absl::StrCat("unknown language \"", spec.language_name,
-                                   "\"; known: ", absl::StrJoin(known, ", ")));
+    return FieldError(
+        "language",
+        absl::StrCat("unknown language ", QuoteForError(spec.language_name),
+                     "; known: ", absl::StrJoin(known, ", ")));
   }
   spec.language = language->second;
 
@@ -160,15 +209,27 @@ absl::StatusOr<ExecutionSpec> BuildExecutionSpec(
   // Sorted, so that runs of the same request are identical.
   std::map<std::string, std::string> sorted_env(request.env().begin(),
                                                 request.env().end());
+  size_t env_bytes = 0;
   for (const auto& [name, value] : sorted_env) {
-    const std::string field =
-        absl::StrCat("env[\"", absl::CHexEscape(name), "\"]");
+    const std::string field = absl::StrCat("env[", QuoteForError(name), "]");
     if (!IsValidEnvName(name)) {
       return FieldError(field,
                         "invalid name; names match [A-Za-z_][A-Za-z0-9_]*");
     }
     if (value.find('\0') != std::string::npos) {
       return FieldError(field, "value must not contain NUL");
+    }
+    const size_t entry_bytes = name.size() + 1 + value.size();  // NAME=value
+    if (entry_bytes > kMaxEnvEntryBytes) {
+      return FieldError(
+          field, absl::StrCat("NAME=value is ", entry_bytes,
+                              " bytes; the maximum is ", kMaxEnvEntryBytes));
+    }
+    env_bytes += entry_bytes + 1;
+    if (env_bytes > kMaxEnvTotalBytes) {
+      return FieldError("env",
+                        absl::StrCat("the variables exceed ", kMaxEnvTotalBytes,
+                                     " bytes in all"));
     }
     spec.env.emplace_back(name, value);
   }
@@ -185,11 +246,8 @@ absl::StatusOr<ExecutionSpec> BuildExecutionSpec(
     absl::StatusOr<std::string> path =
         NormaliseRelativePath(field, request.files(i).path());
     if (!path.ok()) return path.status();
-    if (!seen_paths.insert(*path).second) {
-      return FieldError(field, absl::StrCat("\"", *path,
-                                            "\" is given twice or is the "
-                                            "program's own file"));
-    }
+    if (auto s = CheckNoClash(field, *path, seen_paths); !s.ok()) return s;
+    seen_paths.insert(*path);
     total_file_bytes += request.files(i).content().size();
     spec.input_files.push_back({*path, request.files(i).content()});
   }

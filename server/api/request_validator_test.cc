@@ -1,6 +1,8 @@
 #include "server/api/request_validator.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -167,6 +169,68 @@ TEST(RequestValidatorTest, EachBadFieldIsNamed) {
   r = Valid();
   r.set_client_request_id("bad\nid");
   EXPECT_THAT(ErrorFor(r), StartsWith("client_request_id:"));
+}
+
+// What a filesystem or execve would refuse at run time (a SANDBOX_ERROR) is
+// refused before queueing, naming the field.
+TEST(RequestValidatorTest, WhatTheSandboxWouldRefuseIsNamed) {
+  ExecuteRequest r = Valid();
+  r.add_files()->set_path("d/" + std::string(256, 'n'));
+  EXPECT_THAT(ErrorFor(r), StartsWith("files[0].path: the name \"nnn"));
+  EXPECT_THAT(ErrorFor(r), HasSubstr("is longer than 255 bytes"));
+  r = Valid();
+  r.add_files()->set_path("d/" + std::string(255, 'n'));
+  EXPECT_TRUE(BuildExecutionSpec(r, Options(), std::nullopt).ok());
+  r = Valid();
+  r.add_files()->set_path(std::string(4 * 256, 'p') + "/x");
+  EXPECT_THAT(ErrorFor(r), StartsWith("files[0].path: 1026 bytes is longer"));
+
+  // A file where another needs a directory, in either order.
+  const std::pair<std::vector<std::string>, std::string> clashes[] = {
+      {{"a", "a/b"}, "files[1].path: \"a/b\" is below \"a\", which is a file"},
+      {{"a-x", "a/b", "a"}, "files[2].path: \"a\" is a directory of \"a/b\""},
+      {{"main.py/x"}, "files[0].path: \"main.py/x\" is below \"main.py\""},
+  };
+  for (const auto& [paths, expected] : clashes) {
+    r = Valid();
+    for (const std::string& path : paths) r.add_files()->set_path(path);
+    EXPECT_THAT(ErrorFor(r), StartsWith(expected));
+  }
+
+  r = Valid();
+  (*r.mutable_env())["V"] = std::string("a\0b", 3);
+  EXPECT_THAT(ErrorFor(r),
+              StartsWith("env[\"V\"]: value must not contain NUL"));
+  r = Valid();
+  (*r.mutable_env())["V"] = std::string((128 << 10) - 2, 'v');
+  EXPECT_THAT(ErrorFor(r), StartsWith("env[\"V\"]: NAME=value is 131072 "
+                                      "bytes; the maximum is 131071"));
+  r = Valid();
+  (*r.mutable_env())["V"] = std::string((128 << 10) - 3, 'v');
+  EXPECT_TRUE(BuildExecutionSpec(r, Options(), std::nullopt).ok());
+  r = Valid();
+  for (int i = 0; i < 64; ++i) {
+    (*r.mutable_env())["V" + std::to_string(i)] = std::string(17000, 'v');
+  }
+  EXPECT_THAT(ErrorFor(r), StartsWith("env: the variables exceed 1048576"));
+  r = Valid();
+  (*r.mutable_env())[std::string(200000, 'N')] = "v";
+  EXPECT_THAT(ErrorFor(r), StartsWith("env[\"NNN"));
+  EXPECT_LT(ErrorFor(r).size(), 300u);
+
+  // Hostile lengths are quoted short: a status travels in trailers.
+  r = Valid();
+  r.set_language(std::string(100000, 'l'));
+  EXPECT_THAT(ErrorFor(r), StartsWith("language: unknown language \"lll"));
+  EXPECT_LT(ErrorFor(r).size(), 300u);
+  r = Valid();
+  r.mutable_limits()->set_cpu_limit(std::string(1000, '1'));
+  EXPECT_THAT(ErrorFor(r),
+              StartsWith("limits.cpu_limit: 1000 bytes is longer than any "
+                         "quantity"));
+  r = Valid();
+  r.add_files()->set_path("../" + std::string(1000, 'x'));
+  EXPECT_LT(ErrorFor(r).size(), 300u);
 }
 
 }  // namespace

@@ -211,7 +211,7 @@ def _run(args: argparse.Namespace, stdout: BinaryIO, stderr: BinaryIO) -> int:
 def _save_files(root: pathlib.Path, finished: Finished, say) -> None:
     base = root.resolve()
     for f in finished.output_files:
-        dest = (base / f.path).resolve()
+        dest = (base / f.fs_path).resolve()  # the exact name, even if not UTF-8
         if base != dest and base not in dest.parents:
             say(f"skipping output file outside the output dir: {f.path}")
             continue

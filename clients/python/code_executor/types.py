@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import os
 from collections.abc import Iterable, Mapping
 from typing import Union
 
@@ -46,14 +47,30 @@ class Outcome(str, enum.Enum):
 
 @dataclasses.dataclass(frozen=True)
 class File:
-    """A file in the sandbox's workspace; ``path`` is relative to it."""
+    """A file in the sandbox's workspace; ``path`` is relative to it.
+
+    ``raw_path`` is set (output files only) when the program named the file
+    with bytes that are not valid UTF-8: it holds the exact name, and ``path``
+    the same with U+FFFD for each invalid sequence.
+    """
 
     path: str
     content: bytes
+    raw_path: bytes | None = None
 
     @property
     def text(self) -> str:
         return self.content.decode("utf-8", errors="replace")
+
+    @property
+    def path_bytes(self) -> bytes:
+        """The exact name: ``raw_path`` if set, else ``path`` as UTF-8."""
+        return self.raw_path if self.raw_path is not None else self.path.encode()
+
+    @property
+    def fs_path(self) -> str:
+        """The exact name as the OS's ``str`` form (``os.fsdecode``)."""
+        return os.fsdecode(self.path_bytes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,7 +181,9 @@ def event_from_proto(msg: pb.ExecuteResponse) -> Event | None:
             message=f.message,
             timings=Timings.from_proto(f.timings),
             truncated=f.truncated,
-            output_files=tuple(File(x.path, x.content) for x in f.output_files),
+            output_files=tuple(
+                File(x.path, x.content, x.raw_path or None) for x in f.output_files
+            ),
             output_files_truncated=f.output_files_truncated,
         )
     return None

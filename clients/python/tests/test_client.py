@@ -128,6 +128,21 @@ def test_files_in_and_out(client):
     assert result.file("blob.bin") is None
 
 
+def test_file_names_and_stderr_that_are_not_utf8(client):
+    code = (
+        "import sys\n"
+        "open(b'bad\\xff\\xfe.txt', 'wb').write(bytes(range(256)))\n"
+        "sys.stderr.buffer.write(b'oops \\xff\\n')\n"
+        "sys.exit(3)\n"
+    )
+    result = client.run(code)
+    assert (result.outcome, result.exit_code) == (Outcome.NONZERO_EXIT, 3), result
+    assert result.stderr_bytes == b"oops \xff\n"
+    f = result.file("bad\ufffd\ufffd.txt")
+    assert f is not None, result.output_files
+    assert (f.raw_path, f.content) == (b"bad\xff\xfe.txt", bytes(range(256)))
+
+
 def test_invalid_argument_is_typed(client):
     with pytest.raises(InvalidArgumentError) as info:
         client.run("")

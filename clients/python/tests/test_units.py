@@ -68,6 +68,17 @@ def test_events_from_proto():
     assert event_from_proto(pb.ExecuteResponse()) is None
 
 
+def test_output_file_names_that_are_not_utf8_keep_their_exact_bytes():
+    fin = event_from_proto(pb.ExecuteResponse(finished=pb.Finished(output_files=[
+        pb.File(path="bad\ufffd\ufffd.txt", content=b"x", raw_path=b"bad\xff\xfe.txt"),
+        pb.File(path="ok.txt", content=b"y")])))
+    bad, ok = fin.output_files
+    assert bad == File("bad\ufffd\ufffd.txt", b"x", b"bad\xff\xfe.txt")
+    assert bad.path_bytes == b"bad\xff\xfe.txt"
+    assert bad.fs_path == "bad\udcff\udcfe.txt"  # os.fsdecode's surrogateescape
+    assert ok.raw_path is None and ok.path_bytes == b"ok.txt" and ok.fs_path == "ok.txt"
+
+
 def test_result_builder_joins_chunks():
     b = ResultBuilder()
     for e in [Stdout(b"a"), Stderr(b"x"), Stdout("é".encode()[:1]), Stdout("é".encode()[1:]),

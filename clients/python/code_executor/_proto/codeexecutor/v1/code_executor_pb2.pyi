@@ -36,12 +36,14 @@ class ExecuteRequest(_message.Message):
     def __init__(self, code: _Optional[str] = ..., language: _Optional[str] = ..., stdin: _Optional[bytes] = ..., env: _Optional[_Mapping[str, str]] = ..., files: _Optional[_Iterable[_Union[File, _Mapping]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., client_request_id: _Optional[str] = ...) -> None: ...
 
 class File(_message.Message):
-    __slots__ = ("path", "content")
+    __slots__ = ("path", "content", "raw_path")
     PATH_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
+    RAW_PATH_FIELD_NUMBER: _ClassVar[int]
     path: str
     content: bytes
-    def __init__(self, path: _Optional[str] = ..., content: _Optional[bytes] = ...) -> None: ...
+    raw_path: bytes
+    def __init__(self, path: _Optional[str] = ..., content: _Optional[bytes] = ..., raw_path: _Optional[bytes] = ...) -> None: ...
 
 class Limits(_message.Message):
     __slots__ = ("timeout_seconds", "cpu_requested", "cpu_limit", "memory_requested", "memory_limit", "max_output_bytes")
