@@ -6,6 +6,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdint>
+
 #include "codeexecutor/v1/code_executor.grpc.pb.h"
 #include "server/api/request_validator.h"
 #include "server/exec/dispatcher.h"
@@ -17,8 +19,11 @@ class CodeExecutorService final
     : public codeexecutor::v1::CodeExecutor::CallbackService {
  public:
   // `dispatcher` and `metrics` (may be null) must outlive the service.
-  CodeExecutorService(ValidatorOptions options, Dispatcher& dispatcher,
-                      ServiceMetrics* metrics);
+  // `max_unsent_output_bytes` bounds each call's output not yet sent to its
+  // client (server.maxUnsentOutputBytes); above it the run's output is
+  // paused (ExecuteStream::WaitForRoom).
+  CodeExecutorService(ValidatorOptions options, int64_t max_unsent_output_bytes,
+                      Dispatcher& dispatcher, ServiceMetrics* metrics);
 
   grpc::ServerWriteReactor<codeexecutor::v1::ExecuteResponse>* Execute(
       grpc::CallbackServerContext* context,
@@ -26,6 +31,7 @@ class CodeExecutorService final
 
  private:
   const ValidatorOptions options_;
+  const int64_t max_unsent_output_bytes_;
   Dispatcher& dispatcher_;
   ServiceMetrics* const metrics_;
 };
