@@ -28,6 +28,9 @@ constexpr size_t kMaxHeldStderr = 16 * 1024;
 // matters if something else still holds them open).
 constexpr absl::Duration kDrainAfterExit = absl::Seconds(1);
 constexpr size_t kReadChunk = 64 * 1024;
+// While the sink has no room, how often the loop still looks at exit,
+// deadline and wake-up.
+constexpr absl::Duration kRoomRecheck = absl::Milliseconds(100);
 
 // Whether `text` could still grow into a runsc error (it is a prefix of one
 // of the known beginnings, or starts with one).
@@ -163,10 +166,22 @@ IoPump::Stop IoPump::Run(absl::Time deadline, int wakeup_fd) {
     }
     if (!child_.reaped() && absl::Now() >= deadline) return Stop::kDeadline;
 
+    // Backpressure: while the sink (the client) has no room, stdout/stderr
+    // are left unread, so the program blocks on its next write. Once the
+    // program has exited, what is left in the pipes is drained regardless
+    // (at most a pipe buffer), so a finished run does not wait for its
+    // client; output past the limit is dropped anyway.
+    bool paused = false;
+    absl::Time paused_until = absl::InfinitePast();
+    if (!child_.reaped() && !output_limit_reached_) {
+      paused_until = std::min(deadline, absl::Now() + kRoomRecheck);
+      paused = !sink_.WaitForRoom(paused_until);
+    }
+
     enum Slot { kOut, kErr, kIn, kExit, kWake, kSlots };
     pollfd fds[kSlots];
-    fds[kOut] = {child_.stdout_fd().get(), POLLIN, 0};
-    fds[kErr] = {child_.stderr_fd().get(), POLLIN, 0};
+    fds[kOut] = {paused ? -1 : child_.stdout_fd().get(), POLLIN, 0};
+    fds[kErr] = {paused ? -1 : child_.stderr_fd().get(), POLLIN, 0};
     fds[kIn] = {child_.stdin_fd().get(), POLLOUT, 0};
     fds[kExit] = {child_.reaped() ? -1 : child_.exit_fd(), POLLIN, 0};
     fds[kWake] = {wakeup_fd, POLLIN, 0};
@@ -176,6 +191,12 @@ IoPump::Stop IoPump::Run(absl::Time deadline, int wakeup_fd) {
                         : std::min(deadline, drain_deadline_));
     if (!child_.reaped() && child_.exit_fd() < 0) {
       timeout_ms = timeout_ms < 0 ? 10 : std::min(timeout_ms, 10);
+    }
+    if (paused) {
+      // Look again for room when the recheck interval is over (at once if
+      // WaitForRoom already waited it out).
+      const int room_ms = PollTimeoutMillis(paused_until);
+      timeout_ms = timeout_ms < 0 ? room_ms : std::min(timeout_ms, room_ms);
     }
     int ready = poll(fds, kSlots, timeout_ms);
     if (ready < 0 && errno != EINTR) {
