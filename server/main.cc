@@ -156,7 +156,9 @@ int Run(const ServerConfig& config) {
   }
 
   Dispatcher dispatcher(config.dispatcher, **backend, &metrics);
-  CodeExecutorService service(config.validation, dispatcher, &metrics);
+  CodeExecutorService service(config.validation,
+                              config.server.max_unsent_output_bytes, dispatcher,
+                              &metrics);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -110,6 +111,44 @@ TEST_F(KubeBackendTest, ClientCancelDeletesJobAndConfigMap) {
   }
   EXPECT_TRUE(fake_->HoldsNoObjects(kNamespace, kOurs));
   EXPECT_EQ(fake_->RunningContainers(), 0);
+}
+
+TEST_F(KubeBackendTest, SlowClientPausesTheLogAndGetsEveryByte) {
+  // 8 MiB in 8 KiB writes, 4x server.maxUnsentOutputBytes (2 MiB).
+  grpc::ClientContext context;
+  auto reader = stub_->Execute(
+      &context, MakeRequest("import os\nfor i in range(1024):\n"
+                            "    os.write(1, b'%07d\\n' % i * 1024)\n"));
+  codeexecutor::v1::ExecuteResponse response;
+  ASSERT_TRUE(reader->Read(&response));
+  ASSERT_TRUE(response.has_started());
+  // The follower stops taking log lines while this client reads nothing.
+  double paused = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (paused != 1 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(100));
+    auto page = ScrapeMetrics(server_->metrics_port());
+    if (page.ok()) {
+      paused = MetricValue(*page, "codeexec_output_paused_runs").value_or(0);
+    }
+  }
+  EXPECT_EQ(paused, 1);
+  std::string out;
+  std::optional<Finished> finished;
+  while (reader->Read(&response)) {
+    if (response.has_output()) out += response.output().data();
+    if (response.has_finished()) finished = response.finished();
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  ASSERT_TRUE(finished.has_value());
+  EXPECT_EQ(finished->outcome(), Finished::OK) << finished->message();
+  std::string expected;
+  for (int i = 0; i < 1024; ++i) {
+    for (int j = 0; j < 1024; ++j)
+      absl::StrAppend(&expected, absl::Dec(i, absl::kZeroPad7), "\n");
+  }
+  EXPECT_EQ(out.size(), expected.size());
+  EXPECT_TRUE(out == expected);
 }
 
 TEST_F(KubeBackendTest, CreateRetriedAfterTwo500s) {

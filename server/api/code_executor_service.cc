@@ -59,9 +59,11 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 }
 
 CodeExecutorService::CodeExecutorService(ValidatorOptions options,
+                                         int64_t max_unsent_output_bytes,
                                          Dispatcher& dispatcher,
                                          ServiceMetrics* metrics)
     : options_(std::move(options)),
+      max_unsent_output_bytes_(max_unsent_output_bytes),
       dispatcher_(dispatcher),
       metrics_(metrics) {}
 
@@ -88,7 +90,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* CodeExecutorService::Execute(
   identity.language = spec.ok() ? spec->language_name : request->language();
   identity.code_sha256 = Sha256Hex(request->code());
   identity.code_bytes = request->code().size();
-  std::shared_ptr<ExecuteStream> stream = ExecuteStream::Create(identity);
+  std::shared_ptr<ExecuteStream> stream =
+      ExecuteStream::Create(identity, max_unsent_output_bytes_);
   auto* reactor = stream->reactor();
 
   if (!spec.ok()) {

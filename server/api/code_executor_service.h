@@ -8,6 +8,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdint>
+
 #include "codeexecutor/v1/code_executor.grpc.pb.h"
 #include "server/api/request_validator.h"
 #include "server/exec/dispatcher.h"
@@ -20,8 +22,11 @@ class CodeExecutorService final
           codeexecutor::v1::CodeExecutor::Service> {
  public:
   // `dispatcher` and `metrics` (may be null) must outlive the service.
-  CodeExecutorService(ValidatorOptions options, Dispatcher& dispatcher,
-                      ServiceMetrics* metrics);
+  // `max_unsent_output_bytes` bounds each call's output not yet sent to its
+  // client (server.maxUnsentOutputBytes); above it the run's output is
+  // paused (ExecuteStream::WaitForRoom).
+  CodeExecutorService(ValidatorOptions options, int64_t max_unsent_output_bytes,
+                      Dispatcher& dispatcher, ServiceMetrics* metrics);
 
   // `wire` is a serialized ExecuteRequest; the stream carries serialized
   // ExecuteResponses.
@@ -31,6 +36,7 @@ class CodeExecutorService final
 
  private:
   const ValidatorOptions options_;
+  const int64_t max_unsent_output_bytes_;
   Dispatcher& dispatcher_;
   ServiceMetrics* const metrics_;
 };

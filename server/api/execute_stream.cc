@@ -99,19 +99,53 @@ class ExecuteStream::StreamReactor final : public Reactor {
 };
 
 std::shared_ptr<ExecuteStream> ExecuteStream::Create(
-    ExecutionIdentity identity) {
-  std::shared_ptr<ExecuteStream> stream(new ExecuteStream(std::move(identity)));
+    ExecutionIdentity identity, int64_t max_unsent_output_bytes) {
+  std::shared_ptr<ExecuteStream> stream(
+      new ExecuteStream(std::move(identity), max_unsent_output_bytes));
   absl::MutexLock lock(&stream->mu_);
   stream->reactor_ = new StreamReactor(stream);
   return stream;
 }
 
-ExecuteStream::ExecuteStream(ExecutionIdentity identity)
-    : identity_(std::move(identity)) {}
+ExecuteStream::ExecuteStream(ExecutionIdentity identity,
+                             int64_t max_unsent_output_bytes)
+    : identity_(std::move(identity)),
+      max_unsent_output_bytes_(max_unsent_output_bytes) {}
 
 ExecuteStream::Reactor* ExecuteStream::reactor() const {
-  absl::MutexLock lock(const_cast<absl::Mutex*>(&mu_));
+  absl::MutexLock lock(&mu_);
   return reactor_;
+}
+
+bool ExecuteStream::HasRoomLocked() const {
+  return reactor_ == nullptr || finish_called_ ||
+         unsent_bytes_ < max_unsent_output_bytes_;
+}
+
+bool ExecuteStream::WaitForRoom(absl::Time deadline) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (HasRoomLocked() || cancelled_ || deadline <= absl::Now()) {
+      return HasRoomLocked();
+    }
+  }
+  // Wake on the run's cancellation too (client cancel, shutdown). The
+  // callback is removed before returning, so `this` outlives it.
+  const Cancellation::CallbackId id = cancel_->AddCallback([this] {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+  });
+  bool room;
+  {
+    absl::MutexLock lock(&mu_);
+    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return cancelled_ || HasRoomLocked();
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&ready), deadline);
+    room = HasRoomLocked();
+  }
+  cancel_->RemoveCallback(id);
+  return room;
 }
 
 void ExecuteStream::FinishWithError(const grpc::Status& status) {
@@ -139,11 +173,13 @@ void ExecuteStream::OnOutput(OutputStream stream, std::string_view data) {
     // A slow client: append to the newest queued chunk of the same stream
     // instead of queueing many small messages. Order is preserved.
     absl::MutexLock lock(&mu_);
+    if (reactor_ == nullptr || finish_called_) return;  // client is gone
     if (!pending_.empty() && pending_.back().has_output() &&
         pending_.back().output().stream() == proto_stream &&
         pending_.back().output().data().size() + data.size() <=
             kMaxCoalescedOutput) {
       pending_.back().mutable_output()->mutable_data()->append(data);
+      unsent_bytes_ += static_cast<int64_t>(data.size());
       return;
     }
   }
@@ -209,6 +245,9 @@ void ExecuteStream::OnFinished(const ExecutionResult& result) {
 void ExecuteStream::Enqueue(ExecuteResponse response, bool last) {
   absl::MutexLock lock(&mu_);
   if (reactor_ == nullptr || finish_called_) return;  // client is gone
+  if (response.has_output()) {
+    unsent_bytes_ += static_cast<int64_t>(response.output().data().size());
+  }
   pending_.push_back(std::move(response));
   last_queued_ = last_queued_ || last;
   WriteNextLocked();
@@ -222,9 +261,14 @@ void ExecuteStream::WriteNextLocked() {
     grpc::Status serialized =
         grpc::SerializationTraits<ExecuteResponse>::Serialize(
             pending_.front(), &in_flight_, &own_buffer);
+    in_flight_bytes_ =
+        pending_.front().has_output()
+            ? static_cast<int64_t>(pending_.front().output().data().size())
+            : 0;
     pending_.pop_front();
     if (!serialized.ok()) {
-      pending_.clear();
+      in_flight_bytes_ = 0;  // nothing was written
+      DropPendingLocked();
       finish_called_ = true;
       reactor_->Finish(serialized);
       return;
@@ -241,12 +285,14 @@ void ExecuteStream::HandleWriteDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);
     write_in_flight_ = false;
+    unsent_bytes_ -= in_flight_bytes_;
+    in_flight_bytes_ = 0;
     if (ok) {
       WriteNextLocked();
       return;
     }
     // The stream is broken (client gone): end the call, then stop the run.
-    pending_.clear();
+    DropPendingLocked();
     if (!finish_called_ && reactor_ != nullptr) {
       finish_called_ = true;
       reactor_->Finish(
@@ -260,10 +306,16 @@ void ExecuteStream::HandleDone() {
   {
     absl::MutexLock lock(&mu_);
     reactor_ = nullptr;
-    pending_.clear();
+    DropPendingLocked();
   }
   // If the call ended before the run did (cancel, deadline), stop the run.
   cancel_->Cancel("the call ended");
+}
+
+void ExecuteStream::DropPendingLocked() {
+  pending_.clear();
+  // A write still in flight is released by its OnWriteDone.
+  unsent_bytes_ = in_flight_bytes_;
 }
 
 }  // namespace codeexec

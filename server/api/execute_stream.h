@@ -4,17 +4,25 @@
 // block. The reactor is deleted in OnDone; the stream state lives on (shared)
 // until the worker is done with it too. The reactor writes raw ByteBuffers
 // (Execute is a raw method); a response is serialized as its write starts.
+//
+// Backpressure: output bytes not yet written to the client (queued + the
+// message in flight) are counted; at or above `max_unsent_output_bytes`
+// WaitForRoom blocks the worker (never a reaction) until writes complete, the
+// call ends, or the run is cancelled. Finished is queued without waiting, so
+// a run whose client never reads it does not hold a worker.
 #ifndef CODEEXEC_SERVER_API_EXECUTE_STREAM_H_
 #define CODEEXEC_SERVER_API_EXECUTE_STREAM_H_
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "codeexecutor/v1/code_executor.pb.h"
 #include "server/exec/cancellation.h"
 #include "server/exec/dispatcher.h"
@@ -37,7 +45,9 @@ class ExecuteStream : public ExecutionObserver,
   using Reactor = grpc::ServerWriteReactor<grpc::ByteBuffer>;
 
   // Creates the stream and its reactor; hand the reactor to gRPC.
-  static std::shared_ptr<ExecuteStream> Create(ExecutionIdentity identity);
+  // `max_unsent_output_bytes` (> 0) is the backpressure bound.
+  static std::shared_ptr<ExecuteStream> Create(ExecutionIdentity identity,
+                                               int64_t max_unsent_output_bytes);
   Reactor* reactor() const;
   const std::shared_ptr<Cancellation>& cancellation() const { return cancel_; }
 
@@ -49,25 +59,38 @@ class ExecuteStream : public ExecutionObserver,
   void OnStarted(absl::Duration queue_wait) override;
   void OnOutput(OutputStream stream, std::string_view data) override;
   void OnFinished(const ExecutionResult& result) override;
+  // OutputSink (worker thread): blocks while the unsent output is at or
+  // above the bound.
+  bool WaitForRoom(absl::Time deadline) override;
 
  private:
   class StreamReactor;
-  explicit ExecuteStream(ExecutionIdentity identity);
+  ExecuteStream(ExecutionIdentity identity, int64_t max_unsent_output_bytes);
 
   void Enqueue(codeexecutor::v1::ExecuteResponse response, bool last);
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Room for more output: under the bound, or nobody left to write to.
+  bool HasRoomLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops what is queued (the client is gone).
+  void DropPendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reactions, forwarded by StreamReactor.
   void HandleWriteDone(bool ok);
   void HandleDone();
 
   const ExecutionIdentity identity_;
+  const int64_t max_unsent_output_bytes_;
   const std::shared_ptr<Cancellation> cancel_ =
       std::make_shared<Cancellation>();
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   StreamReactor* reactor_ ABSL_GUARDED_BY(mu_);
   std::deque<codeexecutor::v1::ExecuteResponse> pending_ ABSL_GUARDED_BY(mu_);
   grpc::ByteBuffer in_flight_ ABSL_GUARDED_BY(mu_);
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  // Output bytes in pending_ + in_flight_, and those of in_flight_ alone.
+  int64_t unsent_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t in_flight_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Set (for good) by the run's cancellation while WaitForRoom waits.
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool last_queued_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
   // OK, or the service error that ends the call instead of Finished.

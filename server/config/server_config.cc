@@ -47,6 +47,7 @@ void ReadServer(YamlMap map, ServerOptions& server) {
   map.String("backend", server.backend);
   map.Duration("shutdownGrace", server.shutdown_grace);
   map.String("portsFile", server.ports_file);
+  map.Bytes("maxUnsentOutputBytes", server.max_unsent_output_bytes);
   map.RejectUnknownKeys();
 }
 

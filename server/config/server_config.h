@@ -4,6 +4,7 @@
 #ifndef CODEEXEC_SERVER_CONFIG_SERVER_CONFIG_H_
 #define CODEEXEC_SERVER_CONFIG_SERVER_CONFIG_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,6 +32,13 @@ struct ServerOptions {
   // Where the server writes its chosen ports once listening (for tests and
   // scripts that start it on port 0); empty = nowhere.
   std::string ports_file;
+  // Backpressure: output of one call not yet sent to its client (queued or
+  // in flight). At this bound the server stops reading that run's output,
+  // so the program blocks on its next write while its timeout still runs.
+  // Server memory for output is then about workers x this. 2 MiB: many
+  // 64 KiB messages to smooth a reading client, while 24 stalled calls stay
+  // near 24 x (2 MiB + read-ahead) ~= 60 MiB above the server's ~25 MB.
+  int64_t max_unsent_output_bytes = int64_t{2} << 20;
 };
 
 struct ServerConfig {

@@ -158,6 +158,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "server.listenAddress: must not be empty"},
         ErrorCase{"NegativeGrace", "server:\n  shutdownGrace: -1s\n",
                   "server.shutdownGrace: must not be negative"},
+        ErrorCase{"ZeroUnsentOutput", "server:\n  maxUnsentOutputBytes: 0\n",
+                  "server.maxUnsentOutputBytes: must be greater than zero"},
         ErrorCase{"ZeroTimeout", "limits:\n  defaults:\n    timeout: 0\n",
                   "limits.defaults.timeout: must be greater than zero"},
         ErrorCase{"ZeroCpuLimit",

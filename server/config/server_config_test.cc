@@ -71,6 +71,7 @@ server:
   backend: gvisor-local
   shutdownGrace: 1m30s
   portsFile: /tmp/ports.json
+  maxUnsentOutputBytes: 512Ki
 dispatcher:
   workers: 8
   queueSize: 0
@@ -135,6 +136,7 @@ TEST(ParseServerConfigTest, FullFileSetsEveryField) {
   expected.server.metrics_address = "";
   expected.server.shutdown_grace = absl::Seconds(90);
   expected.server.ports_file = "/tmp/ports.json";
+  expected.server.max_unsent_output_bytes = 512 * 1024;
   expected.dispatcher.workers = 8;
   expected.dispatcher.queue_size = 0;
   LimitsOptions& limits = expected.validation.limits;

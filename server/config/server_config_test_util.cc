@@ -26,6 +26,8 @@ void ExpectSameConfig(const ServerConfig& actual,
   EXPECT_EQ(actual.server.backend, expected.server.backend);
   EXPECT_EQ(actual.server.shutdown_grace, expected.server.shutdown_grace);
   EXPECT_EQ(actual.server.ports_file, expected.server.ports_file);
+  EXPECT_EQ(actual.server.max_unsent_output_bytes,
+            expected.server.max_unsent_output_bytes);
   EXPECT_EQ(actual.dispatcher.workers, expected.dispatcher.workers);
   EXPECT_EQ(actual.dispatcher.queue_size, expected.dispatcher.queue_size);
 

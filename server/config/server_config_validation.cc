@@ -77,6 +77,11 @@ absl::Status ValidateServer(const ServerOptions& server) {
   if (server.shutdown_grace < absl::ZeroDuration()) {
     return Invalid("server.shutdownGrace", "must not be negative");
   }
+  if (absl::Status s = CheckPositive("server.maxUnsentOutputBytes",
+                                     server.max_unsent_output_bytes);
+      !s.ok()) {
+    return s;
+  }
   return CheckNotEmpty("server.listenAddress", server.listen_address);
 }
 

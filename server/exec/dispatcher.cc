@@ -126,19 +126,36 @@ void Dispatcher::WorkerLoop() {
 
 namespace {
 
-// Forwards output to the observer and counts it.
+// Forwards output and backpressure to the observer; counts the output and
+// whether the run is paused for its client.
 class CountingSink : public OutputSink {
  public:
   CountingSink(ExecutionObserver& observer, ServiceMetrics* metrics)
       : observer_(observer), metrics_(metrics) {}
+  ~CountingSink() override { SetPaused(false); }
   void OnOutput(OutputStream stream, std::string_view data) override {
     if (metrics_ != nullptr) metrics_->RecordOutputBytes(stream, data.size());
     observer_.OnOutput(stream, data);
   }
+  bool WaitForRoom(absl::Time deadline) override {
+    // Without waiting first, so the gauge only counts runs that do wait.
+    if (!paused_ && observer_.WaitForRoom(absl::InfinitePast())) return true;
+    SetPaused(true);
+    const bool room = observer_.WaitForRoom(deadline);
+    if (room) SetPaused(false);
+    return room;
+  }
 
  private:
+  void SetPaused(bool paused) {
+    if (paused == paused_) return;
+    paused_ = paused;
+    if (metrics_ != nullptr) metrics_->AddOutputPaused(paused ? 1 : -1);
+  }
+
   ExecutionObserver& observer_;
   ServiceMetrics* metrics_;
+  bool paused_ = false;
 };
 
 }  // namespace

@@ -184,5 +184,42 @@ TEST(DispatcherTest, RunsUpToWorkersAtOnce) {
   for (auto& observer : observers) EXPECT_TRUE(observer->WaitFinished());
 }
 
+// Backpressure reaches the observer through the dispatcher's sink.
+class RoomBackend : public Backend {
+ public:
+  std::string_view Name() const override { return "room"; }
+  ExecutionResult Run(const ExecutionSpec& spec, OutputSink& sink,
+                      const Cancellation& cancel) override {
+    room_seen = sink.WaitForRoom(absl::Now() + absl::Seconds(5));
+    ExecutionResult result;
+    result.outcome = Outcome::kOk;
+    return result;
+  }
+  std::atomic<bool> room_seen{true};
+};
+
+class NoRoomObserver : public RecordingObserver {
+ public:
+  bool WaitForRoom(absl::Time deadline) override {
+    asked.fetch_add(1);
+    return false;
+  }
+  std::atomic<int> asked{0};
+};
+
+TEST(DispatcherTest, WaitForRoomIsForwardedToTheObserver) {
+  RoomBackend backend;
+  ServiceMetrics metrics;
+  Dispatcher dispatcher({.workers = 1, .queue_size = 1}, backend, &metrics);
+  auto observer = std::make_shared<NoRoomObserver>();
+  ASSERT_TRUE(
+      dispatcher.Submit(Spec("a"), observer, std::make_shared<Cancellation>())
+          .ok());
+  ASSERT_TRUE(observer->WaitFinished());
+  EXPECT_FALSE(backend.room_seen.load());
+  // A probe without waiting, then the wait itself.
+  EXPECT_EQ(observer->asked.load(), 2);
+}
+
 }  // namespace
 }  // namespace codeexec

@@ -21,6 +21,9 @@ constexpr char kOutputLimitReason[] = "output limit";
 // the launcher's exit record (OOM kill, deadline).
 constexpr absl::Duration kFinalStatusWait = absl::Seconds(15);
 constexpr int kMaxLogReconnects = 20;
+// While the client is behind, how often the log follower looks again at the
+// run's own cancellation.
+constexpr absl::Duration kRoomRecheck = absl::Seconds(1);
 
 // The newest pod state, delivered by the shared watch; waits wake on a new
 // state or on the run's cancellation.
@@ -81,12 +84,14 @@ class JobFollower {
       : client_(client),
         options_(options),
         spec_(spec),
+        sink_(sink),
         output_(spec, sink),
         run_cancel_(run_cancel),
         client_cancel_(client_cancel),
         mailbox_(mailbox) {}
 
   ExecutionResult Follow(absl::Time created, ExecutionResult result) {
+    run_deadline_ = created + spec_.timeout;
     // Schedule: until the container runs (or already ended).
     std::optional<nlohmann::json> pod = WaitForStart(created);
     const absl::Time started = absl::Now();
@@ -179,6 +184,7 @@ class JobFollower {
           [&](absl::string_view line) {
             // After a reconnect the log starts over: skip what we have.
             if (line_number++ < lines_done) return true;
+            if (!WaitForRoom()) return false;
             ++lines_done;
             if (first_line) {
               result.timings.start = absl::Now() - started;
@@ -211,6 +217,23 @@ class JobFollower {
       if (run_cancel_.WaitFor(absl::Milliseconds(200))) break;
     }
     result.timings.run = absl::Now() - started - result.timings.start;
+  }
+
+  // Backpressure: no more log lines are taken while the client has not
+  // taken what was queued. The program does not block (its output goes to
+  // the node's log file) and cpprestsdk still buffers what the connection
+  // brings. False once the run is cancelled or its time is up (the run's
+  // timer then ends it as TIMEOUT).
+  bool WaitForRoom() {
+    while (!sink_.WaitForRoom(
+        std::min(run_deadline_, absl::Now() + kRoomRecheck))) {
+      if (run_cancel_.IsCancelled()) return false;
+      if (absl::Now() >= run_deadline_) {
+        run_cancel_.WaitFor(kRoomRecheck);  // the timer is due
+        return false;
+      }
+    }
+    return true;
   }
 
   // The pod's final state, for runs that ended without an exit record.
@@ -293,10 +316,12 @@ class JobFollower {
   RestClient& client_;
   const KubernetesOptions& options_;
   const ExecutionSpec& spec_;
+  OutputSink& sink_;
   LauncherOutput output_;
   Cancellation& run_cancel_;
   const Cancellation& client_cancel_;
   PodMailbox& mailbox_;
+  absl::Time run_deadline_ = absl::InfiniteFuture();
   std::string sandbox_error_;
   // Set while the pod waits for capacity (IsWaitingForCapacity).
   std::string pending_reason_;

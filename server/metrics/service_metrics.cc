@@ -51,7 +51,15 @@ ServiceMetrics::ServiceMetrics()
               .Help("Program output bytes streamed to clients, by stream.")
               .Register(*registry_)),
       stdout_bytes_(output_bytes_total_.Add({{"stream", "stdout"}})),
-      stderr_bytes_(output_bytes_total_.Add({{"stream", "stderr"}})) {}
+      stderr_bytes_(output_bytes_total_.Add({{"stream", "stderr"}})),
+      output_paused_(
+          prometheus::BuildGauge()
+              .Name("codeexec_output_paused_runs")
+              .Help("Running executions whose output is not read now because "
+                    "their client has not taken what was queued "
+                    "(server.maxUnsentOutputBytes).")
+              .Register(*registry_)
+              .Add({})) {}
 
 void ServiceMetrics::RecordExecution(std::string_view backend,
                                      const ExecutionResult& result) {
@@ -91,6 +99,10 @@ void ServiceMetrics::RecordRejected(std::string_view reason) {
 void ServiceMetrics::RecordOutputBytes(OutputStream stream, int64_t bytes) {
   (stream == OutputStream::kStdout ? stdout_bytes_ : stderr_bytes_)
       .Increment(static_cast<double>(bytes));
+}
+
+void ServiceMetrics::AddOutputPaused(int delta) {
+  output_paused_.Increment(static_cast<double>(delta));
 }
 
 absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsExposer(

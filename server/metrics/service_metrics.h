@@ -39,6 +39,9 @@ class ServiceMetrics {
   void RecordRejected(std::string_view reason);
   // output_bytes_total{stream}.
   void RecordOutputBytes(OutputStream stream, int64_t bytes);
+  // output_paused_runs: runs whose output is not read while their client
+  // catches up (server.maxUnsentOutputBytes); +1 when one pauses, -1 after.
+  void AddOutputPaused(int delta);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -50,6 +53,7 @@ class ServiceMetrics {
   prometheus::Family<prometheus::Counter>& output_bytes_total_;
   prometheus::Counter& stdout_bytes_;
   prometheus::Counter& stderr_bytes_;
+  prometheus::Gauge& output_paused_;
 };
 
 // Serves `metrics.registry()` at http://<address>/metrics. Fails with a clear
