@@ -22,14 +22,6 @@ class RecordingSink : public OutputSink {
     (stream == OutputStream::kStdout ? stdout_ : stderr_).append(data);
     order_.push_back(stream);
   }
-  bool WaitForRoom(absl::Time deadline) override {
-    ++room_checks_;
-    if (room_) return true;
-    absl::SleepFor(
-        std::max(absl::ZeroDuration(),
-                 std::min(deadline - absl::Now(), absl::Milliseconds(5))));
-    return false;
-  }
   std::string stdout_;
   std::string stderr_;
   std::vector<OutputStream> order_;
