@@ -298,7 +298,7 @@ absl::Status WaitNothingLeft(const ServerProcess& server, const std::string& id,
   while (true) {
     std::vector<std::string> left;
     if (!ProcessesMatching(id).empty()) left.push_back("a process");
-    for (const char* dir : {"/bundles/", "/workspaces/"}) {
+    for (const char* dir : {"/bundles/"}) {
       if (fs::exists(server.state_dir() + dir + id)) {
         left.push_back(server.state_dir() + dir + id);
       }

@@ -90,7 +90,7 @@ absl::StatusOr<double> MetricValue(const std::string& page,
                                    const std::string& sample);
 
 // Waits (up to `timeout`) until nothing of execution `id` is left: no process
-// mentions it, no bundle or workspace directory, no cgroup; else says what
+// mentions it, no bundle directory, no cgroup; else says what
 // is left.
 absl::Status WaitNothingLeft(const ServerProcess& server, const std::string& id,
                              absl::Duration timeout = absl::Seconds(10));

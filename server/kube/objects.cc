@@ -11,46 +11,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "server/exec/quantity.h"
+#include "server/exec/utf8.h"
 
 namespace codeexec::kube {
 namespace {
 
 using nlohmann::json;
-
-// Strict UTF-8 (no overlong forms, surrogates or code points > U+10FFFF),
-// as nlohmann::json requires of strings it serialises.
-bool IsValidUtf8(absl::string_view text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    const unsigned char c = text[i];
-    int extra;
-    unsigned min_second = 0x80, max_second = 0xBF;
-    if (c < 0x80) {
-      extra = 0;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      extra = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      extra = 2;
-      if (c == 0xE0) min_second = 0xA0;
-      if (c == 0xED) max_second = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      extra = 3;
-      if (c == 0xF0) min_second = 0x90;
-      if (c == 0xF4) max_second = 0x8F;
-    } else {
-      return false;
-    }
-    if (text.size() - i <= static_cast<size_t>(extra)) return false;
-    for (int k = 1; k <= extra; ++k) {
-      const unsigned char next = text[i + k];
-      const unsigned lo = k == 1 ? min_second : 0x80;
-      const unsigned hi = k == 1 ? max_second : 0xBF;
-      if (next < lo || next > hi) return false;
-    }
-    i += extra + 1;
-  }
-  return true;
-}
 
 json Metadata(const ExecutionSpec& spec, const ObjectContext& context) {
   json metadata = {{"name", spec.execution_id},
@@ -230,8 +196,9 @@ absl::StatusOr<json> BuildConfigMap(const ExecutionSpec& spec,
   json binary_data = json::object();
   for (const BundleEntry& entry : entries) {
     // Text stays readable in `data`; the code too when it is UTF-8.
-    if (entry.text ||
-        (entry.key == kProgramKey && IsValidUtf8(entry.content))) {
+    if (entry.text || (entry.key == kProgramKey &&
+                       IsValidUtf8(std::string_view(entry.content.data(),
+                                                    entry.content.size())))) {
       data[entry.key] = std::string(entry.content);
     } else {
       binary_data[entry.key] = absl::Base64Escape(entry.content);
