@@ -27,19 +27,17 @@ a sandbox's init no protection from them): a program can end its own run
 early, never change another's.
 
 Env: CE_BUNDLE_DIR (manifest.json + keys), CE_WORKSPACE; neither reaches the
-program. Stdlib only, Python 3.9+. Tests: launcher_test.py.
+program. Stdlib only, Python 3.9+, and few modules: every import is paid on
+every run inside gVisor (subprocess, selectors, base64, hashlib and ctypes
+together cost ~80 ms there). Tests: launcher_test.py.
 """
 
-import base64
-import errno
-import hashlib
+import binascii
 import json
 import os
 import select
-import selectors
 import signal
 import stat
-import subprocess
 import sys
 import time
 
@@ -72,7 +70,7 @@ def emit(*fields):
 
 
 def b64(data):
-    return base64.b64encode(data)
+    return binascii.b2a_base64(data, newline=False)
 
 
 def report(err):
@@ -132,7 +130,7 @@ def make_dirs(workspace, rel_dir, created):
 
 
 def write_inputs(m, bundle, workspace):
-    """Copies program + input files; returns {path: (size, sha256)}."""
+    """Copies program + input files; returns {path: content}."""
     recorded, dirs = {}, [workspace]
     owner = m.get("run_as")
     for entry in [m["program"]] + m["files"]:
@@ -146,12 +144,68 @@ def write_inputs(m, bundle, workspace):
             if owner:
                 os.fchown(f.fileno(), *owner)
             write_all(f.fileno(), content)
-        recorded[entry["path"]] = (len(content),
-                                   hashlib.sha256(content).digest())
+        recorded[entry["path"]] = content
     if owner:  # directories last: we (root without DAC_OVERRIDE) write there
         for path in dirs:
             os.chown(path, *owner, follow_symlinks=False)
     return recorded
+
+
+class Program(object):
+    """The program as a child: its own session, stdout and stderr on pipes
+    of ours, the manifest's user (if any), default signal dispositions."""
+
+    def __init__(self, command, cwd, env, stdin_path, run_as):
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        fail_r, fail_w = os.pipe()  # close-on-exec: EOF means exec worked
+        stdin = os.open(stdin_path or os.devnull, os.O_RDONLY)
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: no Python-level cleanup, ever
+            try:
+                os.setsid()
+                for signum in _SURVIVED + [signal.SIGTERM]:
+                    signal.signal(signum, signal.SIG_DFL)  # SIGPIPE too
+                os.dup2(stdin, 0)
+                os.dup2(out_w, 1)
+                os.dup2(err_w, 2)
+                os.chdir(cwd)
+                if run_as:
+                    os.setgroups([])
+                    os.setgid(run_as[1])
+                    os.setuid(run_as[0])
+                os.execvpe(command[0], command, env)
+            except BaseException as err:
+                os.write(fail_w, ("%s: %s" % (command[0], err)).encode(
+                    "utf-8", "replace"))
+            finally:
+                os._exit(127)
+        for fd in (out_w, err_w, fail_w, stdin):
+            os.close(fd)
+        self.stdout, self.stderr = out_r, err_r
+        self.status = None
+        failure = b"".join(iter(lambda: os.read(fail_r, 4096), b""))
+        os.close(fail_r)
+        if failure:
+            self.wait()
+            raise OSError(failure.decode("utf-8", "replace"))
+
+    def poll(self):
+        """The exit code (signal N -> 128 + N) once it exited, else None."""
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = status
+        return None if self.status is None else self.code()
+
+    def wait(self):
+        if self.status is None:
+            self.status = os.waitpid(self.pid, 0)[1]
+        return self.code()
+
+    def code(self):
+        code = os.waitstatus_to_exitcode(self.status)
+        return 128 - code if code < 0 else code
 
 
 def end_run(proc):
@@ -166,17 +220,20 @@ def end_run(proc):
 
 def pump(proc, max_output_bytes):
     """Forwards the child's pipes as o/e frames until EOF; returns status."""
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ, b"o")
-    sel.register(proc.stderr, selectors.EVENT_READ, b"e")
+    poller = select.poll()
+    tags = {proc.stdout: b"o", proc.stderr: b"e"}
+    for fd in tags:
+        poller.register(fd, select.POLLIN)
     budget = max_output_bytes + 1 if max_output_bytes else None
     drain_deadline = None
-    while sel.get_map():
-        events = sel.select(timeout=0.1)
-        for key, _ in events:
-            data = os.read(key.fd, CHUNK)
+    while tags:
+        events = poller.poll(100)
+        for fd, _ in events:
+            data = os.read(fd, CHUNK)
             if not data:
-                sel.unregister(key.fileobj)
+                poller.unregister(fd)
+                os.close(fd)
+                del tags[fd]
                 continue
             if budget is not None:  # forward max_output_bytes + 1, no more
                 data = data[:budget]
@@ -184,15 +241,14 @@ def pump(proc, max_output_bytes):
                 if budget == 0:
                     end_run(proc)
             if data:
-                emit(key.data, b64(data))
+                emit(tags[fd], b64(data))
         if proc.poll() is not None:
             if drain_deadline is None:  # the run ends with the program
                 end_run(proc)
                 drain_deadline = time.monotonic() + DRAIN_SECONDS
             elif not events and time.monotonic() > drain_deadline:
                 break  # an escaped process still holds a pipe open
-    code = proc.wait()
-    return 128 - code if code < 0 else code
+    return proc.wait()
 
 
 def read_at_most(fd, limit):
@@ -229,11 +285,11 @@ def collect_outputs(m, workspace, inputs):
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 continue
             original = inputs.get(rel)
-            content = read_at_most(fd, max(budget, original[0])
-                                   if original else budget)
+            content = read_at_most(fd, max(budget, len(original))
+                                   if original is not None else budget)
         finally:
             os.close(fd)
-        if original == (len(content), hashlib.sha256(content).digest()):
+        if content == original:
             continue  # an unchanged input
         if taken >= max_files or len(content) > budget:
             truncated = True  # smaller files later on may still fit
@@ -250,19 +306,15 @@ def ignore(signum, frame):
 
 
 def harden():
-    """Outlives what a program can send (a handler, unlike SIG_IGN, is reset
-    for the program at exec). Non-dumpable, where the kernel honours it,
-    keeps a same-uid program out of /proc/<pid>/fd and ptrace."""
+    """Outlives what a program can send; the program starts with default
+    dispositions again (Program resets them). Not PR_SET_DUMPABLE: gVisor
+    (2022-12-19) still lets a same-uid process open /proc/<pid>/fd of a
+    non-dumpable one (measured), and ctypes costs ~15-40 ms to import."""
     for signum in _SURVIVED:
         try:
             signal.signal(signum, ignore)
         except (OSError, ValueError):
             pass
-    try:
-        import ctypes
-        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
-    except Exception:
-        pass
 
 
 def main():
@@ -277,17 +329,10 @@ def main():
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("KUBERNETES_", "CE_"))}
         env.update((name, value) for name, value in m["env"])
-        stdin = subprocess.DEVNULL
+        stdin = None
         if m.get("stdin_key"):
-            stdin = open(os.path.join(bundle, m["stdin_key"]), "rb")
-        user = {}
-        if m.get("run_as"):
-            uid, gid = m["run_as"]
-            user = dict(user=uid, group=gid, extra_groups=[])
-        proc = subprocess.Popen(m["command"], cwd=workspace, env=env,
-                                stdin=stdin, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True,
-                                **user)
+            stdin = os.path.join(bundle, m["stdin_key"])
+        proc = Program(m["command"], workspace, env, stdin, m.get("run_as"))
     except Exception as err:  # bad manifest or bundle, command not found
         report(err)
         emit(b"x", b"127")
