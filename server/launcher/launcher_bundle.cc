@@ -53,7 +53,10 @@ std::vector<BundleEntry> BundleEntries(const ExecutionSpec& spec,
 }
 
 std::vector<std::string> LauncherCommand() {
-  return {"python3", "-u", absl::StrCat(kSandboxBundleDir, "/", kLauncherKey)};
+  // -I: the image's PYTHONPATH, PYTHONHOME and user site-packages cannot
+  // replace the modules the launcher imports; -S: no site import.
+  return {"python3", "-I", "-S", "-u",
+          absl::StrCat(kSandboxBundleDir, "/", kLauncherKey)};
 }
 
 EnvVars LauncherEnv() {

@@ -57,7 +57,7 @@ std::vector<BundleEntry> BundleEntries(const ExecutionSpec& spec,
                                        absl::string_view manifest_text,
                                        absl::string_view launcher_source);
 
-// argv that starts the launcher: python3 -u <bundle>/launcher.py.
+// argv that starts the launcher: python3 -I -S -u <bundle>/launcher.py.
 std::vector<std::string> LauncherCommand();
 
 // The launcher's own environment (it keeps these from the program).
