@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server_process.h"
+#include "tests/shared_server_test.h"
 
 namespace codeexec::testing {
 namespace {
@@ -17,25 +18,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-class ExecuteBasicsTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    auto started = ServerProcess::Start();
-    ASSERT_TRUE(started.ok()) << started.status();
-    server_ = started->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    stub_ = server_->NewStub();
-  }
-  static ServerProcess* server_;
-  std::unique_ptr<codeexecutor::v1::CodeExecutor::Stub> stub_;
-};
-ServerProcess* ExecuteBasicsTest::server_ = nullptr;
+class ExecuteBasicsTest : public SharedServerTest {};
 
 TEST_F(ExecuteBasicsTest, HelloWorld) {
   ExecuteOutcome run = Execute(*stub_, MakeRequest("print('hello world')"));

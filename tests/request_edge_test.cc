@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "tests/raw_call.h"
 #include "tests/server_process.h"
+#include "tests/shared_server_test.h"
 
 namespace codeexec::testing {
 namespace {
@@ -45,21 +46,7 @@ bool ValidUtf8(const std::string& text) {
          parsed.execution_id() == text;
 }
 
-class RequestEdgeTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    auto started = ServerProcess::Start();
-    ASSERT_TRUE(started.ok()) << started.status();
-    server_ = started->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(server_, nullptr); }
-  static ServerProcess* server_;
-};
-ServerProcess* RequestEdgeTest::server_ = nullptr;
+class RequestEdgeTest : public SharedServerTest {};
 
 TEST_F(RequestEdgeTest, InvalidUtf8InEachStringFieldIsNamed) {
   const std::string bad = "ok\xFF\xFE";

@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "tests/integrity_checks.h"
 #include "tests/server_process.h"
+#include "tests/shared_server_test.h"
 
 namespace codeexec::testing {
 namespace {
@@ -25,30 +26,13 @@ using ::codeexecutor::v1::ExecuteResponse;
 using ::codeexecutor::v1::Finished;
 using ::testing::HasSubstr;
 
-class SandboxIntegrityTest : public ::testing::Test {
+class SandboxIntegrityTest : public SharedServerTest {
  protected:
-  static void SetUpTestSuite() {
-    auto server = ServerProcess::Start();
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = server->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    stub_ = server_->NewStub();
-  }
-
   static std::string RandomToken() {
     absl::BitGen gen;
     return absl::StrCat(absl::Hex(absl::Uniform<uint64_t>(gen)),
                         absl::Hex(absl::Uniform<uint64_t>(gen)));
   }
-
-  static inline ServerProcess* server_ = nullptr;
-  std::unique_ptr<codeexecutor::v1::CodeExecutor::Stub> stub_;
 };
 
 TEST_F(SandboxIntegrityTest, SingleWritesViaPrintArriveWhole) {

@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server_process.h"
+#include "tests/shared_server_test.h"
 
 namespace codeexec::testing {
 namespace {
@@ -19,20 +20,10 @@ using ::codeexecutor::v1::Finished;
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
 
-class SandboxLimitsTest : public ::testing::Test {
+class SandboxLimitsTest : public SharedServerTest {
  protected:
   static void SetUpTestSuite() {
-    auto started = ServerProcess::Start({"--set", "local.maxProcesses=32"});
-    ASSERT_TRUE(started.ok()) << started.status();
-    server_ = started->release();
-  }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
-  void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    stub_ = server_->NewStub();
+    StartSharedServer({"--set", "local.maxProcesses=32"});
   }
   // The service still runs programs after whatever the test did.
   void ExpectStillHealthy() {
@@ -40,10 +31,7 @@ class SandboxLimitsTest : public ::testing::Test {
     ASSERT_TRUE(run.status.ok());
     EXPECT_EQ(run.stdout_text, "alive\n");
   }
-  static ServerProcess* server_;
-  std::unique_ptr<codeexecutor::v1::CodeExecutor::Stub> stub_;
 };
-ServerProcess* SandboxLimitsTest::server_ = nullptr;
 
 TEST_F(SandboxLimitsTest, TimeoutKillsTheSandbox) {
   auto request = MakeRequest(
