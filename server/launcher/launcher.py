@@ -3,7 +3,7 @@
 The sandbox's first process, in both backends (a pod's container command on
 kubernetes, the container's init under runsc on gvisor-local). It runs the
 program as a child with two pipes of its own and writes framed records to
-its stdout, one per line (docs/architecture.md, "The launcher"):
+its stdout, one per line (server/launcher/launcher_bundle.h has the host side):
 
   @ce1 o <b64>               a chunk of the program's stdout (<= 3072 bytes)
   @ce1 e <b64>               a chunk of the program's stderr
