@@ -308,16 +308,18 @@ TEST(OutputBackpressureTest, PausedProgramStillTimesOut) {
   LazyCall idle;
   idle.reader = stub->Execute(
       &idle.context,
-      Request("import os\nwhile True:\n    os.write(1, b'z' * 8192)\n", 5));
+      // 20 s: room to fill the client's window and the bound first, even
+      // when CI runs the 24-client test beside it.
+      Request("import os\nwhile True:\n    os.write(1, b'z' * 8192)\n", 20));
   ASSERT_TRUE(idle.ReadStarted());
   EXPECT_EQ(WaitForMetric(*server, "codeexec_output_paused_runs", 1,
-                          absl::Seconds(30)),
+                          absl::Seconds(20)),
             1);
   // The run ends at its timeout although the client still reads nothing.
   EXPECT_EQ(WaitForMetric(*server,
                           "codeexec_executions_total{backend=\"gvisor-"
                           "local\",outcome=\"timeout\"}",
-                          1, absl::Seconds(30)),
+                          1, absl::Seconds(60)),
             1);
   EXPECT_EQ(MetricValue(*ScrapeMetrics(server->metrics_port()),
                         "codeexec_output_paused_runs")
