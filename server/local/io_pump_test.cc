@@ -1,5 +1,7 @@
 // IoPump with a shell standing in for `runsc run`: what it prints on stdout
-// are launcher frames, what it prints on stderr is runsc's own.
+// are launcher frames, what it prints on stderr is runsc's own. The
+// backpressure tests: a sink without room stops the reading (the writer
+// blocks) without stopping the deadline, the wake-up or the drain after exit.
 #include "server/local/io_pump.h"
 
 #include <sys/eventfd.h>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -25,6 +28,39 @@ class RecordingSink : public OutputSink {
   std::string stdout_;
   std::string stderr_;
   std::vector<OutputStream> order_;
+};
+
+// Records output; has room only when told.
+class GatedSink : public OutputSink {
+ public:
+  void OnOutput(OutputStream stream, std::string_view data) override {
+    absl::MutexLock lock(&mu_);
+    if (stream == OutputStream::kStdout) stdout_.append(data);
+  }
+  bool WaitForRoom(absl::Time deadline) override {
+    absl::MutexLock lock(&mu_);
+    ++waits_;
+    mu_.AwaitWithDeadline(absl::Condition(&room_), deadline);
+    return room_;
+  }
+  void SetRoom(bool room) {
+    absl::MutexLock lock(&mu_);
+    room_ = room;
+  }
+  size_t stdout_size() {
+    absl::MutexLock lock(&mu_);
+    return stdout_.size();
+  }
+  int waits() {
+    absl::MutexLock lock(&mu_);
+    return waits_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool room_ ABSL_GUARDED_BY(mu_) = false;
+  int waits_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string stdout_ ABSL_GUARDED_BY(mu_);
 };
 
 ChildProcess SpawnShell(const std::string& script) {
@@ -121,6 +157,61 @@ TEST_F(IoPumpTest, DeadlineAndWakeup) {
             IoPump::Stop::kWakeup);
   child.Kill();
   child.WaitBlocking();
+}
+
+// 400000 frames of "abc": 4.8 MB, far more than a pipe holds.
+constexpr char kManyFrames[] = "yes '@ce1 o YWJj' | head -n 400000";
+
+class IoPumpBackpressureTest : public ::testing::Test {
+ protected:
+  void SetUp() override { spec_.max_output_bytes = int64_t{64} << 20; }
+  ExecutionSpec spec_;
+  GatedSink sink_;
+  LauncherOutput output_{spec_, sink_};
+};
+
+TEST_F(IoPumpBackpressureTest, NoRoomBlocksTheProgramUntilThereIs) {
+  ChildProcess child = SpawnShell(kManyFrames);
+  GatedSink& sink = sink_;
+  IoPump pump(child, output_, sink);
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(pump.Run(In(absl::Milliseconds(700)), -1), IoPump::Stop::kDeadline);
+  // The deadline was kept although the sink never had room.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  EXPECT_EQ(sink.stdout_size(), 0u);
+  EXPECT_FALSE(child.reaped()) << "the writer should be blocked";
+  EXPECT_GT(sink.waits(), 1);
+
+  sink.SetRoom(true);
+  EXPECT_EQ(pump.Run(In(absl::Seconds(30)), -1), IoPump::Stop::kExited);
+  EXPECT_EQ(sink.stdout_size(), size_t{1200000});
+}
+
+TEST_F(IoPumpBackpressureTest, WakeupEndsAPausedPump) {
+  ChildProcess child = SpawnShell(kManyFrames);
+  IoPump pump(child, output_, sink_);
+  int wakeup = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  ASSERT_GE(wakeup, 0);
+  const uint64_t one = 1;
+  ASSERT_EQ(write(wakeup, &one, sizeof(one)), 8);
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(pump.Run(In(absl::Seconds(30)), wakeup), IoPump::Stop::kWakeup);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  close(wakeup);
+  child.Kill();
+  child.WaitBlocking();
+}
+
+TEST_F(IoPumpBackpressureTest, ExitedProgramIsDrainedWithoutRoom) {
+  // The output fits in the pipe and runsc exits: what is left is delivered
+  // although the sink has no room, and the pump returns.
+  ChildProcess child = SpawnShell("echo '@ce1 o aGVsbG8='; exit 0");
+  GatedSink& sink = sink_;
+  IoPump pump(child, output_, sink);
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(pump.Run(In(absl::Seconds(30)), -1), IoPump::Stop::kExited);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_EQ(sink.stdout_size(), 5u);
 }
 
 }  // namespace

@@ -47,7 +47,8 @@ struct OciBundleConfig {
   std::string cgroups_path;
 };
 
-// The environment of the program as "KEY=VALUE" strings: PATH, HOME=/tmp and
+// The environment of the sandbox's first process (the launcher) as
+// "KEY=VALUE" strings: PATH, HOME=/tmp and
 // LANG=C.UTF-8, then `env` in order. A key that is already present is
 // replaced in place, so later entries win and no key appears twice.
 // Empty keys and keys containing '=' or NUL are InvalidArgument.
