@@ -111,7 +111,7 @@ languages:
       EMPTY:
 defaultLanguage: ruby
 local:
-  runscPath: /usr/local/bin/runsc
+  runscPath: /opt/gvisor/bin/runsc
   stateDir: /var/run/ce
   rootfs: /srv/rootfs
   platform: systrap
@@ -167,7 +167,7 @@ TEST(ParseServerConfigTest, FullFileSetsEveryField) {
       "",
       {{"RUBYOPT", "-W0"}, {"LANG", "C.UTF-8"}, {"EMPTY", ""}}};
   expected.validation.default_language = "ruby";
-  expected.local.runsc_path = "/usr/local/bin/runsc";
+  expected.local.runsc_path = "/opt/gvisor/bin/runsc";
   expected.local.state_dir = "/var/run/ce";
   expected.local.rootfs = "/srv/rootfs";
   expected.local.platform = "systrap";

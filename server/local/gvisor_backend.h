@@ -13,6 +13,7 @@
 #include "server/exec/backend.h"
 #include "server/local/container_start_watcher.h"
 #include "server/local/io_pump.h"
+#include "server/local/oci_bundle.h"
 #include "server/local/runsc_cli.h"
 #include "server/local/runsc_process.h"
 #include "server/local/sandbox_cgroup.h"
@@ -21,8 +22,9 @@
 namespace codeexec {
 
 struct LocalBackendOptions {
-  // runsc binary; a bare name is looked up in $PATH.
-  std::string runsc_path = "runsc";
+  // runsc binary (a bare name is looked up in $PATH); by default the pinned
+  // gVisor release scripts/setup installs.
+  std::string runsc_path = kDefaultRunscPath;
   // Private state (mode 0700): runsc --root and the OCI bundles live here
   // and are removed after each run.
   std::string state_dir = "/run/code-executor";
@@ -30,7 +32,7 @@ struct LocalBackendOptions {
   // sandboxes (Debian + python3; scripts/setup installs it). Never the
   // host's "/" unless configured so: a program would read every
   // world-readable host file.
-  std::string rootfs = "/var/lib/code-executor/rootfs";
+  std::string rootfs = kDefaultSandboxRootfs;
   // gVisor platform (`runsc --platform`). kvm hangs on these VMs.
   std::string platform = "ptrace";
   // Size of the sandbox-internal tmpfs at /workspace (code, input and output
@@ -72,6 +74,10 @@ class GvisorBackend : public Backend {
   // Errors say what is missing and how to fix it.
   static absl::StatusOr<std::unique_ptr<GvisorBackend>> Create(
       LocalBackendOptions options);
+
+  // Releases runsc's shared state (StateDir::RunscNullNetns): once every run
+  // has ended, nothing of this backend is mounted under state_dir.
+  ~GvisorBackend() override;
 
   std::string_view Name() const override { return "gvisor-local"; }
 

@@ -17,6 +17,11 @@
 
 namespace codeexec {
 
+// The read-only root of every sandbox unless configured otherwise: a minimal
+// tree made for sandboxes (Debian + python3), which scripts/setup installs
+// with scripts/install-sandbox-rootfs.
+inline constexpr char kDefaultSandboxRootfs[] = "/var/lib/code-executor/rootfs";
+
 // What the launcher may do as the sandbox's root: write the inputs and hand
 // them to the program's user (CHOWN), read whatever the program left to
 // return it (DAC_READ_SEARCH), stop the program's processes (KILL), and

@@ -12,6 +12,11 @@
 
 namespace codeexec {
 
+// The runsc every component uses unless configured otherwise: where
+// scripts/setup installs the project's pinned gVisor (scripts/install-gvisor)
+// and where gVisor's own installation guide puts it.
+inline constexpr char kDefaultRunscPath[] = "/usr/local/bin/runsc";
+
 class RunscCli {
  public:
   // `runsc_path` is absolute; `extra_flags` are global flags added to every

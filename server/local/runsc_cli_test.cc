@@ -56,7 +56,7 @@ TEST_F(RunscCliTest, StateFiles) {
 }
 
 TEST_F(RunscCliTest, RealRunscVersionListDelete) {
-  absl::StatusOr<std::string> runsc = ResolveExecutable("runsc");
+  absl::StatusOr<std::string> runsc = ResolveExecutable(kDefaultRunscPath);
   if (!runsc.ok()) GTEST_SKIP() << "runsc is not installed";
   if (geteuid() != 0) GTEST_SKIP() << "runsc needs root";
   RunscCli cli(*runsc, root_, "ptrace", {});
