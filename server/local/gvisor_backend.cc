@@ -143,6 +143,11 @@ GvisorBackend::GvisorBackend(
       cgroups_(std::move(cgroups)),
       start_watcher_(std::move(start_watcher)) {}
 
+GvisorBackend::~GvisorBackend() {
+  absl::Status released = state_.ReleaseRunscNullNetns();
+  if (!released.ok()) LogWarning(released.message());
+}
+
 void GvisorBackend::RemoveLeftovers() const {
   absl::StatusOr<std::vector<std::string>> ids = runsc_.List();
   if (!ids.ok()) LogWarning(ids.status().message());

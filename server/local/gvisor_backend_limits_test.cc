@@ -26,7 +26,9 @@ using ::testing::AnyOf;
 using ::testing::HasSubstr;
 using ::testing::Le;
 using ::testing::Lt;
+using testing_internal::ExpectStateDirIdle;
 using testing_internal::GvisorBackendTest;
+using testing_internal::MountsUnder;
 using testing_internal::RecordingSink;
 
 TEST_F(GvisorBackendTest, Timeout) {
@@ -231,14 +233,14 @@ TEST_F(GvisorBackendTest, UnresponsiveRunscKillIsEscalated) {
   char dir_template[] = "/tmp/gvisor_escalation.XXXXXX";
   ASSERT_NE(mkdtemp(dir_template), nullptr);
   const std::string wrapper = std::string(dir_template) + "/runsc";
-  ASSERT_TRUE(
-      WriteNewFile(wrapper,
-                   absl::StrCat("#!/bin/sh\n"
-                                "for arg; do [ \"$arg\" = kill ] && "
-                                "exit 0; done\nexec ",
-                                *ResolveExecutable("runsc"), " \"$@\"\n"),
-                   0755)
-          .ok());
+  ASSERT_TRUE(WriteNewFile(wrapper,
+                           absl::StrCat("#!/bin/sh\n"
+                                        "for arg; do [ \"$arg\" = kill ] && "
+                                        "exit 0; done\nexec ",
+                                        *ResolveExecutable(kDefaultRunscPath),
+                                        " \"$@\"\n"),
+                           0755)
+                  .ok());
   LocalBackendOptions options = *options_;
   options.runsc_path = wrapper;
   options.state_dir = std::string(dir_template) + "/state";
@@ -258,11 +260,9 @@ TEST_F(GvisorBackendTest, UnresponsiveRunscKillIsEscalated) {
   EXPECT_EQ(result.outcome, Outcome::kTimeout);
   EXPECT_EQ(sink.Stdout(), "sleeping\n");
   // The fixture checks processes and cgroups; the state dir is this one.
-  for (const char* dir : {"runsc", "bundles", "workspaces"}) {
-    EXPECT_THAT(ListDir(absl::StrCat(options.state_dir, "/", dir)),
-                ::testing::IsEmpty())
-        << dir;
-  }
+  ExpectStateDirIdle(options.state_dir);
+  backend->reset();
+  EXPECT_THAT(MountsUnder(dir_template), ::testing::IsEmpty());
   EXPECT_TRUE(RemoveTree(dir_template).ok());
 }
 

@@ -18,6 +18,7 @@
 #include "server/local/gvisor_test_fixture.h"
 #include "server/local/oci_bundle.h"
 #include "server/local/sandbox_cgroup.h"
+#include "server/local/state_dir.h"
 
 namespace codeexec {
 namespace {
@@ -25,6 +26,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using testing_internal::GvisorBackendTest;
+using testing_internal::MountsUnder;
 using testing_internal::ReadWhole;
 using testing_internal::RecordingSink;
 
@@ -243,13 +245,17 @@ TEST_F(GvisorBackendTest, CreateRemovesWhatACrashedServerLeft) {
   bundle.launcher_bundle_dir = bundle_dir + "/launcher";
   ASSERT_TRUE(WriteOciBundle(bundle_dir, bundle).ok());
   ASSERT_EQ(mkdir(bundle.launcher_bundle_dir.c_str(), 0755), 0);
-  const std::string runsc = *ResolveExecutable("runsc");
+  const std::string runsc = *ResolveExecutable(kDefaultRunscPath);
   absl::StatusOr<CommandResult> started =
       RunCommand({runsc, "--root", state + "/runsc", "--network=none", "run",
                   "--detach", "--bundle", bundle_dir, id},
                  absl::Seconds(20));
   ASSERT_TRUE(started.ok());
   ASSERT_EQ(started->exit_code, 0) << started->output;
+  // runsc pinned its gofers' empty network namespace in its root: a mount
+  // the crashed server never released.
+  EXPECT_THAT(MountsUnder(state),
+              testing::Contains(StateDir(state).RunscNullNetns()));
 
   absl::StatusOr<std::unique_ptr<GvisorBackend>> backend =
       GvisorBackend::Create(crashed_options);
@@ -291,7 +297,7 @@ TEST(GvisorBackendCreateTest, MissingRunscSaysHowToInstall) {
 }
 
 TEST(GvisorBackendCreateTest, NotRootSaysSo) {
-  if (geteuid() != 0 || !ResolveExecutable("runsc").ok()) {
+  if (geteuid() != 0 || !ResolveExecutable(kDefaultRunscPath).ok()) {
     GTEST_SKIP() << "needs root (to drop it) and runsc";
   }
   // Drop the effective uid for the duration of Create() only.

@@ -27,6 +27,7 @@
 #include "server/local/fs_util.h"
 #include "server/local/gvisor_backend.h"
 #include "server/local/runsc_process.h"
+#include "server/local/state_dir.h"
 
 namespace codeexec {
 namespace testing_internal {
@@ -55,6 +56,33 @@ class RecordingSink : public OutputSink {
   absl::Notification first_output_;
 };
 
+inline std::string ReadWhole(const std::string& path);
+
+// Mount points under `dir`, from /proc/self/mounts.
+inline std::vector<std::string> MountsUnder(const std::string& dir) {
+  std::vector<std::string> mounts;
+  std::istringstream table(ReadWhole("/proc/self/mounts"));
+  std::string source, target, rest;
+  while (table >> source >> target && std::getline(table, rest)) {
+    if (absl::StartsWith(target, dir + "/") || target == dir) {
+      mounts.push_back(target);
+    }
+  }
+  return mounts;
+}
+
+// What the state dir of a backend with no run in flight may hold: only
+// runsc's shared empty network namespace (StateDir::RunscNullNetns), no
+// bundle, no container state, no other mount.
+inline void ExpectStateDirIdle(const std::string& state_dir) {
+  const StateDir state(state_dir);
+  EXPECT_THAT(ListDir(state.RunscRoot()),
+              ::testing::IsSubsetOf({std::string("null-netns")}));
+  EXPECT_THAT(ListDir(state.BundlesDir()), ::testing::IsEmpty());
+  EXPECT_THAT(MountsUnder(state_dir),
+              ::testing::Each(::testing::Eq(state.RunscNullNetns())));
+}
+
 inline std::string ReadWhole(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream text;
@@ -65,7 +93,7 @@ inline std::string ReadWhole(const std::string& path) {
 class GvisorBackendTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (geteuid() != 0 || !ResolveExecutable("runsc").ok()) return;
+    if (geteuid() != 0 || !ResolveExecutable(kDefaultRunscPath).ok()) return;
     char dir_template[] = "/tmp/gvisor_backend_test.XXXXXX";
     ASSERT_NE(mkdtemp(dir_template), nullptr);
     options_ = new LocalBackendOptions();
@@ -83,6 +111,8 @@ class GvisorBackendTest : public ::testing::Test {
     if (options_ == nullptr) return;
     delete backend_;
     backend_ = nullptr;
+    // A destroyed backend leaves no mount behind.
+    EXPECT_THAT(MountsUnder(options_->state_dir), ::testing::IsEmpty());
     EXPECT_TRUE(RemoveTree(options_->state_dir).ok());
     for (const std::string& hierarchy : ListDir("/sys/fs/cgroup")) {
       rmdir(absl::StrCat("/sys/fs/cgroup/", hierarchy, "/",
@@ -95,7 +125,7 @@ class GvisorBackendTest : public ::testing::Test {
 
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "the gvisor-local backend needs root";
-    if (!ResolveExecutable("runsc").ok()) {
+    if (!ResolveExecutable(kDefaultRunscPath).ok()) {
       GTEST_SKIP() << "runsc is not installed (apt-get install runsc)";
     }
     ASSERT_NE(backend_, nullptr);
@@ -139,18 +169,12 @@ class GvisorBackendTest : public ::testing::Test {
           << "process " << pid << " still runs: " << cmdline;
     }
     absl::StatusOr<CommandResult> list =
-        RunCommand({*ResolveExecutable("runsc"), "--root",
+        RunCommand({*ResolveExecutable(kDefaultRunscPath), "--root",
                     options_->state_dir + "/runsc", "list", "--quiet"},
                    absl::Seconds(10));
     ASSERT_TRUE(list.ok());
     EXPECT_EQ(list->output, "") << "runsc list";
-    for (const char* dir : {"runsc", "bundles"}) {
-      EXPECT_THAT(ListDir(absl::StrCat(options_->state_dir, "/", dir)),
-                  ::testing::IsEmpty())
-          << dir;
-    }
-    EXPECT_THAT(ReadWhole("/proc/self/mounts"),
-                ::testing::Not(::testing::HasSubstr(options_->state_dir)));
+    ExpectStateDirIdle(options_->state_dir);
     for (const std::string& hierarchy : ListDir("/sys/fs/cgroup")) {
       const std::string parent = absl::StrCat("/sys/fs/cgroup/", hierarchy, "/",
                                               options_->cgroup_parent);

@@ -1,5 +1,6 @@
 #include "server/local/state_dir.h"
 
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,8 +60,24 @@ absl::Status StateDir::Prepare() const {
   return absl::OkStatus();
 }
 
+absl::Status StateDir::ReleaseRunscNullNetns() const {
+  const std::string path = RunscNullNetns();
+  // EINVAL: no longer a mount point; ENOENT: never made.
+  while (umount2(path.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0) {
+  }
+  if (errno != EINVAL && errno != ENOENT) {
+    return ErrnoError(errno, "unmounting ", path);
+  }
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoError(errno, "removing ", path);
+  }
+  return absl::OkStatus();
+}
+
 std::vector<absl::Status> StateDir::RemoveLeftoverFiles() const {
   std::vector<absl::Status> problems;
+  absl::Status released = ReleaseRunscNullNetns();
+  if (!released.ok()) problems.push_back(released);
   for (const std::string& name : ListDir(BundlesDir())) {
     absl::Status removed = RemoveTree(BundleDir(name));
     if (!removed.ok()) problems.push_back(removed);

@@ -1,6 +1,9 @@
 // The gvisor-local backend's private state directory and the names it puts
 // there:
 //   <state>/runsc/                   runsc --root (container state)
+//   <state>/runsc/null-netns         runsc's empty network namespace for its
+//                                    gofers, shared by every sandbox (a bind
+//                                    mount; holds nothing of any run)
 //   <state>/bundles/<id>/            OCI bundle (config.json) of one run
 //   <state>/bundles/<id>/launcher/   its launcher bundle (read-only inside)
 // Everything is root's, mode 0700 at the top: nothing of it is reachable
@@ -33,6 +36,10 @@ class StateDir {
   std::string RunscRoot() const { return root_ + "/runsc"; }
   std::string BundlesDir() const { return root_ + "/bundles"; }
   std::string BundleDir(absl::string_view id) const;
+  // Where runsc pins the empty network namespace its gofers join: a bind
+  // mount made by the first sandbox of RunscRoot() and reused by the next
+  // ones (runsc never removes it).
+  std::string RunscNullNetns() const { return RunscRoot() + "/null-netns"; }
 
   // Creates the root and its subdirectories (mode 0700) where missing, and
   // makes an existing root 0700.
@@ -43,6 +50,11 @@ class StateDir {
   // deleted: removes every bundle and every file in the runsc root. Returns
   // what could not be removed.
   std::vector<absl::Status> RemoveLeftoverFiles() const;
+
+  // Unmounts RunscNullNetns (every copy stacked by concurrent first runs)
+  // and removes its mount point: after this no mount is left under root().
+  // For a server that stops, and before RemoveLeftoverFiles.
+  absl::Status ReleaseRunscNullNetns() const;
 
  private:
   std::string root_;
