@@ -128,7 +128,8 @@
 // gone), blockOwnerDeletion, pod graceful termination (the container is
 // killed at once), init/sidecar/multiple containers, restarts
 // (restartPolicy is recorded, containers never restart), real images and
-// image pulls (the image is recorded; the rootfs is the host's),
+// image pulls (the image is recorded; the rootfs is the sandbox rootfs
+// scripts/install-sandbox-rootfs makes, the same tree as the e2e images),
 // readOnlyRootFilesystem false (the root is always read-only), subPath,
 // networking/Services/DNS, scheduling/nodes/taints/RuntimeClass (every pod
 // lands on one fake node; runtimeClassName and tolerations are recorded),

@@ -54,7 +54,7 @@ int ProcessesMentioning(const std::string& text) {
 class FakeKubeRunscTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (geteuid() != 0 || access("/usr/bin/runsc", X_OK) != 0) {
+    if (geteuid() != 0 || access(kDefaultRunscPath, X_OK) != 0) {
       GTEST_SKIP() << "needs root and runsc";
     }
     char pattern[] = "/tmp/fake-kubelet-test-XXXXXX";

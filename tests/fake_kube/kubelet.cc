@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "server/local/fs_util.h"
 #include "server/local/runsc_process.h"
+#include "server/local/state_dir.h"
 #include "tests/fake_kube/fault_injector.h"
 #include "tests/fake_kube/object_store.h"
 #include "tests/fake_kube/runsc_node.h"
@@ -404,6 +405,12 @@ void Kubelet::Stop() {
     absl::MutexLock lock(&mu_);
     worker_done_.clear();
     for (auto& [uid, pod] : pods_) pod->log->Finish();
+  }
+  if (runsc_ != nullptr) {
+    // runsc's shared empty network namespace, pinned by the first sandbox.
+    absl::Status released =
+        StateDir(runsc_->state_dir()).ReleaseRunscNullNetns();
+    if (!released.ok()) LogWarning(released.message());
   }
   if (runsc_ != nullptr && owns_state_dir_) {
     absl::Status removed = RemoveTree(runsc_->state_dir());

@@ -17,6 +17,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
+#include "server/local/oci_bundle.h"
+#include "server/local/runsc_cli.h"
 #include "tests/fake_kube/pod_log.h"
 #include "tests/fake_kube/pod_status.h"
 
@@ -49,14 +51,15 @@ struct KubeletOptions {
   int instant_exit_code = 0;
   absl::Duration instant_run_time = absl::ZeroDuration();
   // kRunsc:
-  std::string runsc_path = "runsc";
+  std::string runsc_path = kDefaultRunscPath;
   std::string runsc_platform = "ptrace";
   // Bundles, volumes and runsc state; empty: a new directory under /tmp,
   // removed at Stop().
   std::string state_dir;
   // Each pod's limits live in cgroup <cgroup_parent>/<pod uid>.
   std::string cgroup_parent = "code-executor-fake-kubelet";
-  std::string rootfs = "/";
+  // The pods' image: the sandbox rootfs (the same tree as the e2e images).
+  std::string rootfs = kDefaultSandboxRootfs;
   // Host-side pids limit of each sandbox.
   int64_t pids_limit = 1024;
 };

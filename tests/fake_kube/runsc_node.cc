@@ -18,6 +18,7 @@
 #include "server/local/io_pump.h"
 #include "server/local/oci_bundle.h"
 #include "server/local/run_outcome.h"
+#include "server/local/state_dir.h"
 #include "tests/fake_kube/kube_json.h"
 #include "tests/fake_kube/object_store.h"
 #include "tests/fake_kube/pod_volumes.h"
@@ -197,7 +198,8 @@ absl::StatusOr<std::unique_ptr<RunscNode>> RunscNode::Create(
       return ErrnoError(errno, "creating the fake kubelet's directory ", dir);
     }
   }
-  RunscCli cli(*runsc, state_dir + "/runsc", options.runsc_platform, {});
+  RunscCli cli(*runsc, StateDir(state_dir).RunscRoot(), options.runsc_platform,
+               {});
   return std::unique_ptr<RunscNode>(
       new RunscNode(options, state_dir, std::move(cli), *std::move(cgroups)));
 }

@@ -1,6 +1,6 @@
 // The fake kubelet's container runtime: each pod's single container runs as
 // its own gVisor sandbox (`runsc --network=none run`), from an OCI bundle
-// made from the pod spec (host "/" read-only as the image, the pod's
+// made from the pod spec (the sandbox rootfs read-only as the image, the pod's
 // volumes, user, env, working dir), in a per-pod cgroup that carries its
 // memory/cpu limits. Reuses the gvisor-local backend's building blocks.
 #ifndef CODEEXEC_TESTS_FAKE_KUBE_RUNSC_NODE_H_
