@@ -42,7 +42,7 @@ TEST_F(ExecuteBasicsTest, RunsInsideGvisor) {
   ExecuteOutcome run = Execute(
       *stub_, MakeRequest("import platform; print(platform.release())"));
   ASSERT_TRUE(run.status.ok());
-  EXPECT_EQ(run.stdout_text, "4.4.0\n");
+  EXPECT_EQ(run.stdout_text, "4.19.0-gvisor\n");
 }
 
 TEST_F(ExecuteBasicsTest, StderrAndExitCodeArriveSeparatedAndInOrder) {

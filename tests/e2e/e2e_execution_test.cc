@@ -114,18 +114,19 @@ sys.exit(3)
   }
   ASSERT_TRUE(reader->Finish().ok());
   ASSERT_TRUE(finished.has_value());
-  EXPECT_EQ(started_output_ + out, "hello\nkernel 4.4.0\n");
+  EXPECT_EQ(started_output_ + out, "hello\nkernel 4.19.0-gvisor\n");
   EXPECT_EQ(err, "oops\n");
   EXPECT_EQ(finished->outcome(), Finished::NONZERO_EXIT) << finished->message();
   EXPECT_EQ(finished->exit_code(), 3);
 
-  // The kernel the program saw is gVisor's (it reports 4.4.0), not the host's.
+  // The kernel the program saw is gVisor's (it reports 4.19.0-gvisor), not the
+  // host's.
   ExecuteOutcome uname = Execute(
       *stub_, MakeRequest("import platform; print(platform.release())"));
   ASSERT_TRUE(uname.status.ok()) << uname.status.error_message();
   struct utsname host;
   ASSERT_EQ(::uname(&host), 0);
-  EXPECT_EQ(uname.stdout_text, "4.4.0\n");
+  EXPECT_EQ(uname.stdout_text, "4.19.0-gvisor\n");
   EXPECT_NE(uname.stdout_text, absl::StrCat(host.release, "\n"));
 
   // The output came through kube-apiserver's pod log endpoint, as the
