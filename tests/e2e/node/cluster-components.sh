@@ -2,6 +2,8 @@
 # cluster's components. Uses the variables and helpers defined there.
 
 KUBE_BIN=""
+GVISOR_BIN=""
+CONTAINERD_BIN=""
 kubectl_admin() { "$KUBE_BIN/kubectl" --kubeconfig "$STATE/admin.kubeconfig" "$@"; }
 
 start_etcd() {
@@ -20,8 +22,8 @@ start_apiserver() {
   cp "$ROOT/tests/e2e/node/audit-policy.yaml" "$STATE/audit-policy.yaml"
   start_process kube-apiserver "$KUBE_BIN/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-    --bind-address "$NODE_IP" --secure-port "$API_PORT" \
-    --advertise-address "$NODE_IP" \
+    --bind-address 127.0.0.1 --secure-port "$API_PORT" \
+    --advertise-address 127.0.0.1 --endpoint-reconciler-type none \
     --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
     --client-ca-file "$PKI/ca.crt" \
     --authorization-mode Node,RBAC \
@@ -60,16 +62,32 @@ start_controllers() {
     --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false
 }
 
+# The node's network namespace: containerd (and so the CNI plugins it runs and
+# the shims it starts) lives there, so the pod bridge, its address and the
+# pods' veths never appear in the host's namespace.
+make_node_netns() {
+  ip netns add "$NODE_NETNS"
+  ip -n "$NODE_NETNS" link set lo up
+}
+
 start_containerd() {
   local images="$1"
-  mkdir -p "$STATE/containerd" "$STATE/run" "$STATE/cni" "$STATE/bin"
-  install -m 0755 "$ROOT/tests/e2e/node/runsc-cri" "$STATE/bin/runsc-cri"
+  mkdir -p "$STATE/containerd" "$STATE/run" "$STATE/cni"
   sed -e "s#@STATE@#$STATE#g" -e "s#@SOCK@#$CONTAINERD_SOCK#g" \
     "$ROOT/tests/e2e/node/containerd.toml" >"$STATE/containerd/config.toml"
+  sed -e "s#@STATE@#$STATE#g" -e "s#@RUNSC@#$GVISOR_BIN/runsc#g" \
+    -e "s#@PLATFORM@#$RUNSC_PLATFORM#g" \
+    "$ROOT/tests/e2e/node/runsc.toml" >"$STATE/containerd/runsc.toml"
   sed -e "s#@STATE@#$STATE#g" -e "s#@BRIDGE@#$BRIDGE#g" \
-    -e "s#@SUBNET@#$POD_SUBNET#g" -e "s#@GATEWAY@#$NODE_IP#g" \
+    -e "s#@SUBNET@#$POD_SUBNET#g" -e "s#@GATEWAY@#$POD_GATEWAY#g" \
     "$ROOT/tests/e2e/node/cni.conflist" >"$STATE/cni/10-e2e.conflist"
-  start_process containerd containerd --config "$STATE/containerd/config.toml"
+  # Only the network namespace changes (nsenter, not `ip netns exec`, which
+  # would also give containerd a mount namespace of its own). containerd
+  # finds containerd-shim-runsc-v1 on its PATH: the e2e node's build of it
+  # (tests/e2e/node/shim-oom-score.patch says why).
+  start_process containerd env PATH="$GVISOR_BIN/e2e-node:$PATH" \
+    nsenter --net="/run/netns/$NODE_NETNS" \
+    "$CONTAINERD_BIN" --config "$STATE/containerd/config.toml"
   wait_for 60 containerd ctr --address "$CONTAINERD_SOCK" version
   local tar
   for tar in "$images/pause.tar" "$images/python.tar"; do
@@ -85,12 +103,12 @@ start_kubelet() {
   mount --make-rshared "$STATE/kubelet"
   cert_kubeconfig kubelet-client
   mv "$STATE/kubelet-client.kubeconfig" "$STATE/kubelet.kubeconfig"
-  sed -e "s#@STATE@#$STATE#g" -e "s#@PKI@#$PKI#g" -e "s#@NODE_IP@#$NODE_IP#g" \
+  sed -e "s#@STATE@#$STATE#g" -e "s#@PKI@#$PKI#g" \
     -e "s#@SOCK@#$CONTAINERD_SOCK#g" \
     "$ROOT/tests/e2e/node/kubelet-config.yaml" >"$STATE/kubelet-config.yaml"
   start_process kubelet "$KUBE_BIN/kubelet" --config "$STATE/kubelet-config.yaml" \
     --kubeconfig "$STATE/kubelet.kubeconfig" --root-dir "$STATE/kubelet" \
-    --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" --v 1
+    --hostname-override "$NODE_NAME" --v 1
 }
 
 node_ready() {
@@ -128,10 +146,12 @@ write_env() {
 export E2E_STATE_DIR=$STATE
 export E2E_KUBE_BIN=$KUBE_BIN
 export E2E_KUBECTL=$KUBE_BIN/kubectl
-export E2E_API_SERVER=https://$NODE_IP:$API_PORT
+export E2E_API_SERVER=https://127.0.0.1:$API_PORT
 export E2E_NAMESPACE=$NAMESPACE
 export E2E_BENCH_NAMESPACE=$BENCH_NAMESPACE
 export E2E_NODE_NAME=$NODE_NAME
+export E2E_NODE_NETNS=$NODE_NETNS
+export E2E_POD_GATEWAY=$POD_GATEWAY
 export E2E_ADMIN_KUBECONFIG=$STATE/admin.kubeconfig
 export E2E_EXECUTOR_KUBECONFIG=$STATE/executor.kubeconfig
 export E2E_EXECUTOR_USER=system:serviceaccount:$NAMESPACE:code-executor
@@ -149,6 +169,8 @@ cluster_up() {
   fi
   [[ -d "$STATE" ]] && cluster_down
   KUBE_BIN="$("$ROOT/scripts/install-k8s")"
+  GVISOR_BIN="$("$ROOT/scripts/install-gvisor")"
+  CONTAINERD_BIN="$("$ROOT/scripts/install-containerd")"
   local images
   images="$("$ROOT/scripts/build-sandbox-images")"
   local start=$SECONDS
@@ -156,9 +178,7 @@ cluster_up() {
   # A failed `up` shows the logs' ends and leaves nothing running.
   trap 'up_failed' EXIT
   ls /run/netns 2>/dev/null >"$STATE/netns-before" || true
-  ip link add "$BRIDGE" type bridge 2>/dev/null || true
-  ip addr add "$NODE_IP/24" dev "$BRIDGE" 2>/dev/null || true
-  ip link set "$BRIDGE" up
+  make_node_netns
   make_pki
   cert_kubeconfig admin
   start_etcd
@@ -220,20 +240,26 @@ remove_cgroups() {  # the kubepods hierarchy the kubelet made, in every controll
 cluster_down() {
   [[ -d "$STATE" ]] || return 0
   stop_process kubelet
-  # Every sandbox the runtime handler started, then the shims and containerd.
-  local id
-  if [[ -d "$STATE/runsc-root" ]]; then
-    for id in $(runsc --root "$STATE/runsc-root" list -q 2>/dev/null); do
-      runsc --root "$STATE/runsc-root" kill --all "$id" KILL >/dev/null 2>&1 || true
-      runsc --root "$STATE/runsc-root" delete --force "$id" >/dev/null 2>&1 || true
+  # Every sandbox gVisor's shim started (runsc --root <root>/<containerd
+  # namespace>), then the shims and containerd.
+  local runsc root id
+  runsc="$(sed -n 's/^binary_name = "\(.*\)"$/\1/p' "$STATE/containerd/runsc.toml" 2>/dev/null)"
+  if [[ -x "$runsc" ]]; then
+    for root in "$STATE"/runsc-root/*/; do
+      [[ -d "$root" ]] || continue
+      for id in $("$runsc" --root "$root" list -q 2>/dev/null); do
+        "$runsc" --root "$root" kill --all "$id" KILL >/dev/null 2>&1 || true
+        "$runsc" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
+      done
     done
   fi
-  pkill -KILL -f "containerd-shim-runc-v2 .*-address $CONTAINERD_SOCK" 2>/dev/null || true
+  pkill -KILL -f "containerd-shim-run(sc-v1|c-v2) .*-address $CONTAINERD_SOCK" 2>/dev/null || true
   stop_process containerd
   for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do
     stop_process "$name"
   done
-  # Mounts under the state dir (kubelet volumes, containerd snapshots), deepest first.
+  # Mounts under the state dir (kubelet volumes, containerd snapshots, runsc's
+  # null network namespace, stacked copies listed once each), deepest first.
   local target
   for target in $(findmnt -rn -o TARGET | grep "^$STATE" | sort -r); do
     umount "$target" 2>/dev/null || umount -l "$target" 2>/dev/null || true
@@ -243,7 +269,8 @@ cluster_down() {
     grep -qx "$netns" "$STATE/netns-before" 2>/dev/null && continue
     [[ "$netns" == cni-* ]] && ip netns delete "$netns" 2>/dev/null || true
   done
-  ip link del "$BRIDGE" 2>/dev/null || true
+  # The bridge and the pods' veth ends go with the node's namespace.
+  ip netns delete "$NODE_NETNS" 2>/dev/null || true
   rmdir /run/containerd/s /run/containerd 2>/dev/null || true  # shim sockets' dir
   remove_cgroups
   rm -rf "$STATE"
