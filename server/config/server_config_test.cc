@@ -114,7 +114,7 @@ local:
   runscPath: /opt/gvisor/bin/runsc
   stateDir: /var/run/ce
   rootfs: /srv/rootfs
-  platform: systrap
+  platform: ptrace
   workspaceSize: 128Mi
   tmpSize: 16Mi
   maxProcesses: 32
@@ -170,7 +170,7 @@ TEST(ParseServerConfigTest, FullFileSetsEveryField) {
   expected.local.runsc_path = "/opt/gvisor/bin/runsc";
   expected.local.state_dir = "/var/run/ce";
   expected.local.rootfs = "/srv/rootfs";
-  expected.local.platform = "systrap";
+  expected.local.platform = "ptrace";
   expected.local.workspace_bytes = 128 << 20;
   expected.local.tmp_bytes = 16 << 20;
   expected.local.max_processes = 32;

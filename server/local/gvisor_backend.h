@@ -33,8 +33,9 @@ struct LocalBackendOptions {
   // host's "/" unless configured so: a program would read every
   // world-readable host file.
   std::string rootfs = kDefaultSandboxRootfs;
-  // gVisor platform (`runsc --platform`). kvm hangs on these VMs.
-  std::string platform = "ptrace";
+  // gVisor platform (`runsc --platform`): systrap, ptrace or kvm (kvm needs
+  // /dev/kvm and hangs where nested virtualization is missing).
+  std::string platform = kDefaultRunscPlatform;
   // Size of the sandbox-internal tmpfs at /workspace (code, input and output
   // files; counts against memory).
   int64_t workspace_bytes = int64_t{64} << 20;

@@ -16,6 +16,10 @@ namespace codeexec {
 // scripts/setup installs the project's pinned gVisor (scripts/install-gvisor)
 // and where gVisor's own installation guide puts it.
 inline constexpr char kDefaultRunscPath[] = "/usr/local/bin/runsc";
+// The gVisor platform (`runsc --platform`) unless configured otherwise:
+// systrap, gVisor's own default, measured here as fast as ptrace to start a
+// sandbox and faster on system calls (bench/run; the README's Numbers).
+inline constexpr char kDefaultRunscPlatform[] = "systrap";
 
 class RunscCli {
  public:

@@ -52,7 +52,7 @@ struct KubeletOptions {
   absl::Duration instant_run_time = absl::ZeroDuration();
   // kRunsc:
   std::string runsc_path = kDefaultRunscPath;
-  std::string runsc_platform = "ptrace";
+  std::string runsc_platform = kDefaultRunscPlatform;
   // Bundles, volumes and runsc state; empty: a new directory under /tmp,
   // removed at Stop().
   std::string state_dir;
