@@ -1,41 +1,56 @@
-// Side-by-side latency of Execute(print(1)) through the service against the
-// raw sandbox command it is measured against, alternating A B A B in one run.
+// Side-by-side latency of Execute(code) through one or more running services
+// and of baseline commands (e.g. `runsc run` of a bundle prepared in advance,
+// the floor of any runsc-based service), interleaved in one run: every round
+// runs each side once, in an order that rotates from round to round.
 //
-//   exec_bench --target 127.0.0.1:50051 --runs 30 [--warmup 3]
-//              [--raw "runsc --network=none do python3 -c 'print(1)'"]
+//   exec_bench --service current=127.0.0.1:50051 --code 'print(1)'
+//              --expect $'1\n' --runs 30
+//              -- "floor=runsc run --bundle B floor >/dev/null" [NAME=CMD...]
 //
-// Prints one line per sample set and a JSON summary on the last line.
+// Services are --service NAME=HOST:PORT flags; every argument after `--` is a
+// baseline NAME=COMMAND, run by /bin/sh.
+//
+// Prints one line per side (median, p95), each service's ratio to every
+// baseline, and a JSON summary on the last line.
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "codeexecutor/v1/code_executor.grpc.pb.h"
 #include "nlohmann/json.hpp"
 
-ABSL_FLAG(std::string, target, "127.0.0.1:50051", "code-executor address");
-ABSL_FLAG(int, runs, 30, "measured runs of each side");
-ABSL_FLAG(int, warmup, 3, "unmeasured runs of each side first");
-ABSL_FLAG(std::string, raw,
-          "runsc --network=none do python3 -c 'print(1)' >/dev/null",
-          "the raw command (run by /bin/sh) the service is compared with");
-ABSL_FLAG(std::string, floor, "",
-          "optional second baseline (run by /bin/sh), e.g. `runsc run` of a "
-          "prepared bundle: the least any runsc-based service can take");
+ABSL_FLAG(std::vector<std::string>, service, {},
+          "NAME=HOST:PORT of each running code-executor, comma-separated");
+ABSL_FLAG(std::string, code, "print(1)", "the program every side runs");
+ABSL_FLAG(std::string, expect, "1\n", "the stdout a service run must give");
+ABSL_FLAG(int, runs, 30, "measured rounds (each side once per round)");
+ABSL_FLAG(int, warmup, 3, "unmeasured rounds first");
 
 namespace {
 
 using ::codeexecutor::v1::CodeExecutor;
 
-double ServiceOnce(CodeExecutor::Stub& stub) {
+struct Side {
+  std::string name;
+  bool is_service = false;
+  std::string detail;  // address or command
+  std::function<double()> run_once;
+  std::vector<double> seconds;
+};
+
+double ServiceOnce(CodeExecutor::Stub& stub, const std::string& name) {
   codeexecutor::v1::ExecuteRequest request;
-  request.set_code("print(1)");
+  request.set_code(absl::GetFlag(FLAGS_code));
   grpc::ClientContext context;
   const absl::Time start = absl::Now();
   auto reader = stub.Execute(&context, request);
@@ -50,20 +65,21 @@ double ServiceOnce(CodeExecutor::Stub& stub) {
   }
   grpc::Status status = reader->Finish();
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  if (!status.ok() || !ok || out != "1\n") {
-    std::fprintf(stderr, "service run failed: %s %s\n",
+  if (!status.ok() || !ok || out != absl::GetFlag(FLAGS_expect)) {
+    std::fprintf(stderr, "%s: run failed: %s %s\n", name.c_str(),
                  status.error_message().c_str(), out.c_str());
     std::exit(1);
   }
   return seconds;
 }
 
-double RawOnce(const std::string& command) {
+double CommandOnce(const std::string& command, const std::string& name) {
   const absl::Time start = absl::Now();
   const int rc = std::system(command.c_str());
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   if (rc != 0) {
-    std::fprintf(stderr, "raw command failed (%d): %s\n", rc, command.c_str());
+    std::fprintf(stderr, "%s: command failed (%d): %s\n", name.c_str(), rc,
+                 command.c_str());
     std::exit(1);
   }
   return seconds;
@@ -75,53 +91,84 @@ double Percentile(std::vector<double> values, double p) {
   return values[index];
 }
 
+// "NAME=VALUE" -> {NAME, VALUE}; exits on anything else.
+std::pair<std::string, std::string> SplitNamed(const std::string& flag) {
+  std::pair<std::string, std::string> named =
+      absl::StrSplit(flag, absl::MaxSplits('=', 1));
+  if (named.first.empty() || named.second.empty()) {
+    std::fprintf(stderr, "expected NAME=VALUE, got \"%s\"\n", flag.c_str());
+    std::exit(2);
+  }
+  return named;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  auto stub = CodeExecutor::NewStub(grpc::CreateChannel(
-      absl::GetFlag(FLAGS_target), grpc::InsecureChannelCredentials()));
-  const std::string raw = absl::GetFlag(FLAGS_raw);
-  for (int i = 0; i < absl::GetFlag(FLAGS_warmup); ++i) {
-    RawOnce(raw);
-    ServiceOnce(*stub);
+  const std::vector<char*> baselines = absl::ParseCommandLine(argc, argv);
+  std::vector<std::unique_ptr<CodeExecutor::Stub>> stubs;
+  std::vector<Side> sides;
+  for (const std::string& flag : absl::GetFlag(FLAGS_service)) {
+    auto [name, address] = SplitNamed(flag);
+    stubs.push_back(CodeExecutor::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials())));
+    CodeExecutor::Stub* stub = stubs.back().get();
+    sides.push_back(
+        {.name = name,
+         .is_service = true,
+         .detail = address,
+         .run_once = [stub, name] { return ServiceOnce(*stub, name); },
+         .seconds = {}});
   }
-  const std::string floor = absl::GetFlag(FLAGS_floor);
-  std::vector<double> raw_seconds, service_seconds, floor_seconds;
-  for (int i = 0; i < absl::GetFlag(FLAGS_runs); ++i) {
-    raw_seconds.push_back(RawOnce(raw));                          // A
-    service_seconds.push_back(ServiceOnce(*stub));                // B
-    if (!floor.empty()) floor_seconds.push_back(RawOnce(floor));  // C
+  // baselines[0] is the program's own name.
+  for (size_t i = 1; i < baselines.size(); ++i) {
+    auto [name, command] = SplitNamed(baselines[i]);
+    sides.push_back(
+        {.name = name,
+         .is_service = false,
+         .detail = command,
+         .run_once = [command, name] { return CommandOnce(command, name); },
+         .seconds = {}});
   }
-  const double raw_median = Percentile(raw_seconds, 0.5);
-  const double service_median = Percentile(service_seconds, 0.5);
-  std::printf("raw     %-60s median %.3f s  p95 %.3f s\n", raw.c_str(),
-              raw_median, Percentile(raw_seconds, 0.95));
-  std::printf(
-      "service Execute(print(1)) via gRPC%27s median %.3f s  p95 %.3f s\n", "",
-      service_median, Percentile(service_seconds, 0.95));
-  std::printf("ratio service/raw (medians): %.2f  (goal <= 1.10)\n",
-              service_median / raw_median);
-  if (!floor.empty()) {
-    const double floor_median = Percentile(floor_seconds, 0.5);
-    std::printf("floor   %-60s median %.3f s  p95 %.3f s\n", floor.c_str(),
-                floor_median, Percentile(floor_seconds, 0.95));
-    std::printf("ratio service/floor (medians): %.2f\n",
-                service_median / floor_median);
+  if (sides.empty()) {
+    std::fprintf(stderr, "nothing to measure: give --service or baselines\n");
+    return 2;
   }
-  nlohmann::json summary = {
-      {"runs", raw_seconds.size()},
-      {"raw_command", raw},
-      {"raw_median_s", raw_median},
-      {"raw_p95_s", Percentile(raw_seconds, 0.95)},
-      {"service_median_s", service_median},
-      {"service_p95_s", Percentile(service_seconds, 0.95)},
-      {"ratio", service_median / raw_median}};
-  if (!floor.empty()) {
-    summary["floor_command"] = floor;
-    summary["floor_median_s"] = Percentile(floor_seconds, 0.5);
-    summary["floor_p95_s"] = Percentile(floor_seconds, 0.95);
-    summary["ratio_to_floor"] = service_median / Percentile(floor_seconds, 0.5);
+  for (int round = 0; round < absl::GetFlag(FLAGS_warmup); ++round) {
+    for (Side& side : sides) side.run_once();
+  }
+  for (int round = 0; round < absl::GetFlag(FLAGS_runs); ++round) {
+    for (size_t i = 0; i < sides.size(); ++i) {
+      Side& side = sides[(round + i) % sides.size()];
+      side.seconds.push_back(side.run_once());
+    }
+  }
+
+  nlohmann::json summary = {{"runs", absl::GetFlag(FLAGS_runs)},
+                            {"code", absl::GetFlag(FLAGS_code)},
+                            {"sides", nlohmann::json::array()}};
+  for (const Side& side : sides) {
+    const double median = Percentile(side.seconds, 0.5);
+    const double p95 = Percentile(side.seconds, 0.95);
+    std::printf("%-8s %-28s median %.3f s  p95 %.3f s   %s\n",
+                side.is_service ? "service" : "baseline", side.name.c_str(),
+                median, p95, side.detail.c_str());
+    summary["sides"].push_back({{"name", side.name},
+                                {"service", side.is_service},
+                                {"detail", side.detail},
+                                {"median_s", median},
+                                {"p95_s", p95}});
+  }
+  for (const Side& service : sides) {
+    if (!service.is_service) continue;
+    for (const Side& baseline : sides) {
+      if (baseline.is_service) continue;
+      const double ratio =
+          Percentile(service.seconds, 0.5) / Percentile(baseline.seconds, 0.5);
+      std::printf("ratio %s / %s (medians): %.2f\n", service.name.c_str(),
+                  baseline.name.c_str(), ratio);
+      summary["ratios"][service.name + "/" + baseline.name] = ratio;
+    }
   }
   std::printf("%s\n", summary.dump().c_str());
   return 0;
