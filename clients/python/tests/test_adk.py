@@ -41,8 +41,9 @@ def result(outcome, exit_code=0, stdout=b"", stderr=b"", message="", files=()):
         started=None,
     )
 
-#ADK releases before 2.x's later ones have no CodeExecutionResult.exit_code;
-#the mapping leaves it out there, and the tests accept its absence.
+
+# ADK releases before 2.x's later ones have no CodeExecutionResult.exit_code;
+# the mapping leaves it out there, and the tests accept its absence.
 HAS_EXIT_CODE = any(f.name == "exit_code" for f in dataclasses.fields(CodeExecutionResult))
 
 
@@ -70,8 +71,8 @@ def with_fake(executor, fake):
     executor._holder.client = fake
     return executor
 
-#-- - mapping, \
-    no server -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -
+
+# --- mapping, no server -----------------------------------------------------
 
 
 def test_is_an_adk_code_executor_with_gke_knobs():
@@ -168,8 +169,8 @@ def test_copies_do_not_share_or_copy_the_channel():
     assert ex.model_copy(deep=True)._holder.client is None
     ex.close()
 
-#-- - \
-    against the server -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -- -
+
+# --- against the server -----------------------------------------------------
 
 SANDBOX_CODE = (
     "import platform, socket\n"
@@ -189,10 +190,10 @@ def test_agent_code_runs_through_code_executor(server):
     results = execution_results(events)
     assert len(results) == 1
     assert results[0].outcome.name == "OUTCOME_OK"
-#Only the gVisor sandbox reports kernel 4.19.0 - gvisor and hostname "sandbox".
+    # Only the gVisor sandbox reports kernel 4.19.0-gvisor and hostname "sandbox".
     assert "kernel 4.19.0-gvisor host sandbox" in results[0].output
     assert server.metric("codeexec_executions_total") == before + 1
-#The output went back to the model, and its answer ended the turn.
+    # The output went back to the model, and its answer ended the turn.
     assert len(model.requests) == 2
     assert "kernel 4.19.0-gvisor host sandbox" in model.request_text(1)
     assert events[-1].content.parts[0].text == "The sandbox runs gVisor."

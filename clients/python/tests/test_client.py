@@ -123,7 +123,7 @@ def test_files_in_and_out(client):
     assert result.stdout == "256\n"
     assert result.file("out.txt").content == b"HELLO\n"
     assert result.file("sub/rev.bin").content == blob[::-1]
-#Only files the program created or changed come back.
+    # Only files the program created or changed come back.
     assert result.file("data/in.txt") is None
     assert result.file("blob.bin") is None
 
