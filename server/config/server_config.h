@@ -12,10 +12,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "server/api/request_validator.h"
-#include "server/exec/dispatcher.h"
+#include "server/api/validator_options.h"
+#include "server/exec/dispatcher_options.h"
 #include "server/kube/kube_options.h"
-#include "server/local/gvisor_backend.h"
+#include "server/local/local_backend_options.h"
 
 namespace codeexec {
 

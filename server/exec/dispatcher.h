@@ -14,19 +14,12 @@
 #include "absl/time/time.h"
 #include "server/exec/backend.h"
 #include "server/exec/cancellation.h"
+#include "server/exec/dispatcher_options.h"
 #include "server/exec/execution_spec.h"
 
 namespace codeexec {
 
 class ServiceMetrics;
-
-struct DispatcherOptions {
-  // Sandboxes running at once.
-  int workers = 4;
-  // Executions waiting for a worker; one more is refused with
-  // RESOURCE_EXHAUSTED at once.
-  int queue_size = 64;
-};
 
 // Receives the lifecycle of one execution. Output comes through OutputSink.
 // OnStarted is called once before any output, OnFinished exactly once, last.
