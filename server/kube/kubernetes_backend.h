@@ -20,10 +20,10 @@
 #include "prometheus/family.h"
 #include "prometheus/registry.h"
 #include "server/exec/backend.h"
+#include "server/kube/client/rest_client.h"
 #include "server/kube/kube_options.h"
-#include "server/kube/objects.h"
+#include "server/kube/objects/objects.h"
 #include "server/kube/pod_watcher.h"
-#include "server/kube/rest_client.h"
 
 namespace codeexec::kube {
 
@@ -72,6 +72,8 @@ class KubernetesBackend : public Backend {
 
   const KubernetesOptions options_;
   const ReplicaIdentity identity_;
+  // What BuildConfigMap and BuildJob need: the same for Validate and Run.
+  const ObjectContext context_;
   const std::string label_selector_;
   std::unique_ptr<RestClient> client_;
   std::unique_ptr<PodWatcher> watcher_;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/kube/client/api_paths.h"
 
 namespace codeexec::kube {
 
@@ -49,7 +50,7 @@ absl::Status CheckPermissions(RestClient& client,
     }
     KubeRequest review{
         .verb = "POST",
-        .path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        .path = kAccessReviewPath,
         .body = nlohmann::json{{"apiVersion", "authorization.k8s.io/v1"},
                                {"kind", "SelfSubjectAccessReview"},
                                {"spec", {{"resourceAttributes", attributes}}}},

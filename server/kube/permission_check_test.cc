@@ -7,7 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/kube/rest_client_test_server.h"
+#include "server/kube/client/rest_client_test_server.h"
 
 namespace codeexec::kube {
 namespace {

@@ -19,7 +19,7 @@
 #include "nlohmann/json.hpp"
 #include "prometheus/counter.h"
 #include "server/exec/cancellation.h"
-#include "server/kube/rest_client.h"
+#include "server/kube/client/rest_client.h"
 
 namespace codeexec::kube {
 

@@ -12,12 +12,10 @@
 
 #include "absl/time/time.h"
 #include "server/exec/execution_spec.h"
+#include "server/exec/run_verdict.h"
 #include "server/local/sandbox_cgroup.h"
 
 namespace codeexec {
-
-// Why we killed the sandbox, if we did.
-enum class StopReason { kNone, kTimeout, kCancelled, kOutputLimit };
 
 struct RunFacts {
   StopReason stop_reason = StopReason::kNone;
@@ -35,13 +33,6 @@ struct RunFacts {
   absl::Duration timeout;
   int64_t max_output_bytes = 0;
   std::string cancel_reason;
-};
-
-struct RunVerdict {
-  Outcome outcome = Outcome::kSandboxError;
-  int exit_code = -1;
-  std::string message;
-  bool truncated = false;
 };
 
 // Exit 137 (SIGKILL) with evidence in the memory cgroup that the limit was

@@ -2,8 +2,8 @@
 // and OpenSSL directly: TLS set-up, waiting on pplx tasks with a deadline,
 // linking a Cancellation to a request, naming transport errors, and
 // assembling body bytes into lines. Not for use outside rest_client*.
-#ifndef CODEEXEC_SERVER_KUBE_REST_CLIENT_TRANSPORT_H_
-#define CODEEXEC_SERVER_KUBE_REST_CLIENT_TRANSPORT_H_
+#ifndef CODEEXEC_SERVER_KUBE_CLIENT_REST_CLIENT_TRANSPORT_H_
+#define CODEEXEC_SERVER_KUBE_CLIENT_REST_CLIENT_TRANSPORT_H_
 
 #include <exception>
 #include <functional>
@@ -16,7 +16,7 @@
 #include "absl/time/time.h"
 #include "cpprest/http_client.h"
 #include "server/exec/cancellation.h"
-#include "server/kube/cluster_connection.h"
+#include "server/kube/client/cluster_connection.h"
 
 namespace codeexec::kube::rest_internal {
 
@@ -90,4 +90,4 @@ class LineAssembler {
 
 }  // namespace codeexec::kube::rest_internal
 
-#endif  // CODEEXEC_SERVER_KUBE_REST_CLIENT_TRANSPORT_H_
+#endif  // CODEEXEC_SERVER_KUBE_CLIENT_REST_CLIENT_TRANSPORT_H_

@@ -1,4 +1,4 @@
-#include "server/kube/objects.h"
+#include "server/kube/objects/objects.h"
 
 #include <cstdlib>
 #include <fstream>

@@ -1,6 +1,6 @@
 // Kubernetes error responses (a `Status` object, HTTP code) → absl::Status.
-#ifndef CODEEXEC_SERVER_KUBE_KUBE_STATUS_H_
-#define CODEEXEC_SERVER_KUBE_KUBE_STATUS_H_
+#ifndef CODEEXEC_SERVER_KUBE_CLIENT_KUBE_STATUS_H_
+#define CODEEXEC_SERVER_KUBE_CLIENT_KUBE_STATUS_H_
 
 #include <optional>
 #include <string>
@@ -50,4 +50,4 @@ std::string KubeReasonOf(const absl::Status& status);
 
 }  // namespace codeexec::kube
 
-#endif  // CODEEXEC_SERVER_KUBE_KUBE_STATUS_H_
+#endif  // CODEEXEC_SERVER_KUBE_CLIENT_KUBE_STATUS_H_

@@ -16,7 +16,7 @@
 #include "cpprest/http_listener.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/kube/rest_client.h"
+#include "server/kube/client/rest_client.h"
 
 namespace codeexec::kube {
 namespace {

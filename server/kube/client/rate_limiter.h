@@ -1,6 +1,6 @@
 // Client-side token bucket shared by all requests of a RestClient.
-#ifndef CODEEXEC_SERVER_KUBE_RATE_LIMITER_H_
-#define CODEEXEC_SERVER_KUBE_RATE_LIMITER_H_
+#ifndef CODEEXEC_SERVER_KUBE_CLIENT_RATE_LIMITER_H_
+#define CODEEXEC_SERVER_KUBE_CLIENT_RATE_LIMITER_H_
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -32,4 +32,4 @@ class RateLimiter {
 
 }  // namespace codeexec::kube
 
-#endif  // CODEEXEC_SERVER_KUBE_RATE_LIMITER_H_
+#endif  // CODEEXEC_SERVER_KUBE_CLIENT_RATE_LIMITER_H_

@@ -2,8 +2,8 @@
 // follow) over cpprestsdk's http_client, with TLS from a ClusterConnection,
 // bearer tokens, client-side rate limiting, retries and metrics. Nothing
 // outside server/kube/ speaks HTTP to the API server.
-#ifndef CODEEXEC_SERVER_KUBE_REST_CLIENT_H_
-#define CODEEXEC_SERVER_KUBE_REST_CLIENT_H_
+#ifndef CODEEXEC_SERVER_KUBE_CLIENT_REST_CLIENT_H_
+#define CODEEXEC_SERVER_KUBE_CLIENT_REST_CLIENT_H_
 
 #include <functional>
 #include <memory>
@@ -17,7 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "prometheus/registry.h"
 #include "server/exec/cancellation.h"
-#include "server/kube/cluster_connection.h"
+#include "server/kube/client/cluster_connection.h"
 
 namespace codeexec::kube {
 
@@ -124,4 +124,4 @@ class RestClient {
 
 }  // namespace codeexec::kube
 
-#endif  // CODEEXEC_SERVER_KUBE_REST_CLIENT_H_
+#endif  // CODEEXEC_SERVER_KUBE_CLIENT_REST_CLIENT_H_

@@ -1,4 +1,4 @@
-#include "server/kube/rest_client_transport.h"
+#include "server/kube/client/rest_client_transport.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>

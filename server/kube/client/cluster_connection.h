@@ -1,16 +1,16 @@
 // Where the Kubernetes API server is and how to authenticate to it: resolved
 // from an explicit kubeconfig, the in-cluster service account, $KUBECONFIG
 // or ~/.kube/config (the order of ADK's GkeCodeExecutor).
-#ifndef CODEEXEC_SERVER_KUBE_CLUSTER_CONNECTION_H_
-#define CODEEXEC_SERVER_KUBE_CLUSTER_CONNECTION_H_
+#ifndef CODEEXEC_SERVER_KUBE_CLIENT_CLUSTER_CONNECTION_H_
+#define CODEEXEC_SERVER_KUBE_CLIENT_CLUSTER_CONNECTION_H_
 
 #include <map>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "server/kube/client/token_source.h"
 #include "server/kube/kube_options.h"
-#include "server/kube/token_source.h"
 
 namespace codeexec::kube {
 
@@ -67,4 +67,4 @@ absl::StatusOr<ClusterConnection> LoadKubeconfig(const std::string& path,
 
 }  // namespace codeexec::kube
 
-#endif  // CODEEXEC_SERVER_KUBE_CLUSTER_CONNECTION_H_
+#endif  // CODEEXEC_SERVER_KUBE_CLIENT_CLUSTER_CONNECTION_H_

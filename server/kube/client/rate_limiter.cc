@@ -1,4 +1,4 @@
-#include "server/kube/rate_limiter.h"
+#include "server/kube/client/rate_limiter.h"
 
 #include <algorithm>
 

@@ -10,9 +10,9 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/kube/rest_client.h"
-#include "server/kube/rest_client_test_server.h"
-#include "server/kube/rest_client_transport.h"
+#include "server/kube/client/rest_client.h"
+#include "server/kube/client/rest_client_test_server.h"
+#include "server/kube/client/rest_client_transport.h"
 
 namespace codeexec::kube {
 namespace {

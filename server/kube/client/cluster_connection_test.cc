@@ -1,4 +1,4 @@
-#include "server/kube/cluster_connection.h"
+#include "server/kube/client/cluster_connection.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "server/kube/token_source.h"
+#include "server/kube/client/token_source.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

@@ -1,7 +1,7 @@
 // RestClient unary calls against a real HTTP server on loopback: JSON,
 // tokens, retries, error mapping, rate limiting, timeouts, cancellation and
 // metrics. Streams: rest_client_stream_test.cc; TLS: rest_client_tls_test.cc.
-#include "server/kube/rest_client.h"
+#include "server/kube/client/rest_client.h"
 
 #include <atomic>
 #include <thread>
@@ -9,8 +9,8 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/kube/kube_status.h"
-#include "server/kube/rest_client_test_server.h"
+#include "server/kube/client/kube_status.h"
+#include "server/kube/client/rest_client_test_server.h"
 
 namespace codeexec::kube {
 namespace {

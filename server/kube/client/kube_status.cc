@@ -1,4 +1,4 @@
-#include "server/kube/kube_status.h"
+#include "server/kube/client/kube_status.h"
 
 #include <vector>
 

@@ -2,8 +2,8 @@
 // tests. Each connection runs on its own thread and may carry several
 // requests (keep-alive); the handler writes the response bytes itself, so a
 // test controls chunking, delays and connection resets exactly.
-#ifndef CODEEXEC_SERVER_KUBE_REST_CLIENT_TEST_SERVER_H_
-#define CODEEXEC_SERVER_KUBE_REST_CLIENT_TEST_SERVER_H_
+#ifndef CODEEXEC_SERVER_KUBE_CLIENT_REST_CLIENT_TEST_SERVER_H_
+#define CODEEXEC_SERVER_KUBE_CLIENT_REST_CLIENT_TEST_SERVER_H_
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -199,4 +199,4 @@ class TestHttpServer {
 
 }  // namespace codeexec::kube::testing
 
-#endif  // CODEEXEC_SERVER_KUBE_REST_CLIENT_TEST_SERVER_H_
+#endif  // CODEEXEC_SERVER_KUBE_CLIENT_REST_CLIENT_TEST_SERVER_H_

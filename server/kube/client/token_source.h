@@ -2,8 +2,8 @@
 // re-read when it changes (in-cluster service-account tokens rotate), and
 // exec credential plugins (client.authentication.k8s.io, e.g.
 // gke-gcloud-auth-plugin).
-#ifndef CODEEXEC_SERVER_KUBE_TOKEN_SOURCE_H_
-#define CODEEXEC_SERVER_KUBE_TOKEN_SOURCE_H_
+#ifndef CODEEXEC_SERVER_KUBE_CLIENT_TOKEN_SOURCE_H_
+#define CODEEXEC_SERVER_KUBE_CLIENT_TOKEN_SOURCE_H_
 
 #include <sys/types.h>
 
@@ -120,4 +120,4 @@ absl::StatusOr<ExecCredential> ParseExecCredential(
 
 }  // namespace codeexec::kube
 
-#endif  // CODEEXEC_SERVER_KUBE_TOKEN_SOURCE_H_
+#endif  // CODEEXEC_SERVER_KUBE_CLIENT_TOKEN_SOURCE_H_

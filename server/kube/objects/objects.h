@@ -8,8 +8,8 @@
 // (server/launcher/) with the image's python3 (3.9+), whatever the language
 // profile, so every image used with the kubernetes backend must have python3
 // on its PATH (python:3.11-slim has python3 and bash).
-#ifndef CODEEXEC_SERVER_KUBE_OBJECTS_H_
-#define CODEEXEC_SERVER_KUBE_OBJECTS_H_
+#ifndef CODEEXEC_SERVER_KUBE_OBJECTS_OBJECTS_H_
+#define CODEEXEC_SERVER_KUBE_OBJECTS_OBJECTS_H_
 
 #include <cstdint>
 #include <optional>
@@ -99,4 +99,4 @@ std::string ReplicaLabelValue(absl::string_view name);
 
 }  // namespace codeexec::kube
 
-#endif  // CODEEXEC_SERVER_KUBE_OBJECTS_H_
+#endif  // CODEEXEC_SERVER_KUBE_OBJECTS_OBJECTS_H_

@@ -1,4 +1,4 @@
-#include "server/kube/rest_client.h"
+#include "server/kube/client/rest_client.h"
 
 #include <algorithm>
 #include <chrono>
@@ -14,9 +14,9 @@
 #include "cpprest/http_client.h"
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
-#include "server/kube/kube_status.h"
-#include "server/kube/rate_limiter.h"
-#include "server/kube/rest_client_transport.h"
+#include "server/kube/client/kube_status.h"
+#include "server/kube/client/rate_limiter.h"
+#include "server/kube/client/rest_client_transport.h"
 
 namespace codeexec::kube {
 namespace {
