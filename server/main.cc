@@ -114,13 +114,13 @@ absl::Status WritePortsFile(const std::string& path, int grpc_port,
 
 absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(
     const ServerConfig& config, const ServiceMetrics& metrics) {
-  if (config.server.backend == "gvisor-local") {
+  if (config.server.backend == kGvisorLocalBackendName) {
     absl::StatusOr<std::unique_ptr<GvisorBackend>> backend =
         GvisorBackend::Create(config.local);
     if (!backend.ok()) return backend.status();
     return std::unique_ptr<Backend>(std::move(*backend));
   }
-  if (config.server.backend == "kubernetes") {
+  if (config.server.backend == kKubernetesBackendName) {
     absl::StatusOr<std::unique_ptr<kube::KubernetesBackend>> backend =
         kube::KubernetesBackend::Create(
             config.kubernetes, kube::ReplicaIdentity::FromEnvironment(),
@@ -157,8 +157,8 @@ int Run(const ServerConfig& config) {
 
   Dispatcher dispatcher(config.dispatcher, **backend, &metrics);
   CodeExecutorService service(config.validation,
-                              config.server.max_unsent_output_bytes, dispatcher,
-                              &metrics);
+                              config.server.max_unsent_output_bytes, **backend,
+                              dispatcher, &metrics);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

@@ -92,8 +92,8 @@ class Harness {
     options_.languages["python"] = {"main.py", {"python3", "main.py"}, "", {}};
     dispatcher_ = std::make_unique<Dispatcher>(DispatcherOptions{1, 4},
                                                backend_, nullptr);
-    service_ = std::make_unique<CodeExecutorService>(options_, kBound,
-                                                     *dispatcher_, nullptr);
+    service_ = std::make_unique<CodeExecutorService>(
+        options_, kBound, backend_, *dispatcher_, nullptr);
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                              &port_);

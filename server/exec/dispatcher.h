@@ -53,8 +53,6 @@ class Dispatcher {
 
   int queued() const;
   int running() const;
-  std::string_view backend_name() const { return backend_.Name(); }
-  const Backend& backend() const { return backend_; }
 
  private:
   struct Task {
