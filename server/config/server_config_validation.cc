@@ -13,13 +13,14 @@
 #include "server/config/kubernetes_config.h"
 #include "server/config/server_config.h"
 #include "server/config/yaml_fields.h"
+#include "server/exec/backend_names.h"
 #include "server/exec/quantity.h"
 
 namespace codeexec {
 namespace {
 
-constexpr absl::string_view kLocalBackend = "gvisor-local";
-constexpr absl::string_view kKubernetesBackend = "kubernetes";
+constexpr absl::string_view kLocalBackend = kGvisorLocalBackendName;
+constexpr absl::string_view kKubernetesBackend = kKubernetesBackendName;
 
 absl::Status Invalid(absl::string_view path, absl::string_view message) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));

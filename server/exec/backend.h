@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "server/exec/backend_names.h"
 #include "server/exec/cancellation.h"
 #include "server/exec/execution_spec.h"
 
@@ -31,8 +32,8 @@ class Backend {
  public:
   virtual ~Backend() = default;
 
-  // "gvisor-local" or "kubernetes": reported to clients and used as a metrics
-  // label.
+  // kGvisorLocalBackendName or kKubernetesBackendName (backend_names.h):
+  // reported to clients and used as a metrics label.
   virtual std::string_view Name() const = 0;
 
   // Checks what only the backend can judge before the request is queued

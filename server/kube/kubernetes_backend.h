@@ -45,15 +45,10 @@ class KubernetesBackend : public Backend {
       std::shared_ptr<prometheus::Registry> registry);
   ~KubernetesBackend() override;
 
-  std::string_view Name() const override { return "kubernetes"; }
+  std::string_view Name() const override { return kKubernetesBackendName; }
   absl::Status Validate(const ExecutionSpec& spec) const override;
   ExecutionResult Run(const ExecutionSpec& spec, OutputSink& sink,
                       const Cancellation& cancel) override;
-
-  // Deletes this replica's objects that no live execution owns; returns how
-  // many it deleted. Runs every janitor_interval; public for tests.
-  absl::StatusOr<int> CollectOrphans();
-  const PodWatcher& watcher() const { return *watcher_; }
 
  private:
   KubernetesBackend(KubernetesOptions options, ReplicaIdentity identity,
@@ -68,6 +63,9 @@ class KubernetesBackend : public Backend {
                             const std::string& object_path,
                             const std::string& propagation);
   void DeleteExecutionObjects(const std::string& execution_id);
+  // Deletes this replica's objects that no live execution owns; returns how
+  // many it deleted. JanitorLoop runs it every janitor_interval.
+  absl::StatusOr<int> CollectOrphans();
   void JanitorLoop();
 
   const KubernetesOptions options_;

@@ -38,7 +38,7 @@ class GvisorBackend : public Backend {
   // has ended, nothing of this backend is mounted under state_dir.
   ~GvisorBackend() override;
 
-  std::string_view Name() const override { return "gvisor-local"; }
+  std::string_view Name() const override { return kGvisorLocalBackendName; }
 
   // Safe to call from several threads at once (one sandbox per call).
   // result.timings: `create` = workspace, cgroup and bundle; `start` = the
