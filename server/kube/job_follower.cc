@@ -267,6 +267,7 @@ absl::Status JobFollower::FollowLog(const std::string& pod_name,
       .verb = "GET",
       .path = absl::StrCat(PodLogPath(options_.namespace_name, pod_name),
                            "?follow=true&container=", kSandboxContainerName),
+      .body = std::nullopt,
       .resource = "pods/log",
       .kube_verb = "get"};
   absl::Status refused;

@@ -137,6 +137,7 @@ absl::Status KubernetesBackend::CreateObject(const std::string& resource,
   const std::string name = object["metadata"]["name"];
   KubeRequest get{.verb = "GET",
                   .path = absl::StrCat(collection_path, "/", name),
+                  .body = std::nullopt,
                   .resource = resource,
                   .kube_verb = "get"};
   absl::StatusOr<nlohmann::json> existing = client_->Call(get, cancel);
@@ -192,6 +193,7 @@ absl::StatusOr<int> KubernetesBackend::CollectOrphans() {
     KubeRequest list{.verb = "GET",
                      .path = absl::StrCat(collection, "?labelSelector=",
                                           UrlEncode(label_selector_)),
+                     .body = std::nullopt,
                      .resource = resource,
                      .kube_verb = "list"};
     absl::StatusOr<nlohmann::json> items = client_->Call(list, &stopping_);

@@ -60,11 +60,6 @@ void PodWatcher::Unsubscribe(int subscription) {
   if (!still_subscribed) pods_.erase(execution_id);
 }
 
-int PodWatcher::connections_opened() const {
-  absl::MutexLock lock(&mu_);
-  return connections_opened_;
-}
-
 absl::Status PodWatcher::Relist() {
   KubeRequest request;
   request.verb = "GET";

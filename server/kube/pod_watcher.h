@@ -61,9 +61,6 @@ class PodWatcher {
   int Subscribe(const std::string& execution_id, Callback on_change);
   void Unsubscribe(int subscription);
 
-  // Watch connections opened so far (1 + restarts), for tests and benchmarks.
-  int connections_opened() const;
-
  private:
   absl::Status Relist();
   void WatchLoop();

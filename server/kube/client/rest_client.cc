@@ -79,7 +79,6 @@ struct RestClient::Impl {
 
   static absl::Status Validate(const KubeRequest& request) {
     if (request.verb != "GET" && request.verb != "POST" &&
-        request.verb != "PUT" && request.verb != "PATCH" &&
         request.verb != "DELETE") {
       return absl::InvalidArgumentError(
           absl::StrCat("unsupported HTTP verb \"", request.verb, "\""));
@@ -136,10 +135,7 @@ struct RestClient::Impl {
         message.headers().add("Authorization", "Bearer " + token);
       }
       if (request.body.has_value()) {
-        message.set_body(request.body->dump(),
-                         request.verb == "PATCH"
-                             ? "application/merge-patch+json"
-                             : "application/json");
+        message.set_body(request.body->dump(), "application/json");
       }
       auto& client = stream ? *stream_client : *unary_client;
       attempt.response =

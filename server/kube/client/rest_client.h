@@ -18,16 +18,18 @@
 #include "prometheus/registry.h"
 #include "server/exec/cancellation.h"
 #include "server/kube/client/cluster_connection.h"
+#include "server/kube/kube_options.h"
 
 namespace codeexec::kube {
 
 struct RestClientOptions {
-  // Client-side token bucket shared by every request (also each retry).
-  double qps = 50;
-  int burst = 100;
+  // Client-side token bucket shared by every request (also each retry);
+  // the backend passes kubernetes.qps / kubernetes.burst.
+  double qps = KubernetesOptions().qps;
+  int burst = KubernetesOptions().burst;
   // Unary calls: from sending to the whole response body. Streams: until the
-  // response headers only.
-  absl::Duration request_timeout = absl::Seconds(30);
+  // response headers only (kubernetes.requestTimeout).
+  absl::Duration request_timeout = KubernetesOptions().request_timeout;
   // Attempts per call, the first included (a 401 adds one more, see Call).
   int max_attempts = 5;
   // Jittered exponential backoff between attempts: the n-th retry waits a
@@ -39,8 +41,7 @@ struct RestClientOptions {
 };
 
 struct KubeRequest {
-  // "GET", "POST", "DELETE", "PATCH" (PATCH bodies are sent as
-  // application/merge-patch+json, the others as application/json).
+  // "GET", "POST" or "DELETE" (bodies are sent as application/json).
   std::string verb;
   // "/api/v1/namespaces/ns/configmaps/x", percent-encoded, with the query
   // string if any.
