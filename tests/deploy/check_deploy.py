@@ -32,8 +32,8 @@ RELEASE = "code-executor"
 NAMESPACE = "agent-sandbox"
 SKIP = 77
 
-# DESIGN §4's rules minus `get` on pods (never used; tests/e2e proves every
-# verb left is needed), exactly.
+# The RBAC rules of docs/architecture.md, exactly (server/kube/permission_check.cc
+# is their source; its test compares this copy with it).
 EXPECTED_RULES = {
     ("", "configmaps"): {"create", "get", "list", "delete"},
     ("batch", "jobs"): {"create", "get", "list", "delete"},
@@ -187,7 +187,7 @@ def check_manifests(docs, where, hpa=False, monitor=False):
             check(not r.get("resourceNames") and not r.get("nonResourceURLs"),
                   f"{where}: unexpected Role rule fields {r}")
         check(rules == EXPECTED_RULES,
-              f"{where}: Role rules must be exactly DESIGN §4's {EXPECTED_RULES}, got {rules}")
+              f"{where}: Role rules must be exactly docs/architecture.md's {EXPECTED_RULES}, got {rules}")
     if sa and rb and role:
         check(rb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
                                 "name": role["metadata"]["name"]}, f"{where}: RoleBinding roleRef")

@@ -1,4 +1,4 @@
-// The Kubernetes objects of one execution (DESIGN.md section 4): a ConfigMap
+// The Kubernetes objects of one execution (docs/architecture.md): a ConfigMap
 // holding the launcher, its manifest, the code, the input files and stdin,
 // and a Job whose single pod runs the launcher in gVisor with that ConfigMap
 // mounted read-only. Pure functions of the spec and the server's options:
