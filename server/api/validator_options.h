@@ -16,9 +16,9 @@ namespace codeexec {
 struct LimitsOptions {
   // Used when the request leaves a limit unset (ADK GkeCodeExecutor's
   // defaults: 300 s, cpu 200m/500m, memory 256Mi/512Mi).
-  absl::Duration default_timeout = absl::Seconds(300);
+  absl::Duration default_timeout = kDefaultRunTimeout;
   ResourceLimits default_resources;
-  int64_t default_max_output_bytes = int64_t{10} << 20;
+  int64_t default_max_output_bytes = kDefaultMaxOutputBytes;
   // Upper bounds; a request above one is INVALID_ARGUMENT.
   absl::Duration max_timeout = absl::Seconds(3600);
   int64_t max_cpu_millis = 4000;
@@ -33,8 +33,8 @@ struct LimitsOptions {
   // Files returned from the workspace after the run. They travel in the
   // Finished message: keep the total under clients' default 4 MiB receive
   // limit, or raise that limit in the clients too.
-  int max_output_files = 32;
-  int64_t max_output_file_bytes = int64_t{2} << 20;
+  int max_output_files = kDefaultMaxOutputFiles;
+  int64_t max_output_file_bytes = kDefaultMaxOutputFileBytes;
 };
 
 struct ValidatorOptions {
