@@ -7,6 +7,7 @@
 
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
+#include "server/exec/json_log.h"
 #include "server/exec/utf8.h"
 
 namespace codeexec {
@@ -49,10 +50,7 @@ Finished::Outcome ToProto(Outcome outcome) {
 void LogFinished(const ExecutionIdentity& id, const ExecutionResult& result) {
   const PhaseTimings& t = result.timings;
   auto ms = [](absl::Duration d) { return absl::ToDoubleMilliseconds(d); };
-  nlohmann::json line = {
-      {"ts",
-       absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone())},
-      {"event", "execution_finished"},
+  nlohmann::json fields = {
       {"execution_id", id.execution_id},
       {"client_request_id", id.client_request_id},
       {"backend", id.backend},
@@ -73,10 +71,7 @@ void LogFinished(const ExecutionIdentity& id, const ExecutionResult& result) {
         {"start", ms(t.start)},
         {"run", ms(t.run)},
         {"cleanup", ms(t.cleanup)}}}};
-  const std::string text =
-      line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
-      "\n";
-  std::fwrite(text.data(), 1, text.size(), stderr);
+  LogEvent(LogLevel::kInfo, "execution_finished", std::move(fields));
 }
 
 }  // namespace
