@@ -61,9 +61,7 @@ void LogFinished(const ExecutionIdentity& id, const ExecutionResult& result) {
       {"exit_code", result.exit_code},
       {"truncated", result.truncated},
       {"output_files", result.output_files.size()},
-      {"message", result.service_error.ok()
-                      ? result.message
-                      : std::string(result.service_error.message())},
+      {"message", result.message},
       {"duration_ms",
        {{"queue", ms(t.queue)},
         {"create", ms(t.create)},
@@ -184,17 +182,23 @@ void ExecuteStream::OnOutput(OutputStream stream, std::string_view data) {
   Enqueue(std::move(response), /*last=*/false);
 }
 
-void ExecuteStream::OnFinished(const ExecutionResult& result) {
-  LogFinished(identity_, result);
-  if (!result.service_error.ok()) {
+void ExecuteStream::OnFinished(const absl::StatusOr<ExecutionResult>& ran) {
+  if (!ran.ok()) {
+    // The service failed, not the program: logged as a sandbox error, and
+    // the call ends with the status.
+    ExecutionResult failed;
+    failed.message = std::string(ran.status().message());
+    LogFinished(identity_, failed);
     absl::MutexLock lock(&mu_);
     final_status_ =
-        grpc::Status(static_cast<grpc::StatusCode>(result.service_error.code()),
-                     ToValidUtf8(std::string(result.service_error.message())));
+        grpc::Status(static_cast<grpc::StatusCode>(ran.status().code()),
+                     ToValidUtf8(std::string(ran.status().message())));
     last_queued_ = true;
     WriteNextLocked();
     return;
   }
+  const ExecutionResult& result = *ran;
+  LogFinished(identity_, result);
   ExecuteResponse response;
   Finished* finished = response.mutable_finished();
   finished->set_exit_code(result.exit_code);

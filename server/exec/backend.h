@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/exec/backend_names.h"
 #include "server/exec/cancellation.h"
@@ -49,9 +50,13 @@ class Backend {
   // - Returns promptly once `cancel` fires, with outcome kCancelled.
   // - Returns only when nothing of the run is left (sandbox, files, objects),
   //   on every path.
-  // Failures of the sandbox itself are kSandboxError with a message.
-  virtual ExecutionResult Run(const ExecutionSpec& spec, OutputSink& sink,
-                              const Cancellation& cancel) = 0;
+  // Failures of the sandbox itself are kSandboxError with a message. An
+  // error status is a failure of the service, not of the program (API
+  // server unreachable -> UNAVAILABLE, RBAC missing -> PERMISSION_DENIED):
+  // the call ends with it instead of a Finished event.
+  virtual absl::StatusOr<ExecutionResult> Run(const ExecutionSpec& spec,
+                                              OutputSink& sink,
+                                              const Cancellation& cancel) = 0;
 };
 
 }  // namespace codeexec

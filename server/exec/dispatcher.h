@@ -10,6 +10,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/exec/backend.h"
@@ -26,7 +27,8 @@ class ServiceMetrics;
 class ExecutionObserver : public OutputSink {
  public:
   virtual void OnStarted(absl::Duration queue_wait) = 0;
-  virtual void OnFinished(const ExecutionResult& result) = 0;
+  // An error is the service's failure (Backend::Run), ending the call.
+  virtual void OnFinished(const absl::StatusOr<ExecutionResult>& result) = 0;
 };
 
 class Dispatcher {
@@ -64,7 +66,8 @@ class Dispatcher {
   void WorkerLoop();
   // Runs the task on the backend (OnStarted, output); OnFinished is left to
   // the caller.
-  ExecutionResult RunTask(Task& task);
+  absl::StatusOr<ExecutionResult> RunTask(Task& task,
+                                          absl::Duration queue_wait);
   void PublishGauges() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const DispatcherOptions options_;

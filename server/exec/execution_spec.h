@@ -102,11 +102,6 @@ struct ExecutionResult {
   std::vector<WorkspaceFile> output_files;
   bool output_files_truncated = false;
   PhaseTimings timings;
-  // A failure of the service itself, not of the program (API server
-  // unreachable -> UNAVAILABLE, RBAC missing -> PERMISSION_DENIED): the call
-  // ends with this status instead of a Finished event. `outcome` is then
-  // kSandboxError for the metrics.
-  absl::Status service_error;
 };
 
 }  // namespace codeexec

@@ -47,8 +47,9 @@ class KubernetesBackend : public Backend {
 
   std::string_view Name() const override { return kKubernetesBackendName; }
   absl::Status Validate(const ExecutionSpec& spec) const override;
-  ExecutionResult Run(const ExecutionSpec& spec, OutputSink& sink,
-                      const Cancellation& cancel) override;
+  absl::StatusOr<ExecutionResult> Run(const ExecutionSpec& spec,
+                                      OutputSink& sink,
+                                      const Cancellation& cancel) override;
 
  private:
   KubernetesBackend(KubernetesOptions options, ReplicaIdentity identity,

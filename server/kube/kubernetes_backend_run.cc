@@ -19,27 +19,26 @@ ExecutionResult Fail(Outcome outcome, std::string message) {
 }
 
 // API failures that are the service's, not the program's, end the call with
-// a gRPC status (PERMISSION_DENIED names the verb and resource).
-ExecutionResult ApiFailure(absl::Status status, const Cancellation& cancel,
-                           absl::string_view doing) {
+// their status (PERMISSION_DENIED names the verb and resource); others are
+// the run's SANDBOX_ERROR.
+absl::StatusOr<ExecutionResult> ApiFailure(absl::Status status,
+                                           const Cancellation& cancel,
+                                           absl::string_view doing) {
   if (cancel.IsCancelled() || absl::IsCancelled(status)) {
     return Fail(Outcome::kCancelled, cancel.Reason());
   }
-  ExecutionResult result =
-      Fail(Outcome::kSandboxError, absl::StrCat(doing, ": ", status.message()));
+  const std::string message = absl::StrCat(doing, ": ", status.message());
   if (absl::IsPermissionDenied(status) || absl::IsUnavailable(status) ||
       absl::IsUnauthenticated(status) || absl::IsResourceExhausted(status)) {
-    result.service_error = absl::Status(
-        status.code(), absl::StrCat(doing, ": ", status.message()));
+    return absl::Status(status.code(), message);
   }
-  return result;
+  return Fail(Outcome::kSandboxError, message);
 }
 
 }  // namespace
 
-ExecutionResult KubernetesBackend::Run(const ExecutionSpec& spec,
-                                       OutputSink& sink,
-                                       const Cancellation& cancel) {
+absl::StatusOr<ExecutionResult> KubernetesBackend::Run(
+    const ExecutionSpec& spec, OutputSink& sink, const Cancellation& cancel) {
   const std::string& id = spec.execution_id;
   const std::string& ns = options_.namespace_name;
   const absl::Time begin = absl::Now();
@@ -83,8 +82,9 @@ ExecutionResult KubernetesBackend::Run(const ExecutionSpec& spec,
   }
   const absl::Time created = absl::Now();
   result.timings.create = created - begin;
-  result.service_error = follower.Follow(created, result);
+  const absl::Status refused = follower.Follow(created, result);
   std::move(cleanup).Invoke();
+  if (!refused.ok()) return refused;
   result.timings.cleanup = absl::Now() - cleanup_start;
   return result;
 }

@@ -178,8 +178,9 @@ std::string ServerCgroupParent(const LocalBackendOptions& options) {
                       absl::Hex(state_dir_hash, absl::kZeroPad8));
 }
 
-ExecutionResult GvisorBackend::Run(const ExecutionSpec& spec, OutputSink& sink,
-                                   const Cancellation& cancel) {
+absl::StatusOr<ExecutionResult> GvisorBackend::Run(const ExecutionSpec& spec,
+                                                   OutputSink& sink,
+                                                   const Cancellation& cancel) {
   if (!IsValidSandboxId(spec.execution_id)) {
     return SandboxError(absl::StrCat("internal error: execution id \"",
                                      spec.execution_id,

@@ -50,8 +50,10 @@ class GvisorBackend : public Backend {
   // was never seen running (runsc failed, or was killed while booting) falls
   // back to `start` ending at the first output, or at the end if there was
   // none.
-  ExecutionResult Run(const ExecutionSpec& spec, OutputSink& sink,
-                      const Cancellation& cancel) override;
+  // Never an error status: every failure is the run's outcome.
+  absl::StatusOr<ExecutionResult> Run(const ExecutionSpec& spec,
+                                      OutputSink& sink,
+                                      const Cancellation& cancel) override;
 
  private:
   // Paths and objects of one run, for cleanup.
