@@ -195,9 +195,9 @@ TEST(RequiredPermissionsTest,
 }
 
 TEST(RequiredPermissionsTest, DeployChecksExpectExactlyTheRequiredPermissions) {
-  // tests/deploy/check_deploy.py: EXPECTED_RULES = {("group", "resource"):
+  // tests/deploy/manifest_checks.py: EXPECTED_RULES = {("group", "resource"):
   // {"verb", ...}, ...}.
-  const std::string script = ReadSourceFile("tests/deploy/check_deploy.py");
+  const std::string script = ReadSourceFile("tests/deploy/manifest_checks.py");
   const size_t start = script.find("EXPECTED_RULES = {");
   ASSERT_NE(start, std::string::npos);
   const std::string block =
