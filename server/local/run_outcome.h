@@ -37,7 +37,7 @@ struct RunFacts {
 
 // Exit 137 (SIGKILL) with evidence in the memory cgroup that the limit was
 // hit: a program that SIGKILLs itself leaves no such evidence in a fresh
-// cgroup. On these VMs memory.oom_control's oom_kill stays 0 even for real
+// cgroup. memory.oom_control's oom_kill can stay 0 even for real
 // OOM kills, so the failure counter and peak usage count as evidence too.
 bool LooksOomKilled(int exit_code, const CgroupMemoryEvents& memory,
                     int64_t memory_limit_bytes);
