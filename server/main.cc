@@ -29,6 +29,7 @@
 #include "server/api/code_executor_service.h"
 #include "server/config/server_config.h"
 #include "server/exec/dispatcher.h"
+#include "server/exec/json_log.h"
 #include "server/kube/kubernetes_backend.h"
 #include "server/local/gvisor_backend.h"
 #include "server/metrics/service_metrics.h"
@@ -50,13 +51,16 @@ constexpr char kServiceName[] = "codeexecutor.v1.CodeExecutor";
 // torn down and Finished events to reach clients.
 constexpr absl::Duration kCancelGrace = absl::Seconds(15);
 
-void LogLine(std::string_view event, nlohmann::json fields) {
-  fields["event"] = event;
-  fields["ts"] =
-      absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone());
-  const std::string text = fields.dump() + "\n";
-  std::fwrite(text.data(), 1, text.size(), stderr);
+}  // namespace
+
+// Logs why the server cannot start; returns the process's exit code.
+int StartupFailed(absl::string_view message, int exit_code) {
+  LogEvent(LogLevel::kError, "startup_failed",
+           {{"message", std::string(message)}});
+  return exit_code;
 }
+
+namespace {
 
 // `--set k=v` may be repeated, which absl flags cannot accumulate: take the
 // occurrences out of argv before absl parses the rest.
@@ -114,13 +118,13 @@ absl::Status WritePortsFile(const std::string& path, int grpc_port,
 
 absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(
     const ServerConfig& config, const ServiceMetrics& metrics) {
-  if (config.server.backend == "gvisor-local") {
+  if (config.server.backend == kGvisorLocalBackendName) {
     absl::StatusOr<std::unique_ptr<GvisorBackend>> backend =
         GvisorBackend::Create(config.local);
     if (!backend.ok()) return backend.status();
     return std::unique_ptr<Backend>(std::move(*backend));
   }
-  if (config.server.backend == "kubernetes") {
+  if (config.server.backend == kKubernetesBackendName) {
     absl::StatusOr<std::unique_ptr<kube::KubernetesBackend>> backend =
         kube::KubernetesBackend::Create(
             config.kubernetes, kube::ReplicaIdentity::FromEnvironment(),
@@ -138,18 +142,14 @@ int Run(const ServerConfig& config) {
   absl::StatusOr<std::unique_ptr<Backend>> backend =
       MakeBackend(config, metrics);
   if (!backend.ok()) {
-    std::fprintf(stderr, "code_executor_server: %s\n",
-                 std::string(backend.status().message()).c_str());
-    return 1;
+    return StartupFailed(backend.status().message(), 1);
   }
   std::unique_ptr<prometheus::Exposer> exposer;
   int metrics_port = 0;
   if (!config.server.metrics_address.empty()) {
     auto started = StartMetricsExposer(config.server.metrics_address, metrics);
     if (!started.ok()) {
-      std::fprintf(stderr, "code_executor_server: %s\n",
-                   std::string(started.status().message()).c_str());
-      return 1;
+      return StartupFailed(started.status().message(), 1);
     }
     exposer = std::move(*started);
     metrics_port = exposer->GetListeningPorts().at(0);
@@ -157,8 +157,8 @@ int Run(const ServerConfig& config) {
 
   Dispatcher dispatcher(config.dispatcher, **backend, &metrics);
   CodeExecutorService service(config.validation,
-                              config.server.max_unsent_output_bytes, dispatcher,
-                              &metrics);
+                              config.server.max_unsent_output_bytes, **backend,
+                              dispatcher, &metrics);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -173,11 +173,10 @@ int Run(const ServerConfig& config) {
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || grpc_port == 0) {
-    std::fprintf(stderr,
-                 "code_executor_server: cannot listen on %s "
-                 "(server.listenAddress)\n",
-                 config.server.listen_address.c_str());
-    return 1;
+    return StartupFailed(
+        absl::StrCat("cannot listen on ", config.server.listen_address,
+                     " (server.listenAddress)"),
+        1);
   }
   auto* health = server->GetHealthCheckService();
   health->SetServingStatus(true);
@@ -186,16 +185,15 @@ int Run(const ServerConfig& config) {
     if (absl::Status s =
             WritePortsFile(config.server.ports_file, grpc_port, metrics_port);
         !s.ok()) {
-      std::fprintf(stderr, "code_executor_server: %s\n",
-                   std::string(s.message()).c_str());
-      return 1;
+      return StartupFailed(s.message(), 1);
     }
   }
-  LogLine("serving", {{"grpc_port", grpc_port},
-                      {"metrics_port", metrics_port},
-                      {"backend", config.server.backend},
-                      {"workers", config.dispatcher.workers},
-                      {"queue_size", config.dispatcher.queue_size}});
+  LogEvent(LogLevel::kInfo, "serving",
+           {{"grpc_port", grpc_port},
+            {"metrics_port", metrics_port},
+            {"backend", config.server.backend},
+            {"workers", config.dispatcher.workers},
+            {"queue_size", config.dispatcher.queue_size}});
 
   // Signals are blocked in every thread (see main); wait for one here.
   sigset_t signals;
@@ -206,9 +204,10 @@ int Run(const ServerConfig& config) {
   sigwait(&signals, &signal_number);
 
   // Phase 1: stop accepting, let running executions finish.
-  LogLine("shutdown_started", {{"signal", signal_number},
-                               {"running", dispatcher.running()},
-                               {"queued", dispatcher.queued()}});
+  LogEvent(LogLevel::kInfo, "shutdown_started",
+           {{"signal", signal_number},
+            {"running", dispatcher.running()},
+            {"queued", dispatcher.queued()}});
   health->SetServingStatus(false);
   dispatcher.StopAccepting();
   bool drained = dispatcher.WaitIdle(config.server.shutdown_grace);
@@ -219,7 +218,7 @@ int Run(const ServerConfig& config) {
   }
   // Lets the streams deliver their Finished events, then cancels stragglers.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  LogLine("shutdown_complete", {{"drained", drained}});
+  LogEvent(LogLevel::kInfo, "shutdown_complete", {{"drained", drained}});
   // civetweb's stop (inside ~Exposer) waits out its 2 s poll quantum; the
   // exposer holds nothing that needs a clean stop, so exit without it.
   // Everything else (dispatcher, backend, server) is destroyed normally.
@@ -251,9 +250,8 @@ int main(int argc, char** argv) {
   absl::StatusOr<codeexec::ServerConfig> config =
       codeexec::LoadServerConfig(absl::GetFlag(FLAGS_config), overrides);
   if (!config.ok()) {
-    std::fprintf(stderr, "code_executor_server: invalid configuration: %s\n",
-                 std::string(config.status().message()).c_str());
-    return 2;
+    return codeexec::StartupFailed(
+        absl::StrCat("invalid configuration: ", config.status().message()), 2);
   }
   return codeexec::Run(*config);
 }

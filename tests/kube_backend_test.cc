@@ -49,7 +49,7 @@ sys.exit(3)
   EXPECT_EQ(run.finished.outcome(), Finished::NONZERO_EXIT)
       << run.finished.message();
   EXPECT_EQ(run.finished.exit_code(), 3);
-  // The Job was built as DESIGN §4 says.
+  // The Job was built as docs/architecture.md says.
   auto job = fake_->LastCreated("jobs");
   ASSERT_TRUE(job.has_value());
   EXPECT_EQ((*job)["spec"]["template"]["spec"]["runtimeClassName"], "gvisor");
@@ -152,7 +152,9 @@ TEST_F(KubeBackendTest, SlowClientPausesTheLogAndGetsEveryByte) {
 }
 
 TEST_F(KubeBackendTest, CreateRetriedAfterTwo500s) {
-  fake_->FailNext(RequestMatch{.verb = "create", .resource = "jobs"}, 2, 500);
+  fake_->FailNext(
+      RequestMatch{.verb = "create", .resource = "jobs", .name = "", .ns = ""},
+      2, 500);
   ExecuteOutcome run = Execute(*stub_, MakeRequest("print('ok')"));
   ASSERT_TRUE(run.status.ok()) << run.status.error_message();
   EXPECT_EQ(run.stdout_text, "ok\n");
@@ -160,8 +162,10 @@ TEST_F(KubeBackendTest, CreateRetriedAfterTwo500s) {
 }
 
 TEST_F(KubeBackendTest, TooManyRequestsHonoursRetryAfter) {
-  fake_->ThrottleNext(RequestMatch{.verb = "create", .resource = "configmaps"},
-                      1, 1);
+  fake_->ThrottleNext(
+      RequestMatch{
+          .verb = "create", .resource = "configmaps", .name = "", .ns = ""},
+      1, 1);
   const absl::Time start = absl::Now();
   ExecuteOutcome run = Execute(*stub_, MakeRequest("print('ok')"));
   ASSERT_TRUE(run.status.ok()) << run.status.error_message();
@@ -208,8 +212,10 @@ TEST_F(KubeBackendTest, DroppedWatchAndExpiredVersionStillComplete) {
 }
 
 TEST_F(KubeBackendTest, PodStuckPendingIsSandboxErrorWithReason) {
-  fake_->StickPodsPending(
-      {.reason = "ImagePullBackOff", .message = "Back-off pulling image"});
+  fake_->StickPodsPending({.reason = "ImagePullBackOff",
+                           .message = "Back-off pulling image",
+                           .unschedulable = false,
+                           .label_selector = ""});
   ExecuteOutcome run = Execute(*stub_, MakeRequest("print(1)"));
   ASSERT_TRUE(run.status.ok());
   EXPECT_EQ(run.finished.outcome(), Finished::SANDBOX_ERROR);
@@ -222,7 +228,8 @@ TEST_F(KubeBackendTest, PodWaitingForCapacityWaitsUntilTheRunsTimeout) {
   fake_->StickPodsPending(
       {.reason = "Unschedulable",
        .message = "0/1 nodes are available: 1 Insufficient cpu.",
-       .unschedulable = true});
+       .unschedulable = true,
+       .label_selector = ""});
   auto request = MakeRequest("print(1)");
   request.mutable_limits()->set_timeout_seconds(8);
   const absl::Time start = absl::Now();
@@ -242,6 +249,19 @@ TEST_F(KubeBackendTest, OversizedConfigMapIsInvalidArgument) {
   ExecuteOutcome run = Execute(*stub_, request);
   EXPECT_EQ(run.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(run.status.error_message(), HasSubstr("files"));
+}
+
+// Within the launcher's size of the limit: the check before queueing counts
+// the same ConfigMap the run would create, launcher included.
+TEST_F(KubeBackendTest, InputsThatFitOnlyWithoutTheLauncherAreInvalidArgument) {
+  auto request = MakeRequest("print(1)");
+  auto* file = request.add_files();
+  file->set_path("big.bin");
+  file->set_content(std::string((1 << 20) - 4096, 'x'));
+  ExecuteOutcome run = Execute(*stub_, request);
+  EXPECT_EQ(run.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << run.status.error_message() << " / " << run.finished.message();
+  EXPECT_THAT(run.status.error_message(), HasSubstr("1 MiB ConfigMap limit"));
 }
 
 TEST_F(KubeBackendTest, JanitorDeletesWhatAKilledServerLeft) {

@@ -60,10 +60,12 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 
 CodeExecutorService::CodeExecutorService(ValidatorOptions options,
                                          int64_t max_unsent_output_bytes,
+                                         const Backend& backend,
                                          Dispatcher& dispatcher,
                                          ServiceMetrics* metrics)
     : options_(std::move(options)),
       max_unsent_output_bytes_(max_unsent_output_bytes),
+      backend_(backend),
       dispatcher_(dispatcher),
       metrics_(metrics) {}
 
@@ -78,15 +80,14 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* CodeExecutorService::Execute(
           ? BuildExecutionSpec(*request, options_, TimeToDeadline(*context))
           : absl::StatusOr<ExecutionSpec>(decoded.status());
   if (spec.ok()) {
-    if (absl::Status valid = dispatcher_.backend().Validate(*spec);
-        !valid.ok()) {
+    if (absl::Status valid = backend_.Validate(*spec); !valid.ok()) {
       spec = valid;
     }
   }
   ExecutionIdentity identity;
   identity.execution_id = NewExecutionId();
   identity.client_request_id = request->client_request_id();
-  identity.backend = std::string(dispatcher_.backend_name());
+  identity.backend = std::string(backend_.Name());
   identity.language = spec.ok() ? spec->language_name : request->language();
   identity.code_sha256 = Sha256Hex(request->code());
   identity.code_bytes = request->code().size();

@@ -21,12 +21,14 @@ class CodeExecutorService final
     : public codeexecutor::v1::CodeExecutor::WithRawCallbackMethod_Execute<
           codeexecutor::v1::CodeExecutor::Service> {
  public:
-  // `dispatcher` and `metrics` (may be null) must outlive the service.
-  // `max_unsent_output_bytes` bounds each call's output not yet sent to its
-  // client (server.maxUnsentOutputBytes); above it the run's output is
-  // paused (ExecuteStream::WaitForRoom).
+  // `backend` (asked to Validate each request and named in Accepted: the
+  // one `dispatcher` runs on), `dispatcher` and `metrics` (may be null) must
+  // outlive the service. `max_unsent_output_bytes` bounds each call's output
+  // not yet sent to its client (server.maxUnsentOutputBytes); above it the
+  // run's output is paused (ExecuteStream::WaitForRoom).
   CodeExecutorService(ValidatorOptions options, int64_t max_unsent_output_bytes,
-                      Dispatcher& dispatcher, ServiceMetrics* metrics);
+                      const Backend& backend, Dispatcher& dispatcher,
+                      ServiceMetrics* metrics);
 
   // `wire` is a serialized ExecuteRequest; the stream carries serialized
   // ExecuteResponses.
@@ -37,6 +39,7 @@ class CodeExecutorService final
  private:
   const ValidatorOptions options_;
   const int64_t max_unsent_output_bytes_;
+  const Backend& backend_;
   Dispatcher& dispatcher_;
   ServiceMetrics* const metrics_;
 };

@@ -7,6 +7,7 @@
 
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
+#include "server/exec/json_log.h"
 #include "server/exec/utf8.h"
 
 namespace codeexec {
@@ -49,10 +50,7 @@ Finished::Outcome ToProto(Outcome outcome) {
 void LogFinished(const ExecutionIdentity& id, const ExecutionResult& result) {
   const PhaseTimings& t = result.timings;
   auto ms = [](absl::Duration d) { return absl::ToDoubleMilliseconds(d); };
-  nlohmann::json line = {
-      {"ts",
-       absl::FormatTime(absl::RFC3339_full, absl::Now(), absl::UTCTimeZone())},
-      {"event", "execution_finished"},
+  nlohmann::json fields = {
       {"execution_id", id.execution_id},
       {"client_request_id", id.client_request_id},
       {"backend", id.backend},
@@ -63,9 +61,7 @@ void LogFinished(const ExecutionIdentity& id, const ExecutionResult& result) {
       {"exit_code", result.exit_code},
       {"truncated", result.truncated},
       {"output_files", result.output_files.size()},
-      {"message", result.service_error.ok()
-                      ? result.message
-                      : std::string(result.service_error.message())},
+      {"message", result.message},
       {"duration_ms",
        {{"queue", ms(t.queue)},
         {"create", ms(t.create)},
@@ -73,10 +69,7 @@ void LogFinished(const ExecutionIdentity& id, const ExecutionResult& result) {
         {"start", ms(t.start)},
         {"run", ms(t.run)},
         {"cleanup", ms(t.cleanup)}}}};
-  const std::string text =
-      line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
-      "\n";
-  std::fwrite(text.data(), 1, text.size(), stderr);
+  LogEvent(LogLevel::kInfo, "execution_finished", std::move(fields));
 }
 
 }  // namespace
@@ -189,17 +182,23 @@ void ExecuteStream::OnOutput(OutputStream stream, std::string_view data) {
   Enqueue(std::move(response), /*last=*/false);
 }
 
-void ExecuteStream::OnFinished(const ExecutionResult& result) {
-  LogFinished(identity_, result);
-  if (!result.service_error.ok()) {
+void ExecuteStream::OnFinished(const absl::StatusOr<ExecutionResult>& ran) {
+  if (!ran.ok()) {
+    // The service failed, not the program: logged as a sandbox error, and
+    // the call ends with the status.
+    ExecutionResult failed;
+    failed.message = std::string(ran.status().message());
+    LogFinished(identity_, failed);
     absl::MutexLock lock(&mu_);
     final_status_ =
-        grpc::Status(static_cast<grpc::StatusCode>(result.service_error.code()),
-                     ToValidUtf8(std::string(result.service_error.message())));
+        grpc::Status(static_cast<grpc::StatusCode>(ran.status().code()),
+                     ToValidUtf8(std::string(ran.status().message())));
     last_queued_ = true;
     WriteNextLocked();
     return;
   }
+  const ExecutionResult& result = *ran;
+  LogFinished(identity_, result);
   ExecuteResponse response;
   Finished* finished = response.mutable_finished();
   finished->set_exit_code(result.exit_code);

@@ -58,7 +58,7 @@ class ExecuteStream : public ExecutionObserver,
   // ExecutionObserver (worker thread).
   void OnStarted(absl::Duration queue_wait) override;
   void OnOutput(OutputStream stream, std::string_view data) override;
-  void OnFinished(const ExecutionResult& result) override;
+  void OnFinished(const absl::StatusOr<ExecutionResult>& result) override;
   // OutputSink (worker thread): blocks while the unsent output is at or
   // above the bound.
   bool WaitForRoom(absl::Time deadline) override;

@@ -39,8 +39,9 @@ class FloodBackend : public Backend {
  public:
   explicit FloodBackend(int64_t total) : total_(total) {}
   std::string_view Name() const override { return "flood"; }
-  ExecutionResult Run(const ExecutionSpec& spec, OutputSink& sink,
-                      const Cancellation& cancel) override {
+  absl::StatusOr<ExecutionResult> Run(const ExecutionSpec& spec,
+                                      OutputSink& sink,
+                                      const Cancellation& cancel) override {
     ExecutionResult result;
     const absl::Time deadline = absl::Now() + spec.timeout;
     std::string chunk(kChunk, '\0');
@@ -92,7 +93,7 @@ class Harness {
     options_.languages["python"] = {"main.py", {"python3", "main.py"}, "", {}};
     dispatcher_ = std::make_unique<Dispatcher>(DispatcherOptions{1, 4},
                                                backend_, nullptr);
-    service_ = std::make_unique<CodeExecutorService>(options_, kBound,
+    service_ = std::make_unique<CodeExecutorService>(options_, kBound, backend_,
                                                      *dispatcher_, nullptr);
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),

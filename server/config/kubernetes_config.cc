@@ -39,14 +39,6 @@ constexpr absl::string_view kLabelValueRule =
     "empty, or at most 63 letters, digits, '-', '_' or '.', starting and "
     "ending with a letter or digit";
 
-absl::Status Invalid(absl::string_view path, absl::string_view message) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
-}
-
-std::string Quote(absl::string_view text) {
-  return absl::StrCat("\"", absl::CHexEscape(text), "\"");
-}
-
 bool IsLowerAlnum(char c) {
   return absl::ascii_islower(c) || absl::ascii_isdigit(c);
 }
@@ -98,59 +90,60 @@ bool IsLabelValue(absl::string_view text) {
 
 absl::Status CheckPositive(absl::string_view path, int64_t value) {
   if (value > 0) return absl::OkStatus();
-  return Invalid(path, "must be greater than zero");
+  return ConfigError(path, "must be greater than zero");
 }
 
 absl::Status CheckPositive(absl::string_view path, absl::Duration value) {
   if (value > absl::ZeroDuration()) return absl::OkStatus();
-  return Invalid(path, "must be greater than zero");
+  return ConfigError(path, "must be greater than zero");
 }
 
 absl::Status CheckId(absl::string_view path, int64_t value, int64_t min,
                      absl::string_view why) {
   if (value >= min && value <= kMaxId) return absl::OkStatus();
-  return Invalid(path, absl::StrCat("must be between ", min, " and ", kMaxId,
-                                    why, ", got ", value));
+  return ConfigError(path, absl::StrCat("must be between ", min, " and ",
+                                        kMaxId, why, ", got ", value));
 }
 
 absl::Status ValidateToleration(const std::string& path,
                                 const kube::Toleration& toleration) {
   const bool exists = toleration.op == "Exists";
   if (!exists && toleration.op != "Equal") {
-    return Invalid(JoinKeyPath(path, "operator"),
-                   absl::StrCat("must be \"Equal\" or \"Exists\", got ",
-                                Quote(toleration.op)));
+    return ConfigError(JoinKeyPath(path, "operator"),
+                       absl::StrCat("must be \"Equal\" or \"Exists\", got ",
+                                    Quoted(toleration.op)));
   }
   const std::string key_path = JoinKeyPath(path, "key");
   if (toleration.key.empty() && !exists) {
-    return Invalid(key_path,
-                   "must not be empty unless operator is \"Exists\" (which "
-                   "then tolerates every taint)");
+    return ConfigError(key_path,
+                       "must not be empty unless operator is \"Exists\" (which "
+                       "then tolerates every taint)");
   }
   if (!toleration.key.empty() && !IsLabelKey(toleration.key)) {
-    return Invalid(key_path,
-                   absl::StrCat("must be a label key (", kLabelKeyRule,
-                                "), got ", Quote(toleration.key)));
+    return ConfigError(key_path,
+                       absl::StrCat("must be a label key (", kLabelKeyRule,
+                                    "), got ", Quoted(toleration.key)));
   }
   const std::string value_path = JoinKeyPath(path, "value");
   if (exists && !toleration.value.empty()) {
-    return Invalid(value_path,
-                   absl::StrCat("must be empty when operator is \"Exists\", "
-                                "got ",
-                                Quote(toleration.value)));
+    return ConfigError(
+        value_path, absl::StrCat("must be empty when operator is \"Exists\", "
+                                 "got ",
+                                 Quoted(toleration.value)));
   }
   if (!IsLabelValue(toleration.value)) {
-    return Invalid(value_path,
-                   absl::StrCat("must be a label value (", kLabelValueRule,
-                                "), got ", Quote(toleration.value)));
+    return ConfigError(value_path,
+                       absl::StrCat("must be a label value (", kLabelValueRule,
+                                    "), got ", Quoted(toleration.value)));
   }
   const std::string& effect = toleration.effect;
   if (!effect.empty() && effect != "NoSchedule" &&
       effect != "PreferNoSchedule" && effect != "NoExecute") {
-    return Invalid(JoinKeyPath(path, "effect"),
-                   absl::StrCat("must be \"NoSchedule\", \"PreferNoSchedule\", "
-                                "\"NoExecute\" or empty, got ",
-                                Quote(effect)));
+    return ConfigError(
+        JoinKeyPath(path, "effect"),
+        absl::StrCat("must be \"NoSchedule\", \"PreferNoSchedule\", "
+                     "\"NoExecute\" or empty, got ",
+                     Quoted(effect)));
   }
   return absl::OkStatus();
 }
@@ -158,45 +151,47 @@ absl::Status ValidateToleration(const std::string& path,
 // Names and scheduling: what the API server would reject in every Job.
 absl::Status ValidateNames(const kube::KubernetesOptions& kubernetes) {
   if (!IsDns1123Label(kubernetes.namespace_name)) {
-    return Invalid("kubernetes.namespace",
-                   absl::StrCat("must be a DNS-1123 label (", kLabelRule,
-                                "), got ", Quote(kubernetes.namespace_name)));
+    return ConfigError(
+        "kubernetes.namespace",
+        absl::StrCat("must be a DNS-1123 label (", kLabelRule, "), got ",
+                     Quoted(kubernetes.namespace_name)));
   }
   if (kubernetes.default_image.empty()) {
-    return Invalid("kubernetes.defaultImage", "must not be empty");
+    return ConfigError("kubernetes.defaultImage", "must not be empty");
   }
   const std::string& policy = kubernetes.image_pull_policy;
   if (policy != "Always" && policy != "IfNotPresent" && policy != "Never") {
-    return Invalid("kubernetes.imagePullPolicy",
-                   absl::StrCat("must be \"Always\", \"IfNotPresent\" or "
-                                "\"Never\", got ",
-                                Quote(policy)));
+    return ConfigError("kubernetes.imagePullPolicy",
+                       absl::StrCat("must be \"Always\", \"IfNotPresent\" or "
+                                    "\"Never\", got ",
+                                    Quoted(policy)));
   }
   for (size_t i = 0; i < kubernetes.image_pull_secrets.size(); ++i) {
     const std::string& name = kubernetes.image_pull_secrets[i];
     if (!IsDns1123Subdomain(name)) {
-      return Invalid(absl::StrCat("kubernetes.imagePullSecrets[", i, "]"),
-                     absl::StrCat("must be a DNS-1123 subdomain (",
-                                  kSubdomainRule, "), got ", Quote(name)));
+      return ConfigError(absl::StrCat("kubernetes.imagePullSecrets[", i, "]"),
+                         absl::StrCat("must be a DNS-1123 subdomain (",
+                                      kSubdomainRule, "), got ", Quoted(name)));
     }
   }
   if (!kubernetes.runtime_class_name.empty() &&
       !IsDns1123Subdomain(kubernetes.runtime_class_name)) {
-    return Invalid(
+    return ConfigError(
         "kubernetes.runtimeClassName",
         absl::StrCat("must be empty or a DNS-1123 subdomain (", kSubdomainRule,
-                     "), got ", Quote(kubernetes.runtime_class_name)));
+                     "), got ", Quoted(kubernetes.runtime_class_name)));
   }
   for (const auto& [key, value] : kubernetes.node_selector) {
     if (!IsLabelKey(key)) {
-      return Invalid("kubernetes.nodeSelector",
-                     absl::StrCat("invalid label key ", Quote(key),
-                                  " (expected ", kLabelKeyRule, ")"));
+      return ConfigError("kubernetes.nodeSelector",
+                         absl::StrCat("invalid label key ", Quoted(key),
+                                      " (expected ", kLabelKeyRule, ")"));
     }
     if (!IsLabelValue(value)) {
-      return Invalid(JoinKeyPath("kubernetes.nodeSelector", key),
-                     absl::StrCat("must be a label value (", kLabelValueRule,
-                                  "), got ", Quote(value)));
+      return ConfigError(
+          JoinKeyPath("kubernetes.nodeSelector", key),
+          absl::StrCat("must be a label value (", kLabelValueRule, "), got ",
+                       Quoted(value)));
     }
   }
   for (size_t i = 0; i < kubernetes.tolerations.size(); ++i) {
@@ -260,12 +255,14 @@ absl::Status ValidateKubernetesSection(
     return status;
   }
   if (!(kubernetes.qps > 0) || !std::isfinite(kubernetes.qps)) {
-    return Invalid("kubernetes.qps",
-                   absl::StrCat("must be a finite number greater than zero, "
-                                "got ",
-                                kubernetes.qps));
+    return ConfigError(
+        "kubernetes.qps",
+        absl::StrCat("must be a finite number greater than zero, "
+                     "got ",
+                     kubernetes.qps));
   }
-  if (kubernetes.burst < 1) return Invalid("kubernetes.burst", "must be >= 1");
+  if (kubernetes.burst < 1)
+    return ConfigError("kubernetes.burst", "must be >= 1");
   for (const absl::Status& status : {
            CheckId("kubernetes.runAsUser", kubernetes.run_as_user, 1,
                    " (sandbox pods run as non-root)"),

@@ -12,10 +12,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "server/api/request_validator.h"
-#include "server/exec/dispatcher.h"
+#include "server/api/validator_options.h"
+#include "server/exec/backend_names.h"
+#include "server/exec/dispatcher_options.h"
 #include "server/kube/kube_options.h"
-#include "server/local/gvisor_backend.h"
+#include "server/local/local_backend_options.h"
 
 namespace codeexec {
 
@@ -24,8 +25,8 @@ struct ServerOptions {
   std::string listen_address = "0.0.0.0:50051";
   // Prometheus /metrics listen address; empty disables the exposer.
   std::string metrics_address = "0.0.0.0:9464";
-  // "gvisor-local" (embedded) or "kubernetes".
-  std::string backend = "gvisor-local";
+  // kGvisorLocalBackendName (embedded) or kKubernetesBackendName.
+  std::string backend = kGvisorLocalBackendName;
   // On SIGTERM: how long running executions may go on before they are
   // cancelled.
   absl::Duration shutdown_grace = absl::Seconds(30);

@@ -13,51 +13,44 @@
 #include "server/config/kubernetes_config.h"
 #include "server/config/server_config.h"
 #include "server/config/yaml_fields.h"
+#include "server/exec/backend_names.h"
 #include "server/exec/quantity.h"
 
 namespace codeexec {
 namespace {
 
-constexpr absl::string_view kLocalBackend = "gvisor-local";
-constexpr absl::string_view kKubernetesBackend = "kubernetes";
-
-absl::Status Invalid(absl::string_view path, absl::string_view message) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
-}
-
-std::string Quote(absl::string_view text) {
-  return absl::StrCat("\"", absl::CHexEscape(text), "\"");
-}
+constexpr absl::string_view kLocalBackend = kGvisorLocalBackendName;
+constexpr absl::string_view kKubernetesBackend = kKubernetesBackendName;
 
 // "<path>: <value> is above <limit_path> (<limit>)" when value > limit.
 absl::Status CheckNotAbove(absl::string_view path, int64_t value,
                            absl::string_view limit_path, int64_t limit,
                            std::string (*format)(int64_t)) {
   if (value <= limit) return absl::OkStatus();
-  return Invalid(path, absl::StrCat(format(value), " is above ", limit_path,
-                                    " (", format(limit), ")"));
+  return ConfigError(path, absl::StrCat(format(value), " is above ", limit_path,
+                                        " (", format(limit), ")"));
 }
 
 absl::Status CheckPositive(absl::string_view path, int64_t value) {
   if (value > 0) return absl::OkStatus();
-  return Invalid(path, "must be greater than zero");
+  return ConfigError(path, "must be greater than zero");
 }
 
 absl::Status CheckNotNegative(absl::string_view path, int64_t value) {
   if (value >= 0) return absl::OkStatus();
-  return Invalid(path, absl::StrCat("must be >= 0, got ", value));
+  return ConfigError(path, absl::StrCat("must be >= 0, got ", value));
 }
 
 absl::Status CheckNotEmpty(absl::string_view path, absl::string_view value) {
   if (!value.empty()) return absl::OkStatus();
-  return Invalid(path, "must not be empty");
+  return ConfigError(path, "must not be empty");
 }
 
 absl::Status CheckAbsolutePath(absl::string_view path,
                                absl::string_view value) {
   if (absl::StartsWith(value, "/")) return absl::OkStatus();
-  return Invalid(path,
-                 absl::StrCat("must be an absolute path, got ", Quote(value)));
+  return ConfigError(
+      path, absl::StrCat("must be an absolute path, got ", Quoted(value)));
 }
 
 absl::Status FirstError(const std::vector<absl::Status>& statuses) {
@@ -69,13 +62,13 @@ absl::Status FirstError(const std::vector<absl::Status>& statuses) {
 
 absl::Status ValidateServer(const ServerOptions& server) {
   if (server.backend != kLocalBackend && server.backend != kKubernetesBackend) {
-    return Invalid(
+    return ConfigError(
         "server.backend",
         absl::StrCat("must be \"", kLocalBackend, "\" or \"",
-                     kKubernetesBackend, "\", got ", Quote(server.backend)));
+                     kKubernetesBackend, "\", got ", Quoted(server.backend)));
   }
   if (server.shutdown_grace < absl::ZeroDuration()) {
-    return Invalid("server.shutdownGrace", "must not be negative");
+    return ConfigError("server.shutdownGrace", "must not be negative");
   }
   if (absl::Status s = CheckPositive("server.maxUnsentOutputBytes",
                                      server.max_unsent_output_bytes);
@@ -87,7 +80,7 @@ absl::Status ValidateServer(const ServerOptions& server) {
 
 absl::Status ValidateDispatcher(const DispatcherOptions& dispatcher) {
   if (dispatcher.workers < 1) {
-    return Invalid("dispatcher.workers", "must be >= 1");
+    return ConfigError("dispatcher.workers", "must be >= 1");
   }
   return CheckNotNegative("dispatcher.queueSize", dispatcher.queue_size);
 }
@@ -95,16 +88,17 @@ absl::Status ValidateDispatcher(const DispatcherOptions& dispatcher) {
 absl::Status ValidateLimits(const LimitsOptions& limits) {
   const ResourceLimits& resources = limits.default_resources;
   if (limits.default_timeout <= absl::ZeroDuration()) {
-    return Invalid("limits.defaults.timeout", "must be greater than zero");
+    return ConfigError("limits.defaults.timeout", "must be greater than zero");
   }
   if (limits.max_timeout <= absl::ZeroDuration()) {
-    return Invalid("limits.maxima.timeout", "must be greater than zero");
+    return ConfigError("limits.maxima.timeout", "must be greater than zero");
   }
   if (limits.default_timeout > limits.max_timeout) {
-    return Invalid("limits.defaults.timeout",
-                   absl::StrCat(absl::FormatDuration(limits.default_timeout),
-                                " is above limits.maxima.timeout (",
-                                absl::FormatDuration(limits.max_timeout), ")"));
+    return ConfigError(
+        "limits.defaults.timeout",
+        absl::StrCat(absl::FormatDuration(limits.default_timeout),
+                     " is above limits.maxima.timeout (",
+                     absl::FormatDuration(limits.max_timeout), ")"));
   }
   return FirstError({
       CheckNotNegative("limits.defaults.cpuRequested",
@@ -150,7 +144,7 @@ absl::Status ValidateLimits(const LimitsOptions& limits) {
 absl::Status ValidateLanguage(const std::string& name,
                               const LanguageProfile& profile) {
   const std::string path = JoinKeyPath("languages", name);
-  if (name.empty()) return Invalid("languages", "a name is empty");
+  if (name.empty()) return ConfigError("languages", "a name is empty");
   const std::string file_path = JoinKeyPath(path, "file");
   if (absl::Status status = CheckNotEmpty(file_path, profile.file_name);
       !status.ok()) {
@@ -158,20 +152,22 @@ absl::Status ValidateLanguage(const std::string& name,
   }
   if (absl::StrContains(profile.file_name, "/") || profile.file_name == "." ||
       profile.file_name == "..") {
-    return Invalid(file_path, absl::StrCat("must be a plain file name, got ",
-                                           Quote(profile.file_name)));
+    return ConfigError(file_path,
+                       absl::StrCat("must be a plain file name, got ",
+                                    Quoted(profile.file_name)));
   }
   const std::string command_path = JoinKeyPath(path, "command");
   if (profile.command.empty()) {
-    return Invalid(command_path, "must not be empty");
+    return ConfigError(command_path, "must not be empty");
   }
   if (profile.command.front().empty()) {
-    return Invalid(absl::StrCat(command_path, "[0]"), "must not be empty");
+    return ConfigError(absl::StrCat(command_path, "[0]"), "must not be empty");
   }
   for (const auto& [variable, value] : profile.env) {
     if (variable.empty() || absl::StrContains(variable, "=")) {
-      return Invalid(JoinKeyPath(path, "env"),
-                     absl::StrCat("invalid variable name ", Quote(variable)));
+      return ConfigError(
+          JoinKeyPath(path, "env"),
+          absl::StrCat("invalid variable name ", Quoted(variable)));
     }
   }
   return absl::OkStatus();
@@ -179,7 +175,7 @@ absl::Status ValidateLanguage(const std::string& name,
 
 absl::Status ValidateLanguages(const ValidatorOptions& validation) {
   if (validation.languages.empty()) {
-    return Invalid("languages", "at least one language is required");
+    return ConfigError("languages", "at least one language is required");
   }
   std::vector<std::string> names;
   for (const auto& [name, profile] : validation.languages) {
@@ -189,23 +185,24 @@ absl::Status ValidateLanguages(const ValidatorOptions& validation) {
     names.push_back(name);
   }
   if (!validation.languages.contains(validation.default_language)) {
-    return Invalid("defaultLanguage",
-                   absl::StrCat(Quote(validation.default_language),
-                                " is not a configured language (configured: ",
-                                absl::StrJoin(names, ", "), ")"));
+    return ConfigError(
+        "defaultLanguage",
+        absl::StrCat(Quoted(validation.default_language),
+                     " is not a configured language (configured: ",
+                     absl::StrJoin(names, ", "), ")"));
   }
   return absl::OkStatus();
 }
 
 absl::Status ValidateLocal(const LocalBackendOptions& local) {
   if (local.kill_grace < absl::ZeroDuration()) {
-    return Invalid("local.killGrace", "must not be negative");
+    return ConfigError("local.killGrace", "must not be negative");
   }
   if (local.max_processes < 1) {
-    return Invalid("local.maxProcesses", "must be >= 1");
+    return ConfigError("local.maxProcesses", "must be >= 1");
   }
   if (local.host_pids_limit < local.max_processes) {
-    return Invalid(
+    return ConfigError(
         "local.hostPidsLimit",
         absl::StrCat("must be >= local.maxProcesses (", local.max_processes,
                      "), got ", local.host_pids_limit));

@@ -16,10 +16,6 @@
 namespace codeexec {
 namespace {
 
-std::string Quote(absl::string_view text) {
-  return absl::StrCat("\"", absl::CHexEscape(text), "\"");
-}
-
 // yaml-cpp marks are 0-based.
 std::string DescribeMark(const YAML::Mark& mark) {
   return absl::StrCat("line ", mark.line + 1, ", column ", mark.column + 1);
@@ -67,7 +63,7 @@ absl::StatusOr<YAML::Node> LoadYamlDocument(absl::string_view text) {
 }
 
 absl::Status ApplyYamlOverride(absl::string_view assignment, YAML::Node& root) {
-  const std::string name = absl::StrCat("--set ", Quote(assignment));
+  const std::string name = absl::StrCat("--set ", Quoted(assignment));
   const size_t equals = assignment.find('=');
   if (equals == absl::string_view::npos) {
     return absl::InvalidArgumentError(

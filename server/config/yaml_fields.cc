@@ -22,10 +22,6 @@
 namespace codeexec {
 namespace {
 
-std::string Quote(absl::string_view text) {
-  return absl::StrCat("\"", absl::CHexEscape(text), "\"");
-}
-
 size_t EditDistance(absl::string_view a, absl::string_view b) {
   std::vector<size_t> row(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
@@ -61,10 +57,18 @@ std::string Suggest(absl::string_view unknown,
 
 }  // namespace
 
+absl::Status ConfigError(absl::string_view path, absl::string_view message) {
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
+}
+
+std::string Quoted(absl::string_view text) {
+  return absl::StrCat("\"", absl::CHexEscape(text), "\"");
+}
+
 std::string DescribeYamlNode(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Scalar:
-      return Quote(node.Scalar());
+      return Quoted(node.Scalar());
     case YAML::NodeType::Sequence:
       return "a list";
     case YAML::NodeType::Map:
@@ -228,7 +232,7 @@ bool YamlMap::Integer(absl::string_view key, int64_t min, int64_t max,
   int64_t value = 0;
   if (text->empty() || absl::ascii_isspace(text->front()) ||
       !absl::SimpleAtoi(*text, &value)) {
-    Fail(key, absl::StrCat("expected an integer, got ", Quote(*text)));
+    Fail(key, absl::StrCat("expected an integer, got ", Quoted(*text)));
     return false;
   }
   if (value < min || value > max) {
@@ -246,11 +250,11 @@ bool YamlMap::Double(absl::string_view key, double& out) {
   double value = 0;
   if (text->empty() || absl::ascii_isspace(text->front()) ||
       absl::ascii_isspace(text->back()) || !absl::SimpleAtod(*text, &value)) {
-    Fail(key, absl::StrCat("expected a number, got ", Quote(*text)));
+    Fail(key, absl::StrCat("expected a number, got ", Quoted(*text)));
     return false;
   }
   if (!std::isfinite(value)) {
-    Fail(key, absl::StrCat("expected a finite number, got ", Quote(*text)));
+    Fail(key, absl::StrCat("expected a finite number, got ", Quoted(*text)));
     return false;
   }
   out = value;
@@ -268,11 +272,11 @@ bool YamlMap::Duration(absl::string_view key, absl::Duration& out) {
   if (absl::SimpleAtoi(*text, &seconds)) {
     value = absl::Seconds(seconds);
   } else if (!absl::ParseDuration(*text, &value)) {
-    Fail(key, absl::StrCat("expected ", kExpected, ", got ", Quote(*text)));
+    Fail(key, absl::StrCat("expected ", kExpected, ", got ", Quoted(*text)));
     return false;
   }
   if (value == absl::InfiniteDuration() || value == -absl::InfiniteDuration()) {
-    Fail(key, absl::StrCat("duration ", Quote(*text), " is out of range"));
+    Fail(key, absl::StrCat("duration ", Quoted(*text), " is out of range"));
     return false;
   }
   out = value;

@@ -18,6 +18,12 @@
 
 namespace codeexec {
 
+// How every config error reads: InvalidArgument "<path>: <message>".
+absl::Status ConfigError(absl::string_view path, absl::string_view message);
+
+// `text` C-escaped in double quotes, for error messages: "a\tb" -> "\"a\\tb\"".
+std::string Quoted(absl::string_view text);
+
 // "a.b" + "c" -> "a.b.c"; "" + "c" -> "c".
 std::string JoinKeyPath(absl::string_view parent, absl::string_view key);
 

@@ -5,7 +5,9 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/exec/backend_names.h"
 #include "server/exec/cancellation.h"
 #include "server/exec/execution_spec.h"
 
@@ -31,8 +33,8 @@ class Backend {
  public:
   virtual ~Backend() = default;
 
-  // "gvisor-local" or "kubernetes": reported to clients and used as a metrics
-  // label.
+  // kGvisorLocalBackendName or kKubernetesBackendName (backend_names.h):
+  // reported to clients and used as a metrics label.
   virtual std::string_view Name() const = 0;
 
   // Checks what only the backend can judge before the request is queued
@@ -48,9 +50,13 @@ class Backend {
   // - Returns promptly once `cancel` fires, with outcome kCancelled.
   // - Returns only when nothing of the run is left (sandbox, files, objects),
   //   on every path.
-  // Failures of the sandbox itself are kSandboxError with a message.
-  virtual ExecutionResult Run(const ExecutionSpec& spec, OutputSink& sink,
-                              const Cancellation& cancel) = 0;
+  // Failures of the sandbox itself are kSandboxError with a message. An
+  // error status is a failure of the service, not of the program (API
+  // server unreachable -> UNAVAILABLE, RBAC missing -> PERMISSION_DENIED):
+  // the call ends with it instead of a Finished event.
+  virtual absl::StatusOr<ExecutionResult> Run(const ExecutionSpec& spec,
+                                              OutputSink& sink,
+                                              const Cancellation& cancel) = 0;
 };
 
 }  // namespace codeexec

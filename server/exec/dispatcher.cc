@@ -106,7 +106,8 @@ void Dispatcher::WorkerLoop() {
       running_cancels_.push_back(task.cancel);
       PublishGauges();
     }
-    ExecutionResult result = RunTask(task);
+    const absl::Duration queue_wait = absl::Now() - task.enqueued;
+    absl::StatusOr<ExecutionResult> result = RunTask(task, queue_wait);
     // The sandbox is gone: no longer in flight, even before the client
     // hears of it (so a client that got Finished sees the gauge at rest).
     {
@@ -117,7 +118,13 @@ void Dispatcher::WorkerLoop() {
                                        running_cancels_.end(), task.cancel));
       PublishGauges();
     }
-    if (metrics_ != nullptr) metrics_->RecordExecution(backend_.Name(), result);
+    if (metrics_ != nullptr) {
+      // A failure of the service counts as a sandbox error.
+      ExecutionResult failed;
+      failed.timings.queue = queue_wait;
+      metrics_->RecordExecution(backend_.Name(),
+                                result.ok() ? *result : failed);
+    }
     task.observer->OnFinished(result);
     absl::MutexLock lock(&mu_);
     --finishing_;
@@ -160,19 +167,19 @@ class CountingSink : public OutputSink {
 
 }  // namespace
 
-ExecutionResult Dispatcher::RunTask(Task& task) {
-  const absl::Duration queue_wait = absl::Now() - task.enqueued;
-  ExecutionResult result;
+absl::StatusOr<ExecutionResult> Dispatcher::RunTask(Task& task,
+                                                    absl::Duration queue_wait) {
+  absl::StatusOr<ExecutionResult> result = ExecutionResult();
   task.observer->OnStarted(queue_wait);
   if (task.cancel->IsCancelled()) {
-    result.outcome = Outcome::kCancelled;
-    result.message =
+    result->outcome = Outcome::kCancelled;
+    result->message =
         absl::StrCat("cancelled before it started: ", task.cancel->Reason());
   } else {
     CountingSink sink(*task.observer, metrics_);
     result = backend_.Run(task.spec, sink, *task.cancel);
   }
-  result.timings.queue = queue_wait;
+  if (result.ok()) result->timings.queue = queue_wait;
   return result;
 }
 

@@ -10,30 +10,25 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/exec/backend.h"
 #include "server/exec/cancellation.h"
+#include "server/exec/dispatcher_options.h"
 #include "server/exec/execution_spec.h"
 
 namespace codeexec {
 
 class ServiceMetrics;
 
-struct DispatcherOptions {
-  // Sandboxes running at once.
-  int workers = 4;
-  // Executions waiting for a worker; one more is refused with
-  // RESOURCE_EXHAUSTED at once.
-  int queue_size = 64;
-};
-
 // Receives the lifecycle of one execution. Output comes through OutputSink.
 // OnStarted is called once before any output, OnFinished exactly once, last.
 class ExecutionObserver : public OutputSink {
  public:
   virtual void OnStarted(absl::Duration queue_wait) = 0;
-  virtual void OnFinished(const ExecutionResult& result) = 0;
+  // An error is the service's failure (Backend::Run), ending the call.
+  virtual void OnFinished(const absl::StatusOr<ExecutionResult>& result) = 0;
 };
 
 class Dispatcher {
@@ -60,8 +55,6 @@ class Dispatcher {
 
   int queued() const;
   int running() const;
-  std::string_view backend_name() const { return backend_.Name(); }
-  const Backend& backend() const { return backend_; }
 
  private:
   struct Task {
@@ -73,7 +66,8 @@ class Dispatcher {
   void WorkerLoop();
   // Runs the task on the backend (OnStarted, output); OnFinished is left to
   // the caller.
-  ExecutionResult RunTask(Task& task);
+  absl::StatusOr<ExecutionResult> RunTask(Task& task,
+                                          absl::Duration queue_wait);
   void PublishGauges() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const DispatcherOptions options_;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "server/metrics/service_metrics.h"
@@ -17,8 +18,9 @@ namespace {
 class GatedBackend : public Backend {
  public:
   std::string_view Name() const override { return "gated"; }
-  ExecutionResult Run(const ExecutionSpec& spec, OutputSink& sink,
-                      const Cancellation& cancel) override {
+  absl::StatusOr<ExecutionResult> Run(const ExecutionSpec& spec,
+                                      OutputSink& sink,
+                                      const Cancellation& cancel) override {
     {
       absl::MutexLock lock(&mu_);
       started_.push_back(spec.execution_id);
@@ -58,10 +60,11 @@ class RecordingObserver : public ExecutionObserver {
     absl::MutexLock lock(&mu_);
     events_.push_back(std::string(data));
   }
-  void OnFinished(const ExecutionResult& result) override {
+  void OnFinished(const absl::StatusOr<ExecutionResult>& result) override {
     absl::MutexLock lock(&mu_);
-    events_.push_back(std::string("finished:") +
-                      std::string(OutcomeName(result.outcome)));
+    events_.push_back(
+        result.ok() ? "finished:" + std::string(OutcomeName(result->outcome))
+                    : absl::StrCat("failed:", result.status().ToString()));
     finished_.Notify();
   }
   bool WaitFinished() {
@@ -188,8 +191,9 @@ TEST(DispatcherTest, RunsUpToWorkersAtOnce) {
 class RoomBackend : public Backend {
  public:
   std::string_view Name() const override { return "room"; }
-  ExecutionResult Run(const ExecutionSpec& spec, OutputSink& sink,
-                      const Cancellation& cancel) override {
+  absl::StatusOr<ExecutionResult> Run(const ExecutionSpec& spec,
+                                      OutputSink& sink,
+                                      const Cancellation& cancel) override {
     room_seen = sink.WaitForRoom(absl::Now() + absl::Seconds(5));
     ExecutionResult result;
     result.outcome = Outcome::kOk;
@@ -219,6 +223,45 @@ TEST(DispatcherTest, WaitForRoomIsForwardedToTheObserver) {
   EXPECT_FALSE(backend.room_seen.load());
   // A probe without waiting, then the wait itself.
   EXPECT_EQ(observer->asked.load(), 2);
+}
+
+// A failure of the service (an error from Run) reaches the observer as the
+// status, and counts as a sandbox error in the metrics.
+class RefusedBackend : public Backend {
+ public:
+  std::string_view Name() const override { return "refused"; }
+  absl::StatusOr<ExecutionResult> Run(const ExecutionSpec& spec,
+                                      OutputSink& sink,
+                                      const Cancellation& cancel) override {
+    return absl::PermissionDeniedError("cannot get resource \"pods/log\"");
+  }
+};
+
+TEST(DispatcherTest, AServiceFailureReachesTheObserverAsItsStatus) {
+  RefusedBackend backend;
+  ServiceMetrics metrics;
+  Dispatcher dispatcher({.workers = 1, .queue_size = 1}, backend, &metrics);
+  auto observer = std::make_shared<RecordingObserver>();
+  ASSERT_TRUE(
+      dispatcher.Submit(Spec("a"), observer, std::make_shared<Cancellation>())
+          .ok());
+  ASSERT_TRUE(observer->WaitFinished());
+  EXPECT_EQ(observer->events(),
+            (std::vector<std::string>{
+                "started",
+                "failed:PERMISSION_DENIED: cannot get resource \"pods/log\""}));
+  bool counted = false;
+  for (const prometheus::MetricFamily& family : metrics.registry()->Collect()) {
+    if (family.name != "codeexec_executions_total") continue;
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      for (const prometheus::ClientMetric::Label& label : metric.label) {
+        if (label.name == "outcome" && label.value == "sandbox_error") {
+          counted = metric.counter.value == 1;
+        }
+      }
+    }
+  }
+  EXPECT_TRUE(counted);
 }
 
 }  // namespace

@@ -37,6 +37,13 @@ struct ResourceLimits {
   int64_t memory_limit_bytes = int64_t{512} << 20;
 };
 
+// A run's limits when nothing else is said: the defaults of LimitsOptions
+// (config `limits:`) and of an ExecutionSpec built in code.
+inline constexpr absl::Duration kDefaultRunTimeout = absl::Seconds(300);
+inline constexpr int64_t kDefaultMaxOutputBytes = int64_t{10} << 20;
+inline constexpr int kDefaultMaxOutputFiles = 32;
+inline constexpr int64_t kDefaultMaxOutputFileBytes = int64_t{2} << 20;
+
 struct WorkspaceFile {
   std::string path;  // relative to the workspace, normalised, no ".."
   std::string content;
@@ -53,13 +60,13 @@ struct ExecutionSpec {
   // Request env after the profile's env; later entries win.
   EnvVars env;
   std::vector<WorkspaceFile> input_files;
-  absl::Duration timeout = absl::Seconds(300);
+  absl::Duration timeout = kDefaultRunTimeout;
   ResourceLimits resources;
   // stdout + stderr together; reaching it kills the run (OUTPUT_LIMIT).
-  int64_t max_output_bytes = int64_t{10} << 20;
+  int64_t max_output_bytes = kDefaultMaxOutputBytes;
   // Caps on the files returned from the workspace.
-  int max_output_files = 32;
-  int64_t max_output_file_bytes = int64_t{2} << 20;
+  int max_output_files = kDefaultMaxOutputFiles;
+  int64_t max_output_file_bytes = kDefaultMaxOutputFileBytes;
 };
 
 enum class Outcome {
@@ -95,11 +102,6 @@ struct ExecutionResult {
   std::vector<WorkspaceFile> output_files;
   bool output_files_truncated = false;
   PhaseTimings timings;
-  // A failure of the service itself, not of the program (API server
-  // unreachable -> UNAVAILABLE, RBAC missing -> PERMISSION_DENIED): the call
-  // ends with this status instead of a Finished event. `outcome` is then
-  // kSandboxError for the metrics.
-  absl::Status service_error;
 };
 
 }  // namespace codeexec

@@ -48,13 +48,15 @@ struct KubernetesOptions {
   int64_t ephemeral_storage_bytes = int64_t{128} << 20;
   // Job.spec.ttlSecondsAfterFinished: a safety net only; we delete at once.
   absl::Duration ttl_after_finished = absl::Seconds(300);
-  // A pod Pending longer than this (image pull error, unschedulable, missing
-  // RuntimeClass) ends the run with SANDBOX_ERROR carrying the reason.
+  // A pod Pending longer than this (image pull error, untolerated taint,
+  // missing RuntimeClass) ends the run with SANDBOX_ERROR carrying the
+  // reason. A pod waiting for capacity (Insufficient cpu/memory) may wait the
+  // run's whole timeout (then TIMEOUT naming the reason); for it this counts
+  // from when it was scheduled.
   absl::Duration schedule_timeout = absl::Seconds(120);
   // Client-side rate limit of API requests (token bucket). An execution
   // takes 5 requests, so 200/s lets one replica start and finish ~40 runs a
-  // second; the API server's Priority and Fairness is the real guard. (At
-  // 50/s, bench/compare-adk saw one replica capped at ~10 runs/s.)
+  // second; the API server's Priority and Fairness is the real guard.
   double qps = 200;
   int burst = 400;
   // Per-request timeout (not for watch / log streams).

@@ -6,8 +6,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/kube/cluster_connection.h"
+#include "server/kube/client/api_paths.h"
+#include "server/kube/client/cluster_connection.h"
 #include "server/kube/permission_check.h"
+#include "server/launcher/launcher_source.h"
 
 namespace codeexec::kube {
 namespace {
@@ -15,12 +17,6 @@ namespace {
 std::string Getenv(const char* name) {
   const char* value = std::getenv(name);
   return value == nullptr ? "" : value;
-}
-
-std::string CollectionPath(const std::string& namespace_name,
-                           const std::string& resource) {
-  const std::string group = resource == "jobs" ? "/apis/batch/v1" : "/api/v1";
-  return absl::StrCat(group, "/namespaces/", namespace_name, "/", resource);
 }
 
 std::string LabelOf(const nlohmann::json& object, const char* label) {
@@ -86,6 +82,8 @@ KubernetesBackend::KubernetesBackend(
     std::shared_ptr<prometheus::Registry> registry)
     : options_(std::move(options)),
       identity_(std::move(identity)),
+      context_{&options_, identity_.replica, identity_.owner,
+               std::string(LauncherSource())},
       label_selector_(LabelSelectorForReplica(identity_.replica)),
       client_(std::move(client)) {
   if (registry != nullptr) {
@@ -115,8 +113,9 @@ KubernetesBackend::~KubernetesBackend() {
 }
 
 absl::Status KubernetesBackend::Validate(const ExecutionSpec& spec) const {
-  ObjectContext context{&options_, identity_.replica, identity_.owner, ""};
-  return BuildConfigMap(spec, context).status();
+  // The same ConfigMap Run creates (launcher included), so that a request
+  // over the limit is INVALID_ARGUMENT here, never a failed run later.
+  return BuildConfigMap(spec, context_).status();
 }
 
 absl::Status KubernetesBackend::CreateObject(const std::string& resource,
@@ -138,6 +137,7 @@ absl::Status KubernetesBackend::CreateObject(const std::string& resource,
   const std::string name = object["metadata"]["name"];
   KubeRequest get{.verb = "GET",
                   .path = absl::StrCat(collection_path, "/", name),
+                  .body = std::nullopt,
                   .resource = resource,
                   .kube_verb = "get"};
   absl::StatusOr<nlohmann::json> existing = client_->Call(get, cancel);
@@ -171,9 +171,8 @@ void KubernetesBackend::DeleteExecutionObjects(const std::string& id) {
   for (const auto& [resource, propagation] :
        {std::pair<std::string, std::string>{"jobs", "Background"},
         {"configmaps", "Background"}}) {
-    absl::Status deleted = DeleteObject(
-        resource, absl::StrCat(CollectionPath(ns, resource), "/", id),
-        propagation);
+    absl::Status deleted =
+        DeleteObject(resource, ObjectPath(ns, resource, id), propagation);
     if (!deleted.ok()) {
       // The janitor retries later.
       std::fprintf(stderr, "W kubernetes: cannot delete %s/%s: %s\n",
@@ -194,6 +193,7 @@ absl::StatusOr<int> KubernetesBackend::CollectOrphans() {
     KubeRequest list{.verb = "GET",
                      .path = absl::StrCat(collection, "?labelSelector=",
                                           UrlEncode(label_selector_)),
+                     .body = std::nullopt,
                      .resource = resource,
                      .kube_verb = "list"};
     absl::StatusOr<nlohmann::json> items = client_->Call(list, &stopping_);

@@ -20,10 +20,10 @@
 #include "prometheus/family.h"
 #include "prometheus/registry.h"
 #include "server/exec/backend.h"
+#include "server/kube/client/rest_client.h"
 #include "server/kube/kube_options.h"
-#include "server/kube/objects.h"
+#include "server/kube/objects/objects.h"
 #include "server/kube/pod_watcher.h"
-#include "server/kube/rest_client.h"
 
 namespace codeexec::kube {
 
@@ -45,15 +45,11 @@ class KubernetesBackend : public Backend {
       std::shared_ptr<prometheus::Registry> registry);
   ~KubernetesBackend() override;
 
-  std::string_view Name() const override { return "kubernetes"; }
+  std::string_view Name() const override { return kKubernetesBackendName; }
   absl::Status Validate(const ExecutionSpec& spec) const override;
-  ExecutionResult Run(const ExecutionSpec& spec, OutputSink& sink,
-                      const Cancellation& cancel) override;
-
-  // Deletes this replica's objects that no live execution owns; returns how
-  // many it deleted. Runs every janitor_interval; public for tests.
-  absl::StatusOr<int> CollectOrphans();
-  const PodWatcher& watcher() const { return *watcher_; }
+  absl::StatusOr<ExecutionResult> Run(const ExecutionSpec& spec,
+                                      OutputSink& sink,
+                                      const Cancellation& cancel) override;
 
  private:
   KubernetesBackend(KubernetesOptions options, ReplicaIdentity identity,
@@ -68,10 +64,15 @@ class KubernetesBackend : public Backend {
                             const std::string& object_path,
                             const std::string& propagation);
   void DeleteExecutionObjects(const std::string& execution_id);
+  // Deletes this replica's objects that no live execution owns; returns how
+  // many it deleted. JanitorLoop runs it every janitor_interval.
+  absl::StatusOr<int> CollectOrphans();
   void JanitorLoop();
 
   const KubernetesOptions options_;
   const ReplicaIdentity identity_;
+  // What BuildConfigMap and BuildJob need: the same for Validate and Run.
+  const ObjectContext context_;
   const std::string label_selector_;
   std::unique_ptr<RestClient> client_;
   std::unique_ptr<PodWatcher> watcher_;

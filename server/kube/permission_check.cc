@@ -4,6 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "server/exec/backend_names.h"
+#include "server/exec/json_log.h"
+#include "server/kube/client/api_paths.h"
 
 namespace codeexec::kube {
 
@@ -49,7 +52,7 @@ absl::Status CheckPermissions(RestClient& client,
     }
     KubeRequest review{
         .verb = "POST",
-        .path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+        .path = kAccessReviewPath,
         .body = nlohmann::json{{"apiVersion", "authorization.k8s.io/v1"},
                                {"kind", "SelfSubjectAccessReview"},
                                {"spec", {{"resourceAttributes", attributes}}}},
@@ -57,9 +60,9 @@ absl::Status CheckPermissions(RestClient& client,
         .kube_verb = "create"};
     absl::StatusOr<nlohmann::json> answer = client.Call(review, nullptr);
     if (absl::IsNotFound(answer.status())) {
-      std::fprintf(stderr,
-                   "W kubernetes: the API server has no "
-                   "SelfSubjectAccessReview; RBAC not checked at start-up\n");
+      LogWarning(kKubernetesBackendName,
+                 "the API server has no SelfSubjectAccessReview; RBAC not "
+                 "checked at start-up");
       return absl::OkStatus();
     }
     if (!answer.ok()) {

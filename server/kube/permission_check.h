@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "server/kube/rest_client.h"
+#include "server/kube/client/rest_client.h"
 
 namespace codeexec::kube {
 

@@ -1,13 +1,26 @@
 // CheckPermissions against a loopback HTTP server answering
-// SelfSubjectAccessReviews the way kube-apiserver does.
+// SelfSubjectAccessReviews the way kube-apiserver does; RequiredPermissions
+// against every copy of the RBAC rules in the repository.
 #include "server/kube/permission_check.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <set>
+#include <sstream>
+#include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/kube/rest_client_test_server.h"
+#include "server/kube/client/rest_client_test_server.h"
+#include "yaml-cpp/yaml.h"
 
 namespace codeexec::kube {
 namespace {
@@ -97,17 +110,138 @@ TEST(PermissionCheckTest, ServerWithoutTheAuthorizationApiIsNotChecked) {
   EXPECT_TRUE(CheckPermissions(*client, "ns1", RequiredPermissions()).ok());
 }
 
-TEST(PermissionCheckTest, ExactlyTheChartsRole) {
+// RequiredPermissions() is the one list of RBAC rules; each copy of it
+// (the chart's Role, k8s/rbac.yaml rendered from it, tests/deploy's expected
+// rules and the README) is compared with it here.
+
+// "verb resource[/subresource][.group]" of every rule of a Role, as
+// Permission::ToString spells it.
+std::set<std::string> RulesOfRole(const YAML::Node& role) {
+  std::set<std::string> rules;
+  for (const YAML::Node& rule : role["rules"]) {
+    for (const YAML::Node& group : rule["apiGroups"]) {
+      for (const YAML::Node& resource : rule["resources"]) {
+        for (const YAML::Node& verb : rule["verbs"]) {
+          const std::string g = group.as<std::string>();
+          rules.insert(absl::StrCat(verb.as<std::string>(), " ",
+                                    resource.as<std::string>(),
+                                    g.empty() ? "" : ".", g));
+        }
+      }
+    }
+  }
+  return rules;
+}
+
+std::set<std::string> Required() {
   std::set<std::string> required;
   for (const Permission& p : RequiredPermissions()) {
     required.insert(p.ToString());
   }
-  EXPECT_EQ(required,
-            (std::set<std::string>{"create configmaps", "get configmaps",
-                                   "list configmaps", "delete configmaps",
-                                   "create jobs.batch", "get jobs.batch",
-                                   "list jobs.batch", "delete jobs.batch",
-                                   "list pods", "watch pods", "get pods/log"}));
+  return required;
+}
+
+// The Role documents of a multi-document YAML text.
+std::vector<YAML::Node> Roles(const std::string& text) {
+  std::vector<YAML::Node> roles;
+  for (const YAML::Node& doc : YAML::LoadAll(text)) {
+    if (doc.IsMap() && doc["kind"] && doc["kind"].as<std::string>() == "Role") {
+      roles.push_back(doc);
+    }
+  }
+  return roles;
+}
+
+std::string ReadSourceFile(const std::string& relative) {
+  std::ifstream in(absl::StrCat(CODEEXEC_SOURCE_DIR, "/", relative));
+  EXPECT_TRUE(in.good()) << relative;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(RequiredPermissionsTest, K8sManifestsRoleIsExactlyTheRequiredPermissions) {
+  const std::vector<YAML::Node> roles = Roles(ReadSourceFile("k8s/rbac.yaml"));
+  ASSERT_EQ(roles.size(), 1u);
+  EXPECT_EQ(RulesOfRole(roles[0]), Required());
+}
+
+TEST(RequiredPermissionsTest,
+     TheRenderedChartsRoleIsExactlyTheRequiredPermissions) {
+  std::string helm =
+      absl::StrCat(std::getenv("HOME") ? std::getenv("HOME") : "",
+                   "/.cache/code-executor/bin/helm");
+  if (const char* env = std::getenv("HELM"); env != nullptr) helm = env;
+  if (access(helm.c_str(), X_OK) != 0) {
+    if (std::getenv("CI") != nullptr) FAIL() << "no helm at " << helm;
+    GTEST_SKIP() << "no helm at " << helm << " (scripts/install-helm)";
+  }
+  const std::string command =
+      absl::StrCat(helm, " template code-executor ", CODEEXEC_SOURCE_DIR,
+                   "/charts/code-executor --namespace agent-sandbox "
+                   "--show-only templates/rbac.yaml");
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string rendered;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+    rendered.append(buffer, n);
+  }
+  ASSERT_EQ(pclose(pipe), 0) << command;
+  const std::vector<YAML::Node> roles = Roles(rendered);
+  ASSERT_EQ(roles.size(), 1u) << rendered;
+  EXPECT_EQ(RulesOfRole(roles[0]), Required());
+}
+
+TEST(RequiredPermissionsTest, DeployChecksExpectExactlyTheRequiredPermissions) {
+  // tests/deploy/manifest_checks.py: EXPECTED_RULES = {("group", "resource"):
+  // {"verb", ...}, ...}.
+  const std::string script = ReadSourceFile("tests/deploy/manifest_checks.py");
+  const size_t start = script.find("EXPECTED_RULES = {");
+  ASSERT_NE(start, std::string::npos);
+  const std::string block =
+      script.substr(start, script.find("\n}", start) - start);
+  std::set<std::string> expected;
+  for (absl::string_view line : absl::StrSplit(block, '\n')) {
+    std::vector<std::string> quoted;
+    for (absl::string_view part : absl::StrSplit(line, '"')) {
+      quoted.emplace_back(part);
+    }
+    // ("g", "r"): {"v1", "v2"} splits into 2 + 2 * (2 + verbs) parts.
+    if (quoted.size() < 7) continue;
+    const std::string& group = quoted[1];
+    const std::string& resource = quoted[3];
+    for (size_t i = 5; i < quoted.size(); i += 2) {
+      expected.insert(absl::StrCat(quoted[i], " ", resource,
+                                   group.empty() ? "" : ".", group));
+    }
+  }
+  EXPECT_EQ(expected, Required());
+}
+
+TEST(RequiredPermissionsTest, TheReadmeListsExactlyTheRequiredPermissions) {
+  // "configmaps create/get/list/delete; ...; pods/log get" in the order of
+  // RequiredPermissions().
+  std::vector<std::pair<std::string, std::vector<std::string>>> by_resource;
+  for (const Permission& p : RequiredPermissions()) {
+    const std::string resource = absl::StrCat(
+        p.resource, p.subresource.empty() ? "" : "/", p.subresource);
+    if (by_resource.empty() || by_resource.back().first != resource) {
+      by_resource.push_back({resource, {}});
+    }
+    by_resource.back().second.push_back(p.verb);
+  }
+  std::vector<std::string> parts;
+  for (const auto& [resource, verbs] : by_resource) {
+    parts.push_back(absl::StrCat(resource, " ", absl::StrJoin(verbs, "/")));
+  }
+  const std::string readme =
+      absl::StrJoin(absl::StrSplit(ReadSourceFile("README.md"),
+                                   absl::ByAnyChar(" \n"), absl::SkipEmpty()),
+                    " ");
+  EXPECT_THAT(readme, HasSubstr(absl::StrCat(absl::StrJoin(parts, "; "),
+                                             " — nothing cluster-wide")));
 }
 
 }  // namespace

@@ -6,7 +6,8 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
-#include "server/kube/objects.h"
+#include "server/kube/client/api_paths.h"
+#include "server/kube/objects/objects.h"
 
 namespace codeexec::kube {
 namespace {
@@ -59,19 +60,14 @@ void PodWatcher::Unsubscribe(int subscription) {
   if (!still_subscribed) pods_.erase(execution_id);
 }
 
-int PodWatcher::connections_opened() const {
-  absl::MutexLock lock(&mu_);
-  return connections_opened_;
-}
-
 absl::Status PodWatcher::Relist() {
   KubeRequest request;
   request.verb = "GET";
   request.kube_verb = "list";
   request.resource = "pods";
   request.path =
-      absl::StrCat("/api/v1/namespaces/", options_.namespace_name,
-                   "/pods?labelSelector=", UrlEncode(options_.label_selector));
+      absl::StrCat(CollectionPath(options_.namespace_name, "pods"),
+                   "?labelSelector=", UrlEncode(options_.label_selector));
   absl::StatusOr<nlohmann::json> list = client_.Call(request, &stop_);
   if (!list.ok()) return list.status();
   absl::MutexLock lock(&mu_);
@@ -128,8 +124,8 @@ void PodWatcher::WatchLoop() {
     request.kube_verb = "watch";
     request.resource = "pods";
     request.path = absl::StrCat(
-        "/api/v1/namespaces/", options_.namespace_name,
-        "/pods?watch=1&allowWatchBookmarks=true&labelSelector=",
+        CollectionPath(options_.namespace_name, "pods"),
+        "?watch=1&allowWatchBookmarks=true&labelSelector=",
         UrlEncode(options_.label_selector),
         "&resourceVersion=", UrlEncode(resource_version),
         "&timeoutSeconds=", absl::ToInt64Seconds(options_.watch_timeout));

@@ -19,7 +19,7 @@
 #include "nlohmann/json.hpp"
 #include "prometheus/counter.h"
 #include "server/exec/cancellation.h"
-#include "server/kube/rest_client.h"
+#include "server/kube/client/rest_client.h"
 
 namespace codeexec::kube {
 
@@ -60,9 +60,6 @@ class PodWatcher {
   using Callback = std::function<void(const PodState&)>;
   int Subscribe(const std::string& execution_id, Callback on_change);
   void Unsubscribe(int subscription);
-
-  // Watch connections opened so far (1 + restarts), for tests and benchmarks.
-  int connections_opened() const;
 
  private:
   absl::Status Relist();

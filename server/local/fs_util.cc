@@ -73,11 +73,6 @@ std::vector<std::string> ListDir(const std::string& dir) {
   return names;
 }
 
-void LogWarning(absl::string_view message) {
-  std::fprintf(stderr, "W gvisor-local: %.*s\n",
-               static_cast<int>(message.size()), message.data());
-}
-
 namespace {
 
 int RemoveEntry(const char* path, const struct stat* /*info*/, int type,

@@ -60,10 +60,6 @@ absl::Status ReadSmallFile(const std::string& path, std::string* content);
 // Names in `dir` except "." and ".." (empty if it cannot be read).
 std::vector<std::string> ListDir(const std::string& dir);
 
-// Logs a problem the backend works around (cleanup that failed, ...) to
-// stderr.
-void LogWarning(absl::string_view message);
-
 // Removes `path` and everything below it without following symlinks or
 // crossing into other mounts. A missing `path` is OK.
 absl::Status RemoveTree(const std::string& path);

@@ -18,6 +18,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/exec/json_log.h"
 #include "server/exec/quantity.h"
 #include "server/launcher/launcher_bundle.h"
 #include "server/launcher/launcher_output.h"
@@ -124,6 +125,7 @@ absl::StatusOr<std::unique_ptr<GvisorBackend>> GvisorBackend::Create(
       ContainerStartWatcher::Create(state.RunscRoot());
   if (!start_watcher.ok()) {
     LogWarning(
+        kGvisorLocalBackendName,
         absl::StrCat("timings.start will include the programs' start-up: ",
                      start_watcher.status().message()));
   }
@@ -145,22 +147,23 @@ GvisorBackend::GvisorBackend(
 
 GvisorBackend::~GvisorBackend() {
   absl::Status released = state_.ReleaseRunscNullNetns();
-  if (!released.ok()) LogWarning(released.message());
+  if (!released.ok()) LogWarning(kGvisorLocalBackendName, released.message());
 }
 
 void GvisorBackend::RemoveLeftovers() const {
   absl::StatusOr<std::vector<std::string>> ids = runsc_.List();
-  if (!ids.ok()) LogWarning(ids.status().message());
+  if (!ids.ok()) LogWarning(kGvisorLocalBackendName, ids.status().message());
   for (const std::string& id : ids.value_or(std::vector<std::string>())) {
     absl::Status deleted = runsc_.DeleteForce(id);
-    if (!deleted.ok()) LogWarning(deleted.message());
+    if (!deleted.ok()) LogWarning(kGvisorLocalBackendName, deleted.message());
   }
   for (const absl::Status& problem : state_.RemoveLeftoverFiles()) {
-    LogWarning(problem.message());
+    LogWarning(kGvisorLocalBackendName, problem.message());
   }
   absl::Status cgroups_removed =
       RemoveLeftoverCgroups(cgroups_, options_.cgroup_parent);
-  if (!cgroups_removed.ok()) LogWarning(cgroups_removed.message());
+  if (!cgroups_removed.ok())
+    LogWarning(kGvisorLocalBackendName, cgroups_removed.message());
 }
 
 std::string ServerCgroupParent(const LocalBackendOptions& options) {
@@ -175,8 +178,9 @@ std::string ServerCgroupParent(const LocalBackendOptions& options) {
                       absl::Hex(state_dir_hash, absl::kZeroPad8));
 }
 
-ExecutionResult GvisorBackend::Run(const ExecutionSpec& spec, OutputSink& sink,
-                                   const Cancellation& cancel) {
+absl::StatusOr<ExecutionResult> GvisorBackend::Run(const ExecutionSpec& spec,
+                                                   OutputSink& sink,
+                                                   const Cancellation& cancel) {
   if (!IsValidSandboxId(spec.execution_id)) {
     return SandboxError(absl::StrCat("internal error: execution id \"",
                                      spec.execution_id,
@@ -372,7 +376,7 @@ void GvisorBackend::StopSandbox(const std::string& id, ChildProcess& child,
     if (absl::Now() >= grace_end) break;
     if (!killed.ok()) killed = runsc_.Kill(id);
   }
-  if (!killed.ok()) LogWarning(killed.message());
+  if (!killed.ok()) LogWarning(kGvisorLocalBackendName, killed.message());
   // runsc did not react: kill it; the sandbox dies with it (runsc starts it
   // attached), and CleanUp deletes what is left of the container.
   child.Kill();
@@ -385,14 +389,14 @@ void GvisorBackend::CleanUp(const RunResources& resources) const {
   // be removed. A normal run leaves no runsc state, so this costs nothing.
   if (runsc_.HasState(resources.id)) {
     absl::Status deleted = runsc_.DeleteForce(resources.id);
-    if (!deleted.ok()) LogWarning(deleted.message());
+    if (!deleted.ok()) LogWarning(kGvisorLocalBackendName, deleted.message());
     runsc_.RemoveStateFiles(resources.id);
   }
   absl::Status status = RemoveTree(resources.bundle_dir);
-  if (!status.ok()) LogWarning(status.message());
+  if (!status.ok()) LogWarning(kGvisorLocalBackendName, status.message());
   if (resources.cgroup) {
     status = resources.cgroup->Remove();
-    if (!status.ok()) LogWarning(status.message());
+    if (!status.ok()) LogWarning(kGvisorLocalBackendName, status.message());
   }
 }
 

@@ -13,6 +13,7 @@
 #include "server/exec/backend.h"
 #include "server/local/container_start_watcher.h"
 #include "server/local/io_pump.h"
+#include "server/local/local_backend_options.h"
 #include "server/local/oci_bundle.h"
 #include "server/local/runsc_cli.h"
 #include "server/local/runsc_process.h"
@@ -20,49 +21,6 @@
 #include "server/local/state_dir.h"
 
 namespace codeexec {
-
-struct LocalBackendOptions {
-  // runsc binary (a bare name is looked up in $PATH); by default the pinned
-  // gVisor release scripts/setup installs.
-  std::string runsc_path = kDefaultRunscPath;
-  // Private state (mode 0700): runsc --root and the OCI bundles live here
-  // and are removed after each run.
-  std::string state_dir = "/run/code-executor";
-  // Read-only root filesystem of every sandbox: a minimal image made for
-  // sandboxes (Debian + python3; scripts/setup installs it). Never the
-  // host's "/" unless configured so: a program would read every
-  // world-readable host file.
-  std::string rootfs = kDefaultSandboxRootfs;
-  // gVisor platform (`runsc --platform`): systrap, ptrace or kvm (kvm needs
-  // /dev/kvm and hangs where nested virtualization is missing).
-  std::string platform = kDefaultRunscPlatform;
-  // Size of the sandbox-internal tmpfs at /workspace (code, input and output
-  // files; counts against memory).
-  int64_t workspace_bytes = int64_t{64} << 20;
-  // Size of the sandbox-internal tmpfs at /tmp (counts against memory).
-  int64_t tmp_bytes = int64_t{64} << 20;
-  // Processes the program may have inside the sandbox (RLIMIT_NPROC, which
-  // gVisor enforces: fork fails with EAGAIN beyond it).
-  int max_processes = 64;
-  // pids limit of the sandbox's host cgroup. gVisor's own threads count
-  // here and the sentry panics when it is hit, so it is a safety net well
-  // above max_processes, not the program's limit.
-  int host_pids_limit = 4096;
-  // uid/gid the program runs as inside the sandbox (the launcher, its
-  // parent, is the sandbox's root with a handful of capabilities).
-  uint32_t run_as_uid = 65534;
-  uint32_t run_as_gid = 65534;
-  // Parent cgroup (under each v1 controller, or the v2 root) for per-run
-  // cgroups that carry the memory, cpu and pids limits. Runs live at
-  // <cgroup_parent>/server-<hash of state_dir>/<execution id>, so servers
-  // with different state dirs never touch each other's cgroups.
-  std::string cgroup_parent = "code-executor";
-  // After `runsc kill`, how long to wait for `runsc run` to exit before it
-  // is SIGKILLed and the container removed with `runsc delete --force`.
-  absl::Duration kill_grace = absl::Seconds(2);
-  // Extra global flags passed to runsc before the command (e.g. "--debug").
-  std::vector<std::string> extra_runsc_flags;
-};
 
 // <cgroup_parent>/server-<hash of state_dir>: where this server's per-run
 // cgroups live.
@@ -80,7 +38,7 @@ class GvisorBackend : public Backend {
   // has ended, nothing of this backend is mounted under state_dir.
   ~GvisorBackend() override;
 
-  std::string_view Name() const override { return "gvisor-local"; }
+  std::string_view Name() const override { return kGvisorLocalBackendName; }
 
   // Safe to call from several threads at once (one sandbox per call).
   // result.timings: `create` = workspace, cgroup and bundle; `start` = the
@@ -92,8 +50,10 @@ class GvisorBackend : public Backend {
   // was never seen running (runsc failed, or was killed while booting) falls
   // back to `start` ending at the first output, or at the end if there was
   // none.
-  ExecutionResult Run(const ExecutionSpec& spec, OutputSink& sink,
-                      const Cancellation& cancel) override;
+  // Never an error status: every failure is the run's outcome.
+  absl::StatusOr<ExecutionResult> Run(const ExecutionSpec& spec,
+                                      OutputSink& sink,
+                                      const Cancellation& cancel) override;
 
  private:
   // Paths and objects of one run, for cleanup.

@@ -186,7 +186,7 @@ TEST_F(GvisorBackendTest, CancelMidRun) {
     cancelled_at = absl::Now();
     cancel.Cancel("client cancelled the call");
   });
-  ExecutionResult result = backend_->Run(spec, sink, cancel);
+  ExecutionResult result = backend_->Run(spec, sink, cancel).value();
   const absl::Time returned_at = absl::Now();
   canceller.join();
   EXPECT_EQ(result.outcome, Outcome::kCancelled);
@@ -207,7 +207,7 @@ TEST_F(GvisorBackendTest, CancelDuringStartup) {
       cancel.Cancel("server shutting down");
     });
     const absl::Time start = absl::Now();
-    ExecutionResult result = backend_->Run(spec, sink, cancel);
+    ExecutionResult result = backend_->Run(spec, sink, cancel).value();
     const absl::Duration elapsed = absl::Now() - start;
     canceller.join();
     EXPECT_EQ(result.outcome, Outcome::kCancelled) << delay_ms;
@@ -222,7 +222,7 @@ TEST_F(GvisorBackendTest, CancelledBeforeRun) {
   Cancellation cancel;
   cancel.Cancel("client cancelled the call");
   ExecutionResult result =
-      backend_->Run(PythonSpec("print('never')"), sink, cancel);
+      backend_->Run(PythonSpec("print('never')"), sink, cancel).value();
   EXPECT_EQ(result.outcome, Outcome::kCancelled);
   EXPECT_EQ(sink.Stdout(), "");
 }
@@ -256,7 +256,7 @@ TEST_F(GvisorBackendTest, UnresponsiveRunscKillIsEscalated) {
   RecordingSink sink;
   Cancellation cancel;
   const absl::Time start = absl::Now();
-  ExecutionResult result = (*backend)->Run(spec, sink, cancel);
+  ExecutionResult result = (*backend)->Run(spec, sink, cancel).value();
   EXPECT_LT(absl::Now() - start, absl::Seconds(18));
   EXPECT_EQ(result.outcome, Outcome::kTimeout);
   EXPECT_EQ(sink.Stdout(), "sleeping\n");

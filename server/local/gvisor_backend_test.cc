@@ -131,7 +131,7 @@ TEST_F(GvisorBackendTest, RootfsWithoutTheLauncherIsSandboxError) {
   ExecutionSpec spec = PythonSpec("print(1)");
   RecordingSink sink;
   Cancellation cancel;
-  ExecutionResult result = (*backend)->Run(spec, sink, cancel);
+  ExecutionResult result = (*backend)->Run(spec, sink, cancel).value();
   EXPECT_EQ(result.outcome, Outcome::kSandboxError);
   EXPECT_THAT(result.message, HasSubstr("without the launcher's exit record"));
   EXPECT_THAT(result.message, HasSubstr("python3"));

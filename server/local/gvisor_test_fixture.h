@@ -156,7 +156,7 @@ class GvisorBackendTest : public ::testing::Test {
 
   ExecutionResult Run(const ExecutionSpec& spec, RecordingSink& sink) {
     Cancellation cancel;
-    return backend_->Run(spec, sink, cancel);
+    return backend_->Run(spec, sink, cancel).value();
   }
 
   void ExpectNothingLeft(const std::string& id) {

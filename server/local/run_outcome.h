@@ -12,12 +12,10 @@
 
 #include "absl/time/time.h"
 #include "server/exec/execution_spec.h"
+#include "server/exec/run_verdict.h"
 #include "server/local/sandbox_cgroup.h"
 
 namespace codeexec {
-
-// Why we killed the sandbox, if we did.
-enum class StopReason { kNone, kTimeout, kCancelled, kOutputLimit };
 
 struct RunFacts {
   StopReason stop_reason = StopReason::kNone;
@@ -37,16 +35,9 @@ struct RunFacts {
   std::string cancel_reason;
 };
 
-struct RunVerdict {
-  Outcome outcome = Outcome::kSandboxError;
-  int exit_code = -1;
-  std::string message;
-  bool truncated = false;
-};
-
 // Exit 137 (SIGKILL) with evidence in the memory cgroup that the limit was
 // hit: a program that SIGKILLs itself leaves no such evidence in a fresh
-// cgroup. On these VMs memory.oom_control's oom_kill stays 0 even for real
+// cgroup. memory.oom_control's oom_kill can stay 0 even for real
 // OOM kills, so the failure counter and peak usage count as evidence too.
 bool LooksOomKilled(int exit_code, const CgroupMemoryEvents& memory,
                     int64_t memory_limit_bytes);

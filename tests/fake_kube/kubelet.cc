@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/exec/json_log.h"
 #include "server/local/fs_util.h"
 #include "server/local/runsc_process.h"
 #include "server/local/state_dir.h"
@@ -410,11 +411,11 @@ void Kubelet::Stop() {
     // runsc's shared empty network namespace, pinned by the first sandbox.
     absl::Status released =
         StateDir(runsc_->state_dir()).ReleaseRunscNullNetns();
-    if (!released.ok()) LogWarning(released.message());
+    if (!released.ok()) LogWarning("fake-kubelet", released.message());
   }
   if (runsc_ != nullptr && owns_state_dir_) {
     absl::Status removed = RemoveTree(runsc_->state_dir());
-    if (!removed.ok()) LogWarning(removed.message());
+    if (!removed.ok()) LogWarning("fake-kubelet", removed.message());
   }
 }
 

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "server/exec/json_log.h"
 #include "server/exec/quantity.h"
 #include "server/local/fs_util.h"
 #include "server/local/io_pump.h"
@@ -364,14 +365,14 @@ void RunscContainer::CleanUp() {
   }
   if (node_.cli().HasState(id_)) {
     absl::Status deleted = node_.cli().DeleteForce(id_);
-    if (!deleted.ok()) LogWarning(deleted.message());
+    if (!deleted.ok()) LogWarning("fake-kubelet", deleted.message());
     node_.cli().RemoveStateFiles(id_);
   }
   (void)RemoveTree(bundle_dir_);
   (void)RemoveTree(volumes_dir_);
   if (cgroup_.has_value()) {
     absl::Status removed = cgroup_->Remove();
-    if (!removed.ok()) LogWarning(removed.message());
+    if (!removed.ok()) LogWarning("fake-kubelet", removed.message());
   }
 }
 

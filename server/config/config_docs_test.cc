@@ -1,0 +1,138 @@
+// The Options structs are the one source of every config default; the copies
+// for people are tested against them here: each default in
+// docs/configuration.md's tables, each key of the example file and the
+// chart's `config:` values. (The example file's values are checked in
+// server_config_test.cc.)
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "gtest/gtest.h"
+#include "server/config/server_config.h"
+#include "server/config/server_config_test_util.h"
+#include "yaml-cpp/yaml.h"
+
+namespace codeexec {
+namespace {
+
+std::string ReadSourceFile(const std::string& relative) {
+  std::ifstream in(absl::StrCat(CODEEXEC_SOURCE_DIR, "/", relative));
+  EXPECT_TRUE(in.good()) << relative;
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+struct DocumentedKey {
+  std::string path;           // e.g. "kubernetes.scheduleTimeout"
+  std::string default_value;  // YAML text, e.g. "120s"
+  std::string row;
+};
+
+// "`x`" -> "x"; anything else -> "".
+std::string Backquoted(absl::string_view cell) {
+  cell = absl::StripAsciiWhitespace(cell);
+  if (cell.size() < 2 || cell.front() != '`' || cell.back() != '`') return "";
+  return std::string(cell.substr(1, cell.size() - 2));
+}
+
+// Rows of the "| Key | Type | Default | Meaning |" tables, with the key path
+// their section heading gives them (e.g. "## `kubernetes` (...)" or
+// "### `limits.defaults`"). Per-element sections (`...[i]`) and per-language
+// rows (`languages.<name>...`) have no default to check.
+std::vector<DocumentedKey> DocumentedKeys() {
+  std::vector<DocumentedKey> keys;
+  std::string section;
+  for (absl::string_view line :
+       absl::StrSplit(ReadSourceFile("docs/configuration.md"), '\n')) {
+    if (absl::StartsWith(line, "#")) {
+      const std::vector<std::string> quoted = absl::StrSplit(line, '`');
+      section = quoted.size() >= 3 ? quoted[1] : "";
+      continue;
+    }
+    if (!absl::StartsWith(line, "| `") || section.empty() ||
+        absl::StrContains(section, "[")) {
+      continue;
+    }
+    const std::vector<std::string> cells = absl::StrSplit(line, '|');
+    if (cells.size() < 5) continue;
+    const std::string key = Backquoted(cells[1]);
+    const std::string default_value = Backquoted(cells[3]);
+    if (key.empty() || default_value.empty() || absl::StrContains(key, "<")) {
+      continue;
+    }
+    const std::string path = absl::StartsWith(section, "languages")
+                                 ? key
+                                 : absl::StrCat(section, ".", key);
+    keys.push_back({path, default_value, std::string(line)});
+  }
+  return keys;
+}
+
+TEST(ConfigDocsTest, EveryDocumentedDefaultIsTheCodesDefault) {
+  const std::vector<DocumentedKey> keys = DocumentedKeys();
+  EXPECT_GE(keys.size(), 50u) << "the tables were not found";
+  for (const DocumentedKey& key : keys) {
+    SCOPED_TRACE(key.row);
+    absl::StatusOr<ServerConfig> config =
+        ParseServerConfig("", {absl::StrCat(key.path, "=", key.default_value)});
+    ASSERT_TRUE(config.ok()) << config.status();
+    ExpectSameConfig(*config, DefaultServerConfig());
+  }
+}
+
+// "a.b.c" for every scalar, sequence or empty mapping of a mapping tree.
+void LeafPaths(const YAML::Node& node, const std::string& prefix,
+               std::set<std::string>& paths) {
+  if (!node.IsMap() || node.size() == 0) {
+    paths.insert(prefix);
+    return;
+  }
+  for (const auto& entry : node) {
+    const std::string key = entry.first.as<std::string>();
+    LeafPaths(entry.second,
+              prefix.empty() ? key : absl::StrCat(prefix, ".", key), paths);
+  }
+}
+
+TEST(ConfigDocsTest, TheExampleFileAndTheDocsNameTheSameKeys) {
+  std::set<std::string> example;
+  LeafPaths(YAML::Load(ReadSourceFile("docs/server-config.example.yaml")), "",
+            example);
+  std::set<std::string> documented;
+  for (const DocumentedKey& key : DocumentedKeys()) documented.insert(key.path);
+  // Language profiles are examples, not defaults; tolerations are a list.
+  std::erase_if(example, [](const std::string& path) {
+    return absl::StartsWith(path, "languages.") || path == "apiVersion" ||
+           path == "kind";
+  });
+  EXPECT_EQ(example, documented);
+}
+
+TEST(ConfigDocsTest, TheChartsConfigValuesAreTheCodesDefaults) {
+  YAML::Node values =
+      YAML::Load(ReadSourceFile("charts/code-executor/values.yaml"));
+  YAML::Node config = YAML::Clone(values["config"]);
+  ASSERT_TRUE(config.IsMap());
+  // The chart's deliberate differences: it runs the kubernetes backend only,
+  // in the release namespace ("" is filled in by the template).
+  EXPECT_EQ(config["server"]["backend"].as<std::string>(),
+            kKubernetesBackendName);
+  EXPECT_EQ(config["kubernetes"]["namespace"].as<std::string>(), "");
+  config["server"].remove("backend");
+  config["kubernetes"].remove("namespace");
+  YAML::Emitter out;
+  out << config;
+  absl::StatusOr<ServerConfig> parsed = ParseServerConfig(out.c_str(), {});
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ExpectSameConfig(*parsed, DefaultServerConfig());
+}
+
+}  // namespace
+}  // namespace codeexec
