@@ -16,18 +16,13 @@
 #include "gtest/gtest.h"
 #include "server/config/server_config.h"
 #include "server/config/server_config_test_util.h"
+#include "tests/source_file.h"
 #include "yaml-cpp/yaml.h"
 
 namespace codeexec {
 namespace {
 
-std::string ReadSourceFile(const std::string& relative) {
-  std::ifstream in(absl::StrCat(CODEEXEC_SOURCE_DIR, "/", relative));
-  EXPECT_TRUE(in.good()) << relative;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using testing_util::ReadSourceFile;
 
 struct DocumentedKey {
   std::string path;           // e.g. "kubernetes.scheduleTimeout"

@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "server/kube/client/rest_client.h"
 #include "server/kube/client/rest_client_test_server.h"
+#include "server/kube/client/rest_client_test_util.h"
 
 namespace codeexec::kube {
 namespace {
@@ -98,16 +99,8 @@ class JobFollowerTest : public ::testing::Test {
           if (!body.empty()) conn.WriteChunk(body);
           conn.EndChunked();
         });
-    ClusterConnection connection;
-    connection.server = server_->url();
-    connection.description = "test";
-    RestClientOptions client_options;
-    client_options.initial_backoff = absl::Milliseconds(10);
-    client_options.max_backoff = absl::Milliseconds(50);
-    absl::StatusOr<std::unique_ptr<RestClient>> client =
-        RestClient::Create(connection, client_options, nullptr);
-    ASSERT_TRUE(client.ok()) << client.status();
-    client_ = *std::move(client);
+    client_ = testing::MakeClient(server_->url());
+    ASSERT_NE(client_, nullptr);
   }
 
   std::vector<std::string> targets() {

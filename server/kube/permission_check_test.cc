@@ -20,26 +20,19 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/kube/client/rest_client_test_server.h"
+#include "server/kube/client/rest_client_test_util.h"
+#include "tests/source_file.h"
 #include "yaml-cpp/yaml.h"
 
 namespace codeexec::kube {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::MakeClient;
 using testing::TestConnection;
 using testing::TestHttpServer;
 using testing::TestRequest;
-
-std::unique_ptr<RestClient> MakeClient(const std::string& server) {
-  ClusterConnection connection;
-  connection.server = server;
-  connection.description = "test";
-  RestClientOptions options;
-  options.initial_backoff = absl::Milliseconds(10);
-  auto client = RestClient::Create(connection, options, nullptr);
-  EXPECT_TRUE(client.ok()) << client.status();
-  return *std::move(client);
-}
+using testing_util::ReadSourceFile;
 
 // Allows everything except `denied` ("verb resource[/sub]"), recording the
 // reviews it was asked.
@@ -150,14 +143,6 @@ std::vector<YAML::Node> Roles(const std::string& text) {
     }
   }
   return roles;
-}
-
-std::string ReadSourceFile(const std::string& relative) {
-  std::ifstream in(absl::StrCat(CODEEXEC_SOURCE_DIR, "/", relative));
-  EXPECT_TRUE(in.good()) << relative;
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 TEST(RequiredPermissionsTest, K8sManifestsRoleIsExactlyTheRequiredPermissions) {

@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/kube/client/rest_client_test_server.h"
+#include "server/kube/client/rest_client_test_util.h"
 #include "server/kube/objects/objects.h"
 
 namespace codeexec::kube {
@@ -52,15 +53,7 @@ class FakePodApi {
         }) {}
 
   std::unique_ptr<RestClient> Client() {
-    ClusterConnection connection;
-    connection.server = server_.url();
-    connection.description = "test";
-    RestClientOptions options;
-    options.initial_backoff = absl::Milliseconds(10);
-    options.max_backoff = absl::Milliseconds(50);
-    auto client = RestClient::Create(connection, options, nullptr);
-    EXPECT_TRUE(client.ok()) << client.status();
-    return *std::move(client);
+    return testing::MakeClient(server_.url());
   }
 
   std::vector<std::string> targets() {

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "server/kube/client/rest_client.h"
 #include "server/kube/client/rest_client_test_server.h"
+#include "server/kube/client/rest_client_test_util.h"
 #include "server/kube/client/rest_client_transport.h"
 
 namespace codeexec::kube {
@@ -24,16 +25,9 @@ using testing::TestHttpServer;
 using testing::TestRequest;
 
 std::unique_ptr<RestClient> MakeClient(const std::string& server) {
-  ClusterConnection connection;
-  connection.server = server;
-  connection.description = "test";
-  RestClientOptions options;
-  options.initial_backoff = absl::Milliseconds(10);
-  options.max_backoff = absl::Milliseconds(50);
+  RestClientOptions options = testing::FastOptions();
   options.request_timeout = absl::Seconds(5);
-  auto client = RestClient::Create(connection, options, nullptr);
-  EXPECT_TRUE(client.ok()) << client.status();
-  return *std::move(client);
+  return testing::MakeClient(server, options);
 }
 
 KubeRequest Watch() {

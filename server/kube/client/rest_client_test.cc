@@ -11,34 +11,17 @@
 #include "gtest/gtest.h"
 #include "server/kube/client/kube_status.h"
 #include "server/kube/client/rest_client_test_server.h"
+#include "server/kube/client/rest_client_test_util.h"
 
 namespace codeexec::kube {
 namespace {
 
+using testing::FastOptions;
 using ::testing::HasSubstr;
+using testing::MakeClient;
 using testing::TestConnection;
 using testing::TestHttpServer;
 using testing::TestRequest;
-
-RestClientOptions FastOptions() {
-  RestClientOptions options;
-  options.initial_backoff = absl::Milliseconds(10);
-  options.max_backoff = absl::Milliseconds(50);
-  return options;
-}
-
-std::unique_ptr<RestClient> MakeClient(
-    const std::string& server, RestClientOptions options = FastOptions(),
-    std::shared_ptr<TokenSource> tokens = nullptr,
-    std::shared_ptr<prometheus::Registry> registry = nullptr) {
-  ClusterConnection connection;
-  connection.server = server;
-  connection.description = "test";
-  connection.token_source = std::move(tokens);
-  auto client = RestClient::Create(connection, options, registry);
-  EXPECT_TRUE(client.ok()) << client.status();
-  return *std::move(client);
-}
 
 KubeRequest CreateJob() {
   return {"POST", "/apis/batch/v1/namespaces/ns1/jobs",
