@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "absl/random/random.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -131,11 +132,14 @@ TEST_F(SandboxIntegrityTest, AnotherRunsInputsCannotBeFound) {
   grpc::ClientContext b_context;
   auto b_reader = stub_->Execute(&b_context, b_request);
   std::string b_id;
+  std::string b_stdout;  // "ready\n" may arrive in more than one chunk
   ExecuteResponse response;
   while (b_reader->Read(&response)) {
     if (response.has_started()) b_id = response.started().execution_id();
-    if (response.has_output()) break;  // "ready": B runs
+    if (response.has_output()) b_stdout += response.output().data();
+    if (absl::StrContains(b_stdout, "\n")) break;  // B runs
   }
+  ASSERT_EQ(b_stdout, "ready\n");
   ASSERT_FALSE(b_id.empty());
 
   // Run A walks every directory it can see, and tries B's paths on the host.
@@ -164,12 +168,11 @@ for path in [")",
   EXPECT_THAT(a.stdout_text, ::testing::Not(HasSubstr(token)));
   EXPECT_THAT(a.stdout_text, ::testing::Not(HasSubstr("True")));
 
-  std::string b_stdout;
   while (b_reader->Read(&response)) {
     if (response.has_output()) b_stdout += response.output().data();
   }
   ASSERT_TRUE(b_reader->Finish().ok());
-  EXPECT_EQ(b_stdout, token + "\n");  // B itself reads its input
+  EXPECT_EQ(b_stdout, "ready\n" + token + "\n");  // B itself reads its input
 }
 
 }  // namespace
