@@ -11,11 +11,6 @@
 
 namespace codeexec {
 
-void UniqueFd::reset(int fd) {
-  if (fd_ >= 0) close(fd_);
-  fd_ = fd;
-}
-
 absl::Status WriteAll(int fd, absl::string_view content,
                       absl::string_view what) {
   while (!content.empty()) {

@@ -10,40 +10,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "server/base/unique_fd.h"
 
 namespace codeexec {
-
-// Owns a file descriptor and closes it.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) reset(other.release());
-    return *this;
-  }
-  ~UniqueFd() { reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
-
-// absl::ErrnoToStatus with a message built from `what...`, e.g.
-// ErrnoError(errno, "creating ", path) -> "creating /x: No such file ...".
-template <typename... Parts>
-absl::Status ErrnoError(int error_number, const Parts&... what) {
-  return absl::ErrnoToStatus(error_number, absl::StrCat(what...));
-}
 
 // Writes `content` to a new file at `path` (fails if it exists; never
 // follows a symlink).

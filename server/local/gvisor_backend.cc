@@ -28,7 +28,7 @@
 #include "server/local/io_pump.h"
 #include "server/local/oci_bundle.h"
 #include "server/local/run_outcome.h"
-#include "server/local/runsc_process.h"
+#include "server/base/child_process.h"
 #include "server/local/state_dir.h"
 
 namespace codeexec {

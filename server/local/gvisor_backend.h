@@ -16,7 +16,7 @@
 #include "server/local/local_backend_options.h"
 #include "server/local/oci_bundle.h"
 #include "server/local/runsc_cli.h"
-#include "server/local/runsc_process.h"
+#include "server/base/child_process.h"
 #include "server/local/sandbox_cgroup.h"
 #include "server/local/state_dir.h"
 

@@ -17,7 +17,7 @@
 #include "gtest/gtest.h"
 #include "server/local/fs_util.h"
 #include "server/local/gvisor_test_fixture.h"
-#include "server/local/runsc_process.h"
+#include "server/base/child_process.h"
 
 namespace codeexec {
 namespace {

@@ -26,7 +26,7 @@
 #include "server/exec/cancellation.h"
 #include "server/local/fs_util.h"
 #include "server/local/gvisor_backend.h"
-#include "server/local/runsc_process.h"
+#include "server/base/child_process.h"
 #include "server/local/state_dir.h"
 
 namespace codeexec {

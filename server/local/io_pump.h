@@ -17,7 +17,7 @@
 #include "server/exec/backend.h"
 #include "server/launcher/frame_parser.h"
 #include "server/launcher/launcher_output.h"
-#include "server/local/runsc_process.h"
+#include "server/base/child_process.h"
 
 namespace codeexec {
 

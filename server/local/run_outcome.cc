@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "server/exec/quantity.h"
-#include "server/local/runsc_process.h"
+#include "server/base/child_process.h"
 
 namespace codeexec {
 namespace {

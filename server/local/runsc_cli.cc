@@ -13,7 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
-#include "server/local/runsc_process.h"
+#include "server/base/child_process.h"
 
 namespace codeexec {
 namespace {

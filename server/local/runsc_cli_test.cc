@@ -7,7 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/local/fs_util.h"
-#include "server/local/runsc_process.h"
+#include "server/base/child_process.h"
 
 namespace codeexec {
 namespace {

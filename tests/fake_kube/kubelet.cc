@@ -12,7 +12,7 @@
 #include "absl/time/clock.h"
 #include "server/exec/json_log.h"
 #include "server/local/fs_util.h"
-#include "server/local/runsc_process.h"
+#include "server/base/child_process.h"
 #include "server/local/state_dir.h"
 #include "tests/fake_kube/fault_injector.h"
 #include "tests/fake_kube/object_store.h"

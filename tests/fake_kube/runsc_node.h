@@ -15,7 +15,7 @@
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "server/local/runsc_cli.h"
-#include "server/local/runsc_process.h"
+#include "server/base/child_process.h"
 #include "server/local/sandbox_cgroup.h"
 #include "tests/fake_kube/kubelet.h"
 #include "tests/fake_kube/pod_log.h"

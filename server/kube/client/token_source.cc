@@ -1,24 +1,22 @@
 #include "server/kube/client/token_source.h"
 
-#include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/base/child_process.h"
 
 extern char** environ;
 
@@ -77,60 +75,22 @@ std::vector<std::string> PluginEnvironment(
 absl::StatusOr<PluginRun> RunPlugin(const ExecCredentialOptions& options) {
   const std::string what =
       absl::StrFormat("exec plugin \"%s\"", options.command);
-  std::vector<std::string> argv_strings = {options.command};
-  argv_strings.insert(argv_strings.end(), options.args.begin(),
-                      options.args.end());
-  std::vector<char*> argv;
-  for (std::string& arg : argv_strings) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_strings = PluginEnvironment(options);
-  std::vector<char*> envp;
-  for (std::string& entry : env_strings) envp.push_back(entry.data());
-  envp.push_back(nullptr);
-
-  int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0) {
-    return absl::InternalError(absl::StrCat("pipe: ", ErrnoText(errno)));
-  }
-  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
-    close(out_pipe[0]);
-    close(out_pipe[1]);
-    return absl::InternalError(absl::StrCat("pipe: ", ErrnoText(errno)));
-  }
-  absl::Cleanup close_read_ends = [&] {
-    close(out_pipe[0]);
-    close(err_pipe[0]);
-  };
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP |
-                                            POSIX_SPAWN_SETSIGMASK |
-                                            POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&attributes, 0);
-  sigset_t signals;
-  sigemptyset(&signals);
-  posix_spawnattr_setsigmask(&attributes, &signals);
-  sigaddset(&signals, SIGPIPE);
-  posix_spawnattr_setsigdefault(&attributes, &signals);
-  pid_t pid = -1;
-  const bool has_slash = options.command.find('/') != std::string::npos;
-  const int spawn_error =
-      has_slash ? posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(),
-                              envp.data())
-                : posix_spawnp(&pid, argv[0], &actions, &attributes,
-                               argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
-  close(out_pipe[1]);
-  close(err_pipe[1]);
-  if (spawn_error != 0) {
+  // Looked up in the server's PATH, as kubectl does.
+  absl::StatusOr<std::string> executable = ResolveExecutable(options.command);
+  absl::StatusOr<ChildProcess> child =
+      executable.ok() ? ChildProcess::Spawn(
+                            [&] {
+                              std::vector<std::string> argv = {*executable};
+                              argv.insert(argv.end(), options.args.begin(),
+                                          options.args.end());
+                              return argv;
+                            }(),
+                            ChildProcess::Stdio::kSeparateOutput,
+                            PluginEnvironment(options))
+                      : absl::StatusOr<ChildProcess>(executable.status());
+  if (!child.ok()) {
     std::string message =
-        absl::StrCat("cannot run ", what, ": ", ErrnoText(spawn_error));
+        absl::StrCat("cannot run ", what, ": ", child.status().message());
     if (!options.install_hint.empty()) {
       absl::StrAppend(&message, "; ", options.install_hint);
     }
@@ -139,44 +99,40 @@ absl::StatusOr<PluginRun> RunPlugin(const ExecCredentialOptions& options) {
 
   PluginRun run;
   const absl::Time deadline = absl::Now() + options.timeout;
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  UniqueFd* streams[2] = {&child->stdout_fd(), &child->stderr_fd()};
   std::string* sinks[2] = {&run.stdout_text, &run.stderr_text};
-  int open_streams = 2;
-  bool timed_out = false;
-  while (open_streams > 0) {
-    const absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) {
-      timed_out = true;
-      break;
+  // Until both streams end and the plugin has exited, or the deadline.
+  while ((streams[0]->valid() || streams[1]->valid() || !child->TryReap()) &&
+         absl::Now() < deadline) {
+    pollfd fds[3];
+    int count = 0;
+    for (UniqueFd* stream : streams) {
+      fds[count++] = {stream->valid() ? stream->get() : -1, POLLIN, 0};
     }
-    const int ready = poll(fds, 2,
-                           static_cast<int>(absl::ToInt64Milliseconds(
-                               left + absl::Milliseconds(1))));
-    if (ready < 0 && errno != EINTR) break;
-    for (int i = 0; i < 2 && ready > 0; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+    if (child->exit_fd() >= 0) fds[count++] = {child->exit_fd(), POLLIN, 0};
+    // Without a pidfd, look for the exit every 5 ms.
+    int timeout_ms = PollTimeoutMillis(deadline);
+    if (child->exit_fd() < 0) timeout_ms = std::min(timeout_ms, 5);
+    if (poll(fds, count, timeout_ms) < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; ++i) {
+      if (!streams[i]->valid() || fds[i].revents == 0) continue;
       char buffer[8192];
-      const ssize_t n = read(fds[i].fd, buffer, sizeof(buffer));
+      const ssize_t n = read(streams[i]->get(), buffer, sizeof(buffer));
       if (n > 0) {
-        if (sinks[i]->size() < kMaxPluginOutputBytes)
+        if (sinks[i]->size() < kMaxPluginOutputBytes) {
           sinks[i]->append(buffer, n);
-      } else if (n == 0 || errno != EINTR) {
-        fds[i].fd = -1;  // poll ignores negative descriptors
-        --open_streams;
+        }
+      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        streams[i]->reset();
       }
     }
   }
-  // The plugin closed its output; give it until the deadline to exit.
-  while (!timed_out) {
-    const pid_t waited = waitpid(pid, &run.wait_status, WNOHANG);
-    if (waited == pid || (waited < 0 && errno != EINTR)) return run;
-    if (absl::Now() >= deadline) break;
-    absl::SleepFor(absl::Milliseconds(5));
+  if (child->TryReap()) {
+    run.wait_status = child->wait_status();
+    return run;
   }
-  kill(-pid, SIGKILL);
-  kill(pid, SIGKILL);
-  while (waitpid(pid, &run.wait_status, 0) < 0 && errno == EINTR) {
-  }
+  child->KillGroup();
+  child->WaitBlocking();
   return absl::DeadlineExceededError(absl::StrCat(
       what, " did not finish within ", absl::FormatDuration(options.timeout),
       "; ", StderrForMessage(run.stderr_text)));

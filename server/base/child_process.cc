@@ -1,4 +1,4 @@
-#include "server/local/runsc_process.h"
+#include "server/base/child_process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -62,7 +62,8 @@ int PollTimeoutMillis(absl::Time deadline) {
 }
 
 absl::StatusOr<ChildProcess> ChildProcess::Spawn(
-    const std::vector<std::string>& argv, Stdio stdio) {
+    const std::vector<std::string>& argv, Stdio stdio,
+    const std::optional<std::vector<std::string>>& environment) {
   if (argv.empty() || argv[0].empty() || argv[0][0] != '/') {
     return absl::InvalidArgumentError(
         "internal error: spawn needs an absolute path");
@@ -96,7 +97,15 @@ absl::StatusOr<ChildProcess> ChildProcess::Spawn(
     if (!out.ok()) return out.status();
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, out->write_end.get(), 1);
-    posix_spawn_file_actions_adddup2(&actions, out->write_end.get(), 2);
+    if (stdio == Stdio::kSeparateOutput) {
+      absl::StatusOr<Pipe> err = MakePipe();
+      if (!err.ok()) return err.status();
+      posix_spawn_file_actions_adddup2(&actions, err->write_end.get(), 2);
+      child.stderr_fd_ = std::move(err->read_end);
+      child_ends.push_back(std::move(err->write_end));
+    } else {
+      posix_spawn_file_actions_adddup2(&actions, out->write_end.get(), 2);
+    }
     child.stdout_fd_ = std::move(out->read_end);
     child_ends.push_back(std::move(out->write_end));
   }
@@ -124,12 +133,15 @@ absl::StatusOr<ChildProcess> ChildProcess::Spawn(
     raw_argv.push_back(const_cast<char*>(arg.c_str()));
   }
   raw_argv.push_back(nullptr);
-  std::string path_env = absl::StrCat("PATH=", kDefaultPath);
-  char* envp[] = {path_env.data(), nullptr};
+  std::vector<std::string> env_entries = environment.value_or(
+      std::vector<std::string>{absl::StrCat("PATH=", kDefaultPath)});
+  std::vector<char*> envp;
+  for (std::string& entry : env_entries) envp.push_back(entry.data());
+  envp.push_back(nullptr);
 
   pid_t pid = -1;
   int error = posix_spawn(&pid, argv[0].c_str(), &actions, &attributes,
-                          raw_argv.data(), envp);
+                          raw_argv.data(), envp.data());
   if (error != 0) return ErrnoError(error, "starting ", argv[0]);
   child.pid_ = pid;
   child.exit_fd_.reset(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
@@ -173,6 +185,12 @@ bool ChildProcess::TryReap() {
 
 void ChildProcess::Kill() {
   if (pid_ > 0 && !reaped_) kill(pid_, SIGKILL);
+}
+
+void ChildProcess::KillGroup() {
+  if (pid_ <= 0 || reaped_) return;
+  kill(-pid_, SIGKILL);
+  kill(pid_, SIGKILL);  // in case it has left its group
 }
 
 void ChildProcess::WaitBlocking() {

@@ -1,4 +1,4 @@
-#include "server/local/runsc_process.h"
+#include "server/base/child_process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -101,6 +102,49 @@ TEST(ChildProcessTest, PipesAndReap) {
   child->WaitBlocking();
   EXPECT_TRUE(child->reaped());
   EXPECT_EQ(ShellExitCode(child->wait_status()), 4);
+}
+
+// Everything until end of file; "[no end of file]" appended after 5 s.
+std::string ReadToEnd(UniqueFd& fd) {
+  std::string text;
+  char buffer[256];
+  while (true) {
+    pollfd poll_fd = {fd.get(), POLLIN, 0};
+    if (poll(&poll_fd, 1, 5000) != 1) return text + "[no end of file]";
+    const ssize_t got = read(fd.get(), buffer, sizeof(buffer));
+    if (got <= 0) break;
+    text.append(buffer, got);
+  }
+  return text;
+}
+
+TEST(ChildProcessTest, SeparateOutputWithTheGivenEnvironmentOnly) {
+  absl::StatusOr<ChildProcess> child = ChildProcess::Spawn(
+      {Sh(), "-c", "echo \"out $GREETING ${HOME:-no-home}\"; echo err >&2"},
+      ChildProcess::Stdio::kSeparateOutput,
+      std::vector<std::string>{"GREETING=hi there"});
+  ASSERT_TRUE(child.ok()) << child.status();
+  EXPECT_FALSE(child->stdin_fd().valid());  // /dev/null
+  EXPECT_EQ(ReadToEnd(child->stdout_fd()), "out hi there no-home\n");
+  EXPECT_EQ(ReadToEnd(child->stderr_fd()), "err\n");
+  child->WaitBlocking();
+  EXPECT_EQ(ShellExitCode(child->wait_status()), 0);
+}
+
+TEST(ChildProcessTest, KillGroupEndsDescendantsHoldingThePipe) {
+  absl::StatusOr<ChildProcess> child =
+      ChildProcess::Spawn({Sh(), "-c", "sleep 30 & echo started; wait"},
+                          ChildProcess::Stdio::kCombinedOutput);
+  ASSERT_TRUE(child.ok()) << child.status();
+  char buffer[16];
+  pollfd poll_fd = {child->stdout_fd().get(), POLLIN, 0};
+  ASSERT_EQ(poll(&poll_fd, 1, 5000), 1);
+  ASSERT_GT(read(child->stdout_fd().get(), buffer, sizeof(buffer)), 0);
+  child->KillGroup();
+  child->WaitBlocking();
+  EXPECT_EQ(ShellExitCode(child->wait_status()), 128 + SIGKILL);
+  // The background sleep held the pipe's write end; it died with the group.
+  EXPECT_EQ(ReadToEnd(child->stdout_fd()), "");
 }
 
 TEST(ChildProcessTest, DestructorKillsAndReaps) {

@@ -1,17 +1,19 @@
-// Starting and reaping child processes (runsc) from a multi-threaded server:
-// posix_spawn (no code of ours runs between fork and exec), pipes for stdio,
-// every other descriptor closed in the child, a pidfd to poll for exit.
-#ifndef CODEEXEC_SERVER_LOCAL_RUNSC_PROCESS_H_
-#define CODEEXEC_SERVER_LOCAL_RUNSC_PROCESS_H_
+// Starting and reaping child processes (runsc, kubeconfig exec plugins) from
+// a multi-threaded server: posix_spawn (no code of ours runs between fork and
+// exec), pipes for stdio, every other descriptor closed in the child, a pidfd
+// to poll for exit.
+#ifndef CODEEXEC_SERVER_BASE_CHILD_PROCESS_H_
+#define CODEEXEC_SERVER_BASE_CHILD_PROCESS_H_
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "server/local/fs_util.h"
+#include "server/base/unique_fd.h"
 
 namespace codeexec {
 
@@ -29,13 +31,18 @@ class ChildProcess {
     kPipes,
     // stdin is /dev/null; stdout and stderr share one pipe (stdout_fd()).
     kCombinedOutput,
+    // stdin is /dev/null; stdout and stderr are two pipes.
+    kSeparateOutput,
   };
 
-  // Starts argv[0], which must be an absolute path, with a minimal
-  // environment (PATH only), default signal dispositions, an empty signal
-  // mask and its own process group.
+  // Starts argv[0], which must be an absolute path, with default signal
+  // dispositions, an empty signal mask and its own process group. The
+  // environment is `environment` ("NAME=value" entries) if given, else a
+  // minimal one (PATH only).
   static absl::StatusOr<ChildProcess> Spawn(
-      const std::vector<std::string>& argv, Stdio stdio);
+      const std::vector<std::string>& argv, Stdio stdio,
+      const std::optional<std::vector<std::string>>& environment =
+          std::nullopt);
 
   ChildProcess(ChildProcess&& other) noexcept;
   ChildProcess& operator=(ChildProcess&&) = delete;
@@ -58,6 +65,9 @@ class ChildProcess {
 
   // SIGKILL (unless already reaped).
   void Kill();
+  // SIGKILL to the process's whole group (its descendants too, unless they
+  // left it), unless already reaped.
+  void KillGroup();
   // Blocks until the process has exited and reaps it.
   void WaitBlocking();
 
@@ -90,4 +100,4 @@ absl::StatusOr<std::string> ResolveExecutable(const std::string& name);
 
 }  // namespace codeexec
 
-#endif  // CODEEXEC_SERVER_LOCAL_RUNSC_PROCESS_H_
+#endif  // CODEEXEC_SERVER_BASE_CHILD_PROCESS_H_
