@@ -8,8 +8,10 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "tests/kube_test_fixture.h"
 
 namespace codeexec::testing {
@@ -180,6 +182,42 @@ TEST_F(KubeBackendTest, ForbiddenIsPermissionDeniedNamingVerbAndResource) {
   EXPECT_EQ(run.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(run.status.error_message(), HasSubstr("create"));
   EXPECT_THAT(run.status.error_message(), HasSubstr("jobs"));
+}
+
+TEST_F(KubeBackendTest, ForbiddenDeleteIsLoggedAndTheJanitorCleansUpLater) {
+  server_.reset();
+  StartServer({"--set", "kubernetes.janitorInterval=1s"});
+  fake_->Forbid("delete", "jobs");
+  ExecuteOutcome run = Execute(*stub_, MakeRequest("print('ok')"));
+  ASSERT_TRUE(run.status.ok()) << run.status.error_message();
+  EXPECT_EQ(run.stdout_text, "ok\n");
+  // One JSON warning line names what could not be deleted and why.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  nlohmann::json warning;
+  while (warning.is_null() && absl::Now() < deadline) {
+    for (absl::string_view line : absl::StrSplit(server_->Log(), '\n')) {
+      nlohmann::json entry = nlohmann::json::parse(line, nullptr, false);
+      if (entry.is_object() && entry.value("event", "") == "cleanup_failed") {
+        warning = entry;
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(warning.is_object()) << server_->Log();
+  EXPECT_EQ(warning["level"], "warning");
+  EXPECT_EQ(warning["component"], "kubernetes");
+  EXPECT_EQ(warning["resource"], "jobs");
+  EXPECT_EQ(warning["name"], run.started.execution_id());
+  EXPECT_THAT(warning.value("message", ""), HasSubstr("forbidden"));
+  EXPECT_FALSE(fake_->ObjectNames("jobs", kNamespace, kOurs).empty());
+  // Permission back: the janitor deletes the Job it left.
+  fake_->ClearFaults();
+  const absl::Time cleaned_by = absl::Now() + absl::Seconds(15);
+  while (!fake_->HoldsNoObjects(kNamespace, kOurs) &&
+         absl::Now() < cleaned_by) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(fake_->HoldsNoObjects(kNamespace, kOurs));
 }
 
 TEST_F(KubeBackendTest, DroppedWatchAndExpiredVersionStillComplete) {

@@ -6,6 +6,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/exec/backend_names.h"
+#include "server/exec/json_log.h"
 #include "server/kube/client/api_paths.h"
 #include "server/kube/client/cluster_connection.h"
 #include "server/kube/permission_check.h"
@@ -175,9 +177,11 @@ void KubernetesBackend::DeleteExecutionObjects(const std::string& id) {
         DeleteObject(resource, ObjectPath(ns, resource, id), propagation);
     if (!deleted.ok()) {
       // The janitor retries later.
-      std::fprintf(stderr, "W kubernetes: cannot delete %s/%s: %s\n",
-                   resource.c_str(), id.c_str(),
-                   std::string(deleted.message()).c_str());
+      LogEvent(LogLevel::kWarning, "cleanup_failed",
+               {{"component", kKubernetesBackendName},
+                {"resource", resource},
+                {"name", id},
+                {"message", std::string(deleted.message())}});
     }
   }
 }
@@ -223,8 +227,9 @@ void KubernetesBackend::JanitorLoop() {
   do {
     absl::StatusOr<int> collected = CollectOrphans();
     if (!collected.ok() && !stopping_.IsCancelled()) {
-      std::fprintf(stderr, "W kubernetes: janitor: %s\n",
-                   std::string(collected.status().message()).c_str());
+      LogEvent(LogLevel::kWarning, "janitor_failed",
+               {{"component", kKubernetesBackendName},
+                {"message", std::string(collected.status().message())}});
     }
   } while (!stopping_.WaitFor(options_.janitor_interval));
 }
