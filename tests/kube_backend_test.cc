@@ -182,6 +182,25 @@ TEST_F(KubeBackendTest, ForbiddenIsPermissionDeniedNamingVerbAndResource) {
   EXPECT_EQ(run.status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_THAT(run.status.error_message(), HasSubstr("create"));
   EXPECT_THAT(run.status.error_message(), HasSubstr("jobs"));
+  // The metrics count it as a sandbox error, with the phases it went through.
+  auto page = ScrapeMetrics(server_->metrics_port());
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(MetricValue(*page,
+                        "codeexec_executions_total{backend=\"kubernetes\","
+                        "outcome=\"sandbox_error\"}")
+                .value_or(0),
+            1);
+  for (const char* phase : {"queue", "create", "cleanup"}) {
+    EXPECT_EQ(
+        MetricValue(*page, absl::StrCat("codeexec_execution_duration_"
+                                        "seconds_count{backend=\"kubernetes"
+                                        "\",phase=\"",
+                                        phase, "\"}"))
+            .value_or(0),
+        1)
+        << phase << "\n"
+        << *page;
+  }
 }
 
 TEST_F(KubeBackendTest, ForbiddenDeleteIsLoggedAndTheJanitorCleansUpLater) {

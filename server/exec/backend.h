@@ -53,7 +53,8 @@ class Backend {
   // Failures of the sandbox itself are kSandboxError with a message. An
   // error status is a failure of the service, not of the program (API
   // server unreachable -> UNAVAILABLE, RBAC missing -> PERMISSION_DENIED):
-  // the call ends with it instead of a Finished event.
+  // the call ends with it instead of a Finished event; attach the phases
+  // the run got through (WithPhaseTimings) so the metrics count them.
   virtual absl::StatusOr<ExecutionResult> Run(const ExecutionSpec& spec,
                                               OutputSink& sink,
                                               const Cancellation& cancel) = 0;

@@ -118,10 +118,15 @@ void Dispatcher::WorkerLoop() {
                                        running_cancels_.end(), task.cancel));
       PublishGauges();
     }
+    // A failure of the service counts as a sandbox error, with the phases
+    // the run got through; the observer gets its code and message only.
+    ExecutionResult failed;
+    if (!result.ok()) {
+      failed.timings = PhaseTimingsOf(result.status());
+      result = absl::Status(result.status().code(), result.status().message());
+    }
+    failed.timings.queue = queue_wait;
     if (metrics_ != nullptr) {
-      // A failure of the service counts as a sandbox error.
-      ExecutionResult failed;
-      failed.timings.queue = queue_wait;
       metrics_->RecordExecution(backend_.Name(),
                                 result.ok() ? *result : failed);
     }

@@ -1,6 +1,7 @@
 #include "server/exec/dispatcher.h"
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -226,14 +227,20 @@ TEST(DispatcherTest, WaitForRoomIsForwardedToTheObserver) {
 }
 
 // A failure of the service (an error from Run) reaches the observer as the
-// status, and counts as a sandbox error in the metrics.
+// status, and counts as a sandbox error in the metrics, with the phases it
+// got through.
 class RefusedBackend : public Backend {
  public:
   std::string_view Name() const override { return "refused"; }
   absl::StatusOr<ExecutionResult> Run(const ExecutionSpec& spec,
                                       OutputSink& sink,
                                       const Cancellation& cancel) override {
-    return absl::PermissionDeniedError("cannot get resource \"pods/log\"");
+    PhaseTimings got_through;
+    got_through.create = absl::Milliseconds(20);
+    got_through.schedule = absl::Seconds(1);
+    return WithPhaseTimings(
+        absl::PermissionDeniedError("cannot get resource \"pods/log\""),
+        got_through);
   }
 };
 
@@ -262,6 +269,21 @@ TEST(DispatcherTest, AServiceFailureReachesTheObserverAsItsStatus) {
     }
   }
   EXPECT_TRUE(counted);
+  // The phases it got through are in the duration histogram.
+  std::map<std::string, double> phase_sums;
+  for (const prometheus::MetricFamily& family : metrics.registry()->Collect()) {
+    if (family.name != "codeexec_execution_duration_seconds") continue;
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      for (const prometheus::ClientMetric::Label& label : metric.label) {
+        if (label.name == "phase") {
+          phase_sums[label.value] = metric.histogram.sample_sum;
+        }
+      }
+    }
+  }
+  EXPECT_DOUBLE_EQ(phase_sums["create"], 0.02);
+  EXPECT_DOUBLE_EQ(phase_sums["schedule"], 1.0);
+  EXPECT_FALSE(phase_sums.contains("run"));
 }
 
 }  // namespace

@@ -104,6 +104,13 @@ struct ExecutionResult {
   PhaseTimings timings;
 };
 
+// A backend whose Run ends in an error status (a failure of the service)
+// attaches the phases the run got through, so that the metrics still count
+// them; the dispatcher reads them back. The payload never reaches a client.
+absl::Status WithPhaseTimings(absl::Status status, const PhaseTimings& timings);
+// The timings WithPhaseTimings attached; all zero if none.
+PhaseTimings PhaseTimingsOf(const absl::Status& status);
+
 }  // namespace codeexec
 
 #endif  // CODEEXEC_SERVER_EXEC_EXECUTION_SPEC_H_

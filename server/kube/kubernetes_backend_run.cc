@@ -68,25 +68,39 @@ absl::StatusOr<ExecutionResult> KubernetesBackend::Run(
     live_executions_.erase(id);
   };
 
+  // Every path ends here: cleanup (timed), then the result, or the service
+  // failure carrying the phases the run got through.
+  auto finish = [&](absl::StatusOr<ExecutionResult> ended) {
+    if (result.timings.create == absl::ZeroDuration()) {
+      result.timings.create = absl::Now() - begin;  // failed while creating
+    }
+    std::move(cleanup).Invoke();
+    result.timings.cleanup = absl::Now() - cleanup_start;
+    if (!ended.ok()) {
+      return absl::StatusOr<ExecutionResult>(
+          WithPhaseTimings(ended.status(), result.timings));
+    }
+    ended->timings = result.timings;
+    return ended;
+  };
+
   // Create: ConfigMap, then the Job that mounts it.
   if (absl::Status s =
           CreateObject("configmaps", CollectionPath(ns, "configmaps"),
                        *configmap, id, &run_cancel);
       !s.ok()) {
-    return ApiFailure(s, run_cancel, "creating the ConfigMap");
+    return finish(ApiFailure(s, run_cancel, "creating the ConfigMap"));
   }
   if (absl::Status s = CreateObject("jobs", CollectionPath(ns, "jobs"), job, id,
                                     &run_cancel);
       !s.ok()) {
-    return ApiFailure(s, run_cancel, "creating the Job");
+    return finish(ApiFailure(s, run_cancel, "creating the Job"));
   }
   const absl::Time created = absl::Now();
   result.timings.create = created - begin;
   const absl::Status refused = follower.Follow(created, result);
-  std::move(cleanup).Invoke();
-  if (!refused.ok()) return refused;
-  result.timings.cleanup = absl::Now() - cleanup_start;
-  return result;
+  if (!refused.ok()) return finish(refused);
+  return finish(result);
 }
 
 }  // namespace codeexec::kube
