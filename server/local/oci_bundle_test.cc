@@ -61,7 +61,7 @@ TEST(BuildOciConfigTest, ProcessFields) {
   const json& process = (*config)["process"];
   EXPECT_EQ(process["terminal"], false);
   // The launcher is the sandbox's root; it starts the program as its own
-  // user (the manifest's run_as), which then has no capabilities at all.
+  // user (the request's run_as), which then has no capabilities at all.
   EXPECT_EQ(process["user"], json({{"uid", 0}, {"gid", 0}}));
   EXPECT_EQ(process["args"], json({"/opt/code-executor/launcher",
                                    "/opt/code-executor/request"}));

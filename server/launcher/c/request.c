@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "server/launcher/request_format.h"
@@ -77,6 +78,13 @@ static unsigned char* read_request(int fd, int want_eof, char* error,
   }
   const int64_t length = body_length(header, error, error_size);
   if (length < 0) return NULL;
+  struct stat st; /* a file's size is known: no buffer for a short one */
+  if (want_eof && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+      st.st_size != (off_t)(sizeof(header) + (size_t)length)) {
+    fail(error, error_size, "request: file of %lld bytes announces %lld",
+         (long long)st.st_size, (long long)(sizeof(header) + (size_t)length));
+    return NULL;
+  }
   unsigned char* buffer = malloc(sizeof(header) + (size_t)length + 1);
   if (buffer == NULL) {
     fail(error, error_size, "request: no memory for %lld bytes",
