@@ -21,7 +21,7 @@ RUN apt-get update -q \
       build-essential cmake ninja-build pkg-config git ca-certificates \
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
       libabsl-dev libcpprest-dev nlohmann-json3-dev libyaml-cpp-dev \
-      prometheus-cpp-dev libgtest-dev libgmock-dev libssl-dev \
+      prometheus-cpp-dev libgtest-dev libgmock-dev libssl-dev musl-tools \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src

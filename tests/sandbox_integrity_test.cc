@@ -154,7 +154,7 @@ for top, dirs, files in os.walk("/", onerror=lambda e: None):
 print("found", found)
 for path in [")",
                                        server_->state_dir(), "/bundles/", b_id,
-                                       R"(/launcher/f0",
+                                       R"(/launcher/request",
              "/run/code-executor/bundles/", "/proc/1/root/workspace"]:
     try:
         print(path in found, os.listdir(path) if os.path.isdir(path)

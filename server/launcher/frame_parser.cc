@@ -7,11 +7,17 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "server/launcher/frame_format.h"
 
 namespace codeexec {
 namespace {
 
-constexpr absl::string_view kPrefix = "@ce1 ";
+constexpr absl::string_view kPrefix = CE_FRAME_PREFIX;
+
+// A frame's one-letter tag.
+bool IsTag(absl::string_view field, char tag) {
+  return field.size() == 1 && field[0] == tag;
+}
 
 // Strict standard base64 with padding: only the launcher's canonical form.
 bool DecodeBase64(absl::string_view text, std::string* out) {
@@ -46,20 +52,21 @@ LauncherEvent FrameParser::ParseFrame(absl::string_view line) {
       absl::StrSplit(line.substr(kPrefix.size()), ' ');
   const absl::string_view tag = fields[0];
   LauncherEvent event;
-  if ((tag == "o" || tag == "e") && fields.size() == 2) {
-    event.kind = tag == "o" ? LauncherEvent::Kind::kStdout
-                            : LauncherEvent::Kind::kStderr;
+  if ((IsTag(tag, CE_FRAME_STDOUT) || IsTag(tag, CE_FRAME_STDERR)) &&
+      fields.size() == 2) {
+    event.kind = IsTag(tag, CE_FRAME_STDOUT) ? LauncherEvent::Kind::kStdout
+                                             : LauncherEvent::Kind::kStderr;
     if (!DecodeBase64(fields[1], &event.data)) return Foreign(line);
-  } else if (tag == "f" && fields.size() == 3) {
+  } else if (IsTag(tag, CE_FRAME_FILE) && fields.size() == 3) {
     event.kind = LauncherEvent::Kind::kFile;
     if (!DecodeBase64(fields[1], &event.path) ||
         !IsSafeRelativePath(event.path) ||
         !DecodeBase64(fields[2], &event.data)) {
       return Foreign(line);
     }
-  } else if (tag == "t" && fields.size() == 1) {
+  } else if (IsTag(tag, CE_FRAME_TRUNCATED) && fields.size() == 1) {
     event.kind = LauncherEvent::Kind::kFilesTruncated;
-  } else if (tag == "x" && fields.size() == 2) {
+  } else if (IsTag(tag, CE_FRAME_EXIT) && fields.size() == 2) {
     event.kind = LauncherEvent::Kind::kExit;
     // Digits only: SimpleAtoi would also take "+3" or " 3".
     if (fields[1].empty() || fields[1].size() > 3 ||

@@ -1,12 +1,5 @@
-// Parses the framed records the launcher (launcher.py) writes to its
-// stdout (a pod's log, or runsc's stdout), one record per line:
-//
-//   @ce1 o <b64>               chunk of the program's stdout
-//   @ce1 e <b64>               chunk of the program's stderr
-//   @ce1 f <b64 path> <b64>    an output file
-//   @ce1 t                     output files were left out (caps)
-//   @ce1 x <code>              exit code (signal N -> 128 + N); the last
-//
+// Parses the framed records the launcher writes to its stdout (a pod's log,
+// or runsc's stdout), one record per line (frame_format.h lists them).
 // Base64 is standard with padding. Anything else, including a malformed
 // frame, is a kForeign event carrying the raw line: e.g. the runtime's own
 // errors written before the launcher started. The parser never fails.

@@ -1,9 +1,11 @@
 """code-executor launcher: runs one program inside a sandbox.
 
-The sandbox's first process, in both backends (a pod's container command on
-kubernetes, the container's init under runsc on gvisor-local). It runs the
-program as a child with two pipes of its own and writes framed records to
-its stdout, one per line (server/launcher/launcher_bundle.h has the host side):
+The sandbox's first process on the kubernetes backend (a pod's container
+command). It runs the program as a child with two pipes of its own and
+writes framed records to its stdout, one per line
+(server/launcher/python_bundle.h has the host side).
+The kubernetes backend runs it until it moves to the static launcher (c/,
+which gvisor-local runs); the frames are the same (frame_format.h):
 
   @ce1 o <b64>               a chunk of the program's stdout (<= 3072 bytes)
   @ce1 e <b64>               a chunk of the program's stderr

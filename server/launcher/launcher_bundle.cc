@@ -1,68 +1,140 @@
 #include "server/launcher/launcher_bundle.h"
 
-#include <utility>
+#include <cstdint>
+#include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "server/launcher/frame_parser.h"
+#include "server/launcher/request_format.h"
 
 namespace codeexec {
+namespace {
 
-using nlohmann::json;
-
-json BuildManifest(const ExecutionSpec& spec, std::optional<RunAs> run_as) {
-  json files = json::array();
-  for (size_t i = 0; i < spec.input_files.size(); ++i) {
-    files.push_back(
-        {{"key", absl::StrCat("f", i)}, {"path", spec.input_files[i].path}});
-  }
-  json env = json::array();
-  for (const auto& [name, value] : spec.env) {
-    env.push_back(json::array({name, value}));
-  }
-  json manifest = {
-      {"version", 1},
-      {"command", spec.language.command},
-      {"program", {{"key", kProgramKey}, {"path", spec.language.file_name}}},
-      {"files", std::move(files)},
-      {"stdin_key", spec.stdin_data.empty() ? json(nullptr) : json(kStdinKey)},
-      {"env", std::move(env)},
-      {"max_output_files", spec.max_output_files},
-      {"max_output_file_bytes", spec.max_output_file_bytes},
-      {"max_output_bytes", spec.max_output_bytes}};
-  if (run_as.has_value()) {
-    manifest["run_as"] = json::array({run_as->uid, run_as->gid});
-  }
-  return manifest;
+void AppendU32(std::string& out, uint32_t value) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(value >> 8 * i));
 }
 
-std::vector<BundleEntry> BundleEntries(const ExecutionSpec& spec,
-                                       absl::string_view manifest_text,
-                                       absl::string_view launcher_source) {
-  std::vector<BundleEntry> entries = {
-      {kLauncherKey, launcher_source, true},
-      {kManifestKey, manifest_text, true},
-      {kProgramKey, spec.code, false},
-  };
-  for (size_t i = 0; i < spec.input_files.size(); ++i) {
-    entries.push_back(
-        {absl::StrCat("f", i), spec.input_files[i].content, false});
+void AppendU64(std::string& out, uint64_t value) {
+  AppendU32(out, static_cast<uint32_t>(value));
+  AppendU32(out, static_cast<uint32_t>(value >> 32));
+}
+
+class RequestWriter {
+ public:
+  void Record(ce_req_tag tag, absl::string_view value) {
+    AppendU32(body_, tag);
+    AppendU32(body_, static_cast<uint32_t>(value.size()));
+    body_.append(value.data(), value.size());
   }
-  if (!spec.stdin_data.empty()) {
-    entries.push_back({kStdinKey, spec.stdin_data, false});
+  void Number(ce_req_tag tag, int64_t value) {
+    std::string bytes;
+    AppendU64(bytes, value < 0 ? 0 : static_cast<uint64_t>(value));
+    Record(tag, bytes);
   }
-  return entries;
+  absl::Status Text(ce_req_tag tag, absl::string_view what,
+                    absl::string_view value) {
+    if (value.find('\0') != absl::string_view::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " contains a NUL byte"));
+    }
+    Record(tag, value);
+    return absl::OkStatus();
+  }
+  absl::Status File(ce_req_tag tag, absl::string_view path,
+                    absl::string_view content) {
+    if (!IsSafeRelativePath(path) || path.size() > CE_REQ_MAX_PATH_BYTES) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("workspace path \"", path, "\" is not a safe relative ",
+                       "path of at most ", CE_REQ_MAX_PATH_BYTES, " bytes"));
+    }
+    std::string value;
+    AppendU32(value, kWorkspaceFileMode);
+    AppendU32(value, static_cast<uint32_t>(path.size()));
+    absl::StrAppend(&value, path, content);
+    Record(tag, value);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> Finish() {
+    if (body_.size() > CE_REQ_MAX_BODY_BYTES) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the launcher request would be ", body_.size(),
+                       " bytes; at most ", CE_REQ_MAX_BODY_BYTES));
+    }
+    std::string request(CE_REQ_MAGIC, CE_REQ_MAGIC_BYTES);
+    AppendU32(request, CE_REQ_VERSION);
+    AppendU32(request, static_cast<uint32_t>(body_.size()));
+    request.append(body_);
+    return request;
+  }
+
+ private:
+  std::string body_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::string> BuildRequest(const ExecutionSpec& spec,
+                                         std::optional<RunAs> run_as,
+                                         absl::string_view workspace) {
+  const std::vector<std::string>& command = spec.language.command;
+  if (command.empty() || command.size() > CE_REQ_MAX_ARGS) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the command must have 1 to ", CE_REQ_MAX_ARGS, " arguments"));
+  }
+  if (spec.env.size() > CE_REQ_MAX_ENV ||
+      spec.input_files.size() > CE_REQ_MAX_FILES) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("at most ", CE_REQ_MAX_ENV, " env entries and ",
+                     CE_REQ_MAX_FILES, " input files"));
+  }
+  RequestWriter writer;
+  absl::Status status;
+  for (const std::string& arg : command) {
+    if (status.ok())
+      status = writer.Text(CE_TAG_ARG, "a command argument", arg);
+  }
+  for (const auto& [name, value] : spec.env) {
+    if (name.empty() || name.find('=') != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "env name \"", name, "\" must be non-empty and hold no '='"));
+    }
+    if (status.ok()) {
+      status = writer.Text(CE_TAG_ENV, absl::StrCat("env ", name),
+                           absl::StrCat(name, "=", value));
+    }
+  }
+  if (status.ok())
+    status = writer.Text(CE_TAG_WORKSPACE, "the workspace", workspace);
+  if (!status.ok()) return status;
+  if (run_as.has_value()) {
+    std::string ids;
+    AppendU32(ids, run_as->uid);
+    AppendU32(ids, run_as->gid);
+    writer.Record(CE_TAG_RUN_AS, ids);
+  }
+  writer.Number(CE_TAG_MAX_OUTPUT_BYTES, spec.max_output_bytes);
+  writer.Number(CE_TAG_MAX_OUTPUT_FILES, spec.max_output_files);
+  writer.Number(CE_TAG_MAX_OUTPUT_FILE_BYTES, spec.max_output_file_bytes);
+  status = writer.File(CE_TAG_PROGRAM, spec.language.file_name, spec.code);
+  for (const WorkspaceFile& file : spec.input_files) {
+    if (status.ok()) status = writer.File(CE_TAG_FILE, file.path, file.content);
+  }
+  if (!status.ok()) return status;
+  if (!spec.stdin_data.empty()) writer.Record(CE_TAG_STDIN, spec.stdin_data);
+  return writer.Finish();
+}
+
+std::vector<BundleEntry> BundleEntries(absl::string_view request,
+                                       absl::string_view launcher) {
+  return {{kLauncherKey, launcher, true}, {kRequestKey, request, false}};
 }
 
 std::vector<std::string> LauncherCommand() {
-  // -I: the image's PYTHONPATH, PYTHONHOME and user site-packages cannot
-  // replace the modules the launcher imports; -S: no site import.
-  return {"python3", "-I", "-S", "-u",
-          absl::StrCat(kSandboxBundleDir, "/", kLauncherKey)};
+  return {absl::StrCat(kSandboxBundleDir, "/", kLauncherKey),
+          absl::StrCat(kSandboxBundleDir, "/", kRequestKey)};
 }
 
-EnvVars LauncherEnv() {
-  return {{"CE_BUNDLE_DIR", kSandboxBundleDir},
-          {"CE_WORKSPACE", kSandboxWorkspaceDir},
-          {"HOME", kSandboxTmpDir}};
-}
+EnvVars LauncherEnv() { return {{"HOME", kSandboxTmpDir}}; }
 
 }  // namespace codeexec

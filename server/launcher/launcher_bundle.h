@@ -1,9 +1,9 @@
-// The in-sandbox contract both backends share: the bundle the launcher reads
-// (launcher.py, manifest.json, the program, input files, stdin), where the
-// sandbox has it, and the command and environment that start the launcher.
-// On kubernetes the bundle is a ConfigMap mounted read-only; on gvisor-local
-// a per-run directory bind-mounted read-only. launcher.py documents the
-// manifest's fields and the frames it writes (frame_parser.h reads them).
+// The in-sandbox contract both backends share: the bundle the launcher
+// reads (the static launcher and one request), where the sandbox has it,
+// and the command and environment that start the launcher. On gvisor-local
+// the bundle is a per-run directory bind-mounted read-only.
+// request_format.h documents the request; frame_format.h the frames the
+// launcher writes (frame_parser.h reads them).
 #ifndef CODEEXEC_SERVER_LAUNCHER_LAUNCHER_BUNDLE_H_
 #define CODEEXEC_SERVER_LAUNCHER_LAUNCHER_BUNDLE_H_
 
@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "nlohmann/json.hpp"
 #include "server/exec/execution_spec.h"
 
 namespace codeexec {
@@ -25,10 +25,11 @@ inline constexpr char kSandboxWorkspaceDir[] = "/workspace";
 inline constexpr char kSandboxTmpDir[] = "/tmp";
 
 // Bundle keys (file names in the bundle directory).
-inline constexpr char kLauncherKey[] = "launcher.py";
-inline constexpr char kManifestKey[] = "manifest.json";
-inline constexpr char kProgramKey[] = "program";
-inline constexpr char kStdinKey[] = "stdin";
+inline constexpr char kLauncherKey[] = "launcher";
+inline constexpr char kRequestKey[] = "request";
+
+// Permissions of the program and input files the launcher writes.
+inline constexpr uint32_t kWorkspaceFileMode = 0644;
 
 // The user the launcher gives the program when it starts as root (gvisor-
 // local): the program can then neither signal the launcher nor reach its
@@ -39,28 +40,32 @@ struct RunAs {
   uint32_t gid = 65534;
 };
 
-// manifest.json.
-nlohmann::json BuildManifest(const ExecutionSpec& spec,
-                             std::optional<RunAs> run_as = std::nullopt);
+// The launcher's request for `spec` (request_format.h). InvalidArgument,
+// naming what, for what the format cannot carry: an empty command, a NUL
+// byte in a string, an env name that is empty or holds '=', an unsafe
+// workspace path, counts or sizes over the format's maxima.
+absl::StatusOr<std::string> BuildRequest(
+    const ExecutionSpec& spec, std::optional<RunAs> run_as = std::nullopt,
+    absl::string_view workspace = kSandboxWorkspaceDir);
 
 struct BundleEntry {
   std::string key;
-  // Points into the spec, the manifest text or the launcher source.
+  // Points into the request or the launcher.
   absl::string_view content;
-  // The launcher and manifest are text; the rest may be any bytes.
-  bool text = false;
+  // The launcher is executed (mode 0555); the request only read (0444).
+  bool executable = false;
 };
 
-// Every file of the bundle. `manifest_text` and `launcher_source` (normally
-// LauncherSource()) must outlive the result, as must `spec`.
-std::vector<BundleEntry> BundleEntries(const ExecutionSpec& spec,
-                                       absl::string_view manifest_text,
-                                       absl::string_view launcher_source);
+// The bundle's files: the launcher (normally LauncherSource()) and the
+// request (from BuildRequest); both must outlive the result.
+std::vector<BundleEntry> BundleEntries(absl::string_view request,
+                                       absl::string_view launcher);
 
-// argv that starts the launcher: python3 -I -S -u <bundle>/launcher.py.
+// argv that starts the launcher: <bundle>/launcher <bundle>/request.
 std::vector<std::string> LauncherCommand();
 
-// The launcher's own environment (it keeps these from the program).
+// The launcher's own environment (it passes it on to the program, without
+// CE_* and KUBERNETES_* variables, before the request's env).
 EnvVars LauncherEnv();
 
 }  // namespace codeexec

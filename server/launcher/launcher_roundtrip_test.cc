@@ -1,9 +1,10 @@
 // The contract between the parts both backends share: the bundle
-// BundleEntries makes (with the embedded launcher) laid out on disk as the
-// sandbox sees it, run by python3 as the sandbox runs it, its stdout parsed
-// by FrameParser.
+// BundleEntries makes (the embedded launcher and BuildRequest's request)
+// laid out on disk as the sandbox sees it, run by LauncherCommand's argv
+// shape, its stdout parsed by FrameParser fed in odd-sized chunks.
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include "server/launcher/frame_parser.h"
 #include "server/launcher/launcher_bundle.h"
 #include "server/launcher/launcher_source.h"
+#include "server/launcher/python_bundle.h"
 
 namespace codeexec {
 namespace {
@@ -37,7 +39,7 @@ class LauncherRoundTripTest : public testing::Test {
  protected:
   void SetUp() override {
     if (system("command -v python3 >/dev/null 2>&1") != 0) {
-      GTEST_SKIP() << "python3 not installed";
+      GTEST_SKIP() << "python3 not installed (the programs here are Python)";
     }
     std::string tmpl = (fs::path(testing::TempDir()) / "ce-rt-XXXXXX");
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
@@ -55,16 +57,21 @@ class LauncherRoundTripTest : public testing::Test {
   // in odd-sized chunks.
   Outcome Run() {
     Outcome outcome;
-    const std::string manifest = BuildManifest(spec_).dump();
-    for (const BundleEntry& entry :
-         BundleEntries(spec_, manifest, LauncherSource())) {
-      std::ofstream(dir_ / "bundle" / entry.key, std::ios::binary)
-          << entry.content;
+    absl::StatusOr<std::string> request =
+        BuildRequest(spec_, std::nullopt, (dir_ / "workspace").string());
+    EXPECT_TRUE(request.ok()) << request.status();
+    if (!request.ok()) return outcome;
+    for (const BundleEntry& entry : BundleEntries(*request, LauncherSource())) {
+      const fs::path path = dir_ / "bundle" / entry.key;
+      std::ofstream(path, std::ios::binary) << entry.content;
+      chmod(path.c_str(), entry.executable ? 0555 : 0444);
     }
-    const std::string command = absl::StrCat(
-        "CE_BUNDLE_DIR='", (dir_ / "bundle").string(), "' CE_WORKSPACE='",
-        (dir_ / "workspace").string(), "' python3 -u '",
-        (dir_ / "bundle" / "launcher.py").string(), "'");
+    // LauncherCommand() with the bundle where this test has it.
+    std::string command;
+    for (const std::string& arg : LauncherCommand()) {
+      absl::StrAppend(&command, "'", (dir_ / "bundle").string(),
+                      arg.substr(std::string(kSandboxBundleDir).size()), "' ");
+    }
     FILE* pipe = popen(command.c_str(), "r");
     EXPECT_NE(pipe, nullptr);
     if (pipe == nullptr) return outcome;
@@ -157,12 +164,29 @@ TEST_F(LauncherRoundTripTest, OutputLimitStopsTheProgram) {
   EXPECT_EQ(outcome.exit_code, 137);
 }
 
-TEST(LauncherSourceTest, EmbeddedTextEqualsTheFile) {
-  std::ifstream in(CODEEXEC_LAUNCHER_PY, std::ios::binary);
-  const std::string file((std::istreambuf_iterator<char>(in)),
-                         std::istreambuf_iterator<char>());
+std::string ReadFile(const char* path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+}
+
+TEST(LauncherSourceTest, EmbeddedLauncherIsTheBuiltOne) {
+  const std::string file = ReadFile(CODEEXEC_LAUNCHER_BIN);
   ASSERT_FALSE(file.empty());
   EXPECT_EQ(LauncherSource(), file);
+  // Static (no interpreter asked of the image) and small.
+  EXPECT_EQ(LauncherSource().substr(0, 4),
+            "\x7f"
+            "ELF");
+  EXPECT_EQ(LauncherSource().find("ld-musl"), absl::string_view::npos);
+  EXPECT_EQ(LauncherSource().find("ld-linux"), absl::string_view::npos);
+  EXPECT_LT(LauncherSource().size(), 100u << 10);
+}
+
+TEST(LauncherSourceTest, EmbeddedPythonLauncherTextEqualsTheFile) {
+  const std::string file = ReadFile(CODEEXEC_LAUNCHER_PY);
+  ASSERT_FALSE(file.empty());
+  EXPECT_EQ(python_launcher::LauncherSource(), file);
 }
 
 }  // namespace

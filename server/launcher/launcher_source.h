@@ -1,5 +1,6 @@
-// The text of launcher.py, embedded at build time (see
-// CMakeLists.txt): it goes into every execution's bundle.
+// The static launcher (server/launcher/c/, built with musl-gcc), embedded
+// at build time (launcher_binary.S.in): it goes into every execution's
+// bundle, so the server stays one binary.
 #ifndef CODEEXEC_SERVER_LAUNCHER_LAUNCHER_SOURCE_H_
 #define CODEEXEC_SERVER_LAUNCHER_LAUNCHER_SOURCE_H_
 
@@ -7,6 +8,7 @@
 
 namespace codeexec {
 
+// The launcher executable's bytes.
 absl::string_view LauncherSource();
 
 }  // namespace codeexec

@@ -108,14 +108,8 @@ absl::StatusOr<std::unique_ptr<GvisorBackend>> GvisorBackend::Create(
         " is not a directory; scripts/setup installs the default one, or set "
         "local.rootfs to a root filesystem made for sandboxes"));
   }
-  // The launcher runs with the image's python3 (found on PATH, usually a
-  // symlink into /usr/bin, which the sandbox resolves inside the rootfs).
-  if (faccessat(AT_FDCWD, (options.rootfs + "/usr/bin/python3").c_str(), F_OK,
-                AT_SYMLINK_NOFOLLOW) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the sandbox rootfs ", options.rootfs,
-                     " has no /usr/bin/python3, which the launcher needs"));
-  }
+  // Nothing else is asked of the rootfs: the launcher is static and comes
+  // with each run's bundle; a profile's missing interpreter is exit 127.
   absl::StatusOr<CgroupLayout> cgroups = CgroupLayout::Detect(kCgroupRoot);
   if (!cgroups.ok()) return cgroups.status();
 
@@ -204,22 +198,21 @@ absl::StatusOr<ExecutionResult> GvisorBackend::Run(const ExecutionSpec& spec,
   return result;
 }
 
-// Writes the launcher's bundle (launcher, manifest, code, inputs, stdin)
-// into `dir`, read-only for everyone: the sandbox sees it at
+// Writes the launcher's bundle (the launcher and its request: code, inputs,
+// stdin) into `dir`, read-only for everyone: the sandbox sees it at
 // /opt/code-executor.
 static absl::Status WriteLauncherBundle(const std::string& dir,
                                         const ExecutionSpec& spec,
                                         RunAs run_as) {
+  absl::StatusOr<std::string> request = BuildRequest(spec, run_as);
+  if (!request.ok()) return request.status();
   if (mkdir(dir.c_str(), 0755) != 0) {
     return ErrnoError(errno, "creating the launcher bundle ", dir);
   }
-  const std::string manifest =
-      BuildManifest(spec, run_as)
-          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  for (const BundleEntry& entry :
-       BundleEntries(spec, manifest, LauncherSource())) {
+  for (const BundleEntry& entry : BundleEntries(*request, LauncherSource())) {
     absl::Status written =
-        WriteNewFile(absl::StrCat(dir, "/", entry.key), entry.content, 0444);
+        WriteNewFile(absl::StrCat(dir, "/", entry.key), entry.content,
+                     entry.executable ? 0555 : 0444);
     if (!written.ok()) return written;
   }
   return absl::OkStatus();

@@ -110,8 +110,9 @@ absl::StatusOr<json> BuildOciConfig(const OciBundleConfig& config) {
       Mount(kSandboxWorkspaceDir, "tmpfs", "tmpfs",
             {"nosuid", "nodev", absl::StrCat("size=", config.workspace_bytes),
              "mode=0755"}),
+      // Not noexec: the launcher is executed from it.
       Mount(kSandboxBundleDir, "bind", config.launcher_bundle_dir,
-            {"rbind", "ro", "nosuid", "nodev", "noexec"}),
+            {"rbind", "ro", "nosuid", "nodev"}),
   };
   json namespaces = json::array();
   for (const char* type : {"pid", "network", "ipc", "uts", "mount"}) {

@@ -19,7 +19,7 @@ using json = nlohmann::json;
 
 OciBundleConfig SampleConfig() {
   OciBundleConfig config;
-  config.args = {"python3", "-u", "/opt/code-executor/launcher.py"};
+  config.args = {"/opt/code-executor/launcher", "/opt/code-executor/request"};
   config.env = {{"A", "1"}, {"B", "two words"}};
   config.max_processes = 32;
   config.tmp_bytes = 16 << 20;
@@ -61,10 +61,10 @@ TEST(BuildOciConfigTest, ProcessFields) {
   const json& process = (*config)["process"];
   EXPECT_EQ(process["terminal"], false);
   // The launcher is the sandbox's root; it starts the program as its own
-  // user (the manifest's run_as), which then has no capabilities at all.
+  // user (the request's run_as), which then has no capabilities at all.
   EXPECT_EQ(process["user"], json({{"uid", 0}, {"gid", 0}}));
-  EXPECT_EQ(process["args"],
-            json({"python3", "-u", "/opt/code-executor/launcher.py"}));
+  EXPECT_EQ(process["args"], json({"/opt/code-executor/launcher",
+                                   "/opt/code-executor/request"}));
   EXPECT_EQ(process["cwd"], "/workspace");
   EXPECT_EQ(process["env"].size(), 5u);
   EXPECT_EQ(process["env"][3], "A=1");
@@ -112,7 +112,10 @@ TEST(BuildOciConfigTest, RootMountsNamespacesAndNoResources) {
   EXPECT_EQ(mounts[5]["type"], "bind");
   EXPECT_EQ(mounts[5]["source"], "/run/ce/bundles/ce-0123456789ab/launcher");
   EXPECT_THAT(mounts[5]["options"].get<std::vector<std::string>>(),
-              testing::IsSupersetOf({"rbind", "ro"}));
+              testing::IsSupersetOf({"rbind", "ro", "nosuid", "nodev"}));
+  // The launcher is executed from the bundle.
+  EXPECT_THAT(mounts[5]["options"].get<std::vector<std::string>>(),
+              testing::Not(testing::Contains("noexec")));
 
   const json& linux_section = (*config)["linux"];
   EXPECT_EQ(linux_section["cgroupsPath"],

@@ -85,13 +85,13 @@ json SandboxContainer(const ExecutionSpec& spec,
       spec.language.image.empty() ? options.default_image : spec.language.image;
   // The program's own environment travels in the manifest.
   json env = json::array();
-  for (const auto& [name, value] : LauncherEnv()) {
+  for (const auto& [name, value] : python_launcher::LauncherEnv()) {
     env.push_back({{"name", name}, {"value", value}});
   }
   return {{"name", kSandboxContainerName},
           {"image", image},
           {"imagePullPolicy", options.image_pull_policy},
-          {"command", LauncherCommand()},
+          {"command", python_launcher::LauncherCommand()},
           {"workingDir", kSandboxWorkspaceDir},
           {"env", std::move(env)},
           {"resources", Resources(spec, options)},
@@ -175,10 +175,10 @@ json ObjectLabels(const ExecutionSpec& spec, const ObjectContext& context) {
 absl::StatusOr<json> BuildConfigMap(const ExecutionSpec& spec,
                                     const ObjectContext& context) {
   // Replace, never throw: every string here was validated as UTF-8 before.
-  const std::string manifest =
-      BuildManifest(spec).dump(-1, ' ', false, json::error_handler_t::replace);
-  const std::vector<BundleEntry> entries =
-      BundleEntries(spec, manifest, context.launcher_source);
+  const std::string manifest = python_launcher::BuildManifest(spec).dump(
+      -1, ' ', false, json::error_handler_t::replace);
+  const std::vector<python_launcher::BundleEntry> entries =
+      python_launcher::BundleEntries(spec, manifest, context.launcher_source);
   const int64_t overhead =
       static_cast<int64_t>(context.launcher_source.size() + manifest.size());
   const int64_t code = static_cast<int64_t>(spec.code.size());
@@ -194,9 +194,9 @@ absl::StatusOr<json> BuildConfigMap(const ExecutionSpec& spec,
 
   json data = json::object();
   json binary_data = json::object();
-  for (const BundleEntry& entry : entries) {
+  for (const python_launcher::BundleEntry& entry : entries) {
     // Text stays readable in `data`; the code too when it is UTF-8.
-    if (entry.text || (entry.key == kProgramKey &&
+    if (entry.text || (entry.key == python_launcher::kProgramKey &&
                        IsValidUtf8(std::string_view(entry.content.data(),
                                                     entry.content.size())))) {
       data[entry.key] = std::string(entry.content);

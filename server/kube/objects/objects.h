@@ -22,6 +22,7 @@
 #include "server/exec/execution_spec.h"
 #include "server/kube/kube_options.h"
 #include "server/launcher/launcher_bundle.h"
+#include "server/launcher/python_bundle.h"
 
 namespace codeexec::kube {
 
@@ -58,7 +59,8 @@ struct ObjectContext {
   // ownerReferences of the ConfigMap and the Job; none when unset or when
   // name or uid is empty.
   std::optional<OwnerPod> owner;
-  // Text of launcher.py (normally LauncherSource()).
+  // Text of launcher.py (normally python_launcher::LauncherSource()): the
+  // kubernetes backend still runs the Python launcher.
   std::string launcher_source;
 };
 

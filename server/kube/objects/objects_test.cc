@@ -95,7 +95,7 @@ TEST_F(ObjectsTest, JobGolden) {
 TEST_F(ObjectsTest, ConfigMapCarriesManifestAndContent) {
   const json config_map = ConfigMap();
   EXPECT_EQ(json::parse(config_map["data"]["manifest.json"].get<std::string>()),
-            BuildManifest(spec_));
+            python_launcher::BuildManifest(spec_));
   EXPECT_EQ(config_map["data"]["program"], spec_.code);
   EXPECT_EQ(config_map["data"]["launcher.py"], context_.launcher_source);
   EXPECT_EQ(config_map["binaryData"]["f1"],
@@ -110,7 +110,7 @@ TEST_F(ObjectsTest, NoStdinNoFiles) {
   spec_.input_files.clear();
   const json config_map = ConfigMap();
   EXPECT_FALSE(config_map.contains("binaryData"));
-  const json manifest = BuildManifest(spec_);
+  const json manifest = python_launcher::BuildManifest(spec_);
   EXPECT_TRUE(manifest["stdin_key"].is_null());
   EXPECT_EQ(manifest["files"], json::array());
 }
@@ -168,8 +168,9 @@ TEST_F(ObjectsTest, ImageFallsBackToTheDefault) {
 TEST_F(ObjectsTest, ConfigMapSizeLimit) {
   spec_.input_files.clear();
   spec_.stdin_data.clear();
-  const int64_t overhead = static_cast<int64_t>(
-      context_.launcher_source.size() + BuildManifest(spec_).dump().size());
+  const int64_t overhead =
+      static_cast<int64_t>(context_.launcher_source.size() +
+                           python_launcher::BuildManifest(spec_).dump().size());
   spec_.code.assign(kConfigMapMaxBytes - overhead, 'x');
   EXPECT_TRUE(BuildConfigMap(spec_, context_).ok());
 

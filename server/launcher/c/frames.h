@@ -1,0 +1,26 @@
+/* Writing the launcher's frames (../frame_format.h) to its stdout: every
+ * byte, whatever the pipe or pod log does (short writes, EAGAIN, EINTR). */
+#ifndef CODEEXEC_SERVER_LAUNCHER_C_FRAMES_H_
+#define CODEEXEC_SERVER_LAUNCHER_C_FRAMES_H_
+
+#include <stddef.h>
+
+/* Writes all of data to fd; 0, or -1 with errno on a real error. */
+int write_all(int fd, const void* data, size_t size);
+
+/* "@ce1 o|e <b64>": one chunk (<= CE_FRAME_CHUNK_BYTES) of output. */
+void emit_chunk(char tag, const void* data, size_t size);
+
+/* "@ce1 f <b64 path> <b64 content>". */
+void emit_file(const char* path, const void* data, size_t size);
+
+/* "@ce1 t". */
+void emit_truncated(void);
+
+/* "@ce1 x <code>": the last frame. */
+void emit_exit(int code);
+
+/* "@ce1 e" with "launcher: <message>\n", printf-style. */
+void report(const char* format, ...) __attribute__((format(printf, 1, 2)));
+
+#endif /* CODEEXEC_SERVER_LAUNCHER_C_FRAMES_H_ */

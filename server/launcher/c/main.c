@@ -1,0 +1,114 @@
+/* code-executor launcher: runs one program inside a sandbox.
+ *
+ * The sandbox's first process, in both backends (the container's init under
+ * runsc on gvisor-local, a pod's container command on kubernetes). Static,
+ * it needs nothing from the image but the program's interpreter:
+ *
+ *   launcher <request-file>   cold mode: the run's request is a file
+ *   launcher --wait           waiting mode: blocks reading exactly one
+ *                             request from stdin, then runs it the same way
+ *
+ * The request (../request_format.h) carries the command, env, workspace,
+ * caps, run_as, the program, input files and stdin. The launcher writes the
+ * inputs into the workspace, runs the program as a child with two pipes of
+ * its own, and writes frames (../frame_format.h) to its stdout: the
+ * program's output as o/e chunks, then output files, then the exit record.
+ * Its exit code mirrors the program's; a malformed request is exit record
+ * and code CE_EXIT_BAD_REQUEST, a program that cannot start
+ * CE_EXIT_NOT_STARTED, each with a launcher error on the e stream.
+ *
+ * Why a relay at all: the program never writes to a host descriptor, so its
+ * writes behave like Linux pipe writes at every size (gVisor answers a
+ * large write to a donated host pipe with a short count that some runtimes
+ * drop), and stdout and stderr stay apart through a pod's merged log.
+ *
+ * Privilege separation: with run_as the launcher runs as root (with only
+ * the capabilities the sandbox gives it) and the program as uid:gid with
+ * none, so the program can neither signal the launcher nor reach its
+ * descriptors through /proc. Without it (a pod under the restricted Pod
+ * Security Standard) both share a uid; the launcher then ignores every
+ * signal it can and is non-dumpable, but SIGKILL and SIGSTOP of the
+ * launcher stay possible: a program can end its own run early, never change
+ * another's. Its own CE_* and the KUBERNETES_* variables never reach the
+ * program. Tests: launcher_test.cc. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "server/launcher/c/frames.h"
+#include "server/launcher/c/program.h"
+#include "server/launcher/c/request.h"
+#include "server/launcher/c/workspace.h"
+#include "server/launcher/request_format.h"
+
+static volatile pid_t g_program_pid;
+
+static void ignore(int signum) { (void)signum; }
+
+static void forward_sigterm(int signum) {
+  const int saved = errno;
+  if (g_program_pid > 0) kill(-g_program_pid, signum);
+  errno = saved;
+}
+
+/* Outlives what a program can send; the program starts with default
+ * dispositions again (a handler, unlike SIG_IGN, does not survive exec, and
+ * the child resets them before it). */
+static void harden(void) {
+  struct sigaction action = {.sa_handler = ignore, .sa_flags = SA_RESTART};
+  sigemptyset(&action.sa_mask);
+  for (int s = 1; s < NSIG; ++s) {
+    if (is_survived_signal(s)) sigaction(s, &action, NULL);
+  }
+  mask_reserved_signals(SIG_BLOCK);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  /* Descriptors 0-2 open, so no pipe of ours becomes one of them. */
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+      open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+    }
+  }
+}
+
+static int finish(int code) {
+  emit_exit(code);
+  return code;
+}
+
+int main(int argc, char** argv) {
+  harden();
+  char error[4096];
+  unsigned char* buffer = NULL;
+  if (argc == 2 && strcmp(argv[1], "--wait") == 0) {
+    buffer = read_request_fd(0, error, sizeof(error));
+  } else if (argc == 2 && argv[1][0] != '-') {
+    buffer = read_request_file(argv[1], error, sizeof(error));
+  } else {
+    strcpy(error, "usage: launcher <request-file> | launcher --wait");
+  }
+  struct ce_request request;
+  if (buffer == NULL ||
+      parse_request(buffer, &request, error, sizeof(error)) != 0) {
+    report("%s", error);
+    return finish(CE_EXIT_BAD_REQUEST);
+  }
+  struct ce_program program;
+  if (write_inputs(&request, error, sizeof(error)) != 0 ||
+      start_program(&request, &program, error, sizeof(error)) != 0) {
+    report("%s", error);
+    return finish(CE_EXIT_NOT_STARTED);
+  }
+  g_program_pid = program.pid;
+  struct sigaction forward = {.sa_handler = forward_sigterm,
+                              .sa_flags = SA_RESTART};
+  sigemptyset(&forward.sa_mask);
+  sigaction(SIGTERM, &forward, NULL);
+  const int code = pump(&request, &program);
+  if (collect_outputs(&request, error, sizeof(error)) != 0) {
+    report("%s", error);
+  }
+  return finish(code);
+}

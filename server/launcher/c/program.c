@@ -1,0 +1,241 @@
+#include "server/launcher/c/program.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/launcher/c/frames.h"
+#include "server/launcher/frame_format.h"
+
+extern char** environ;
+
+int is_survived_signal(int signum) {
+  switch (signum) {
+    case SIGKILL:
+    case SIGSTOP:
+    case SIGCHLD:
+    case SIGTERM:
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGFPE:
+    case SIGILL:
+    case SIGSYS:
+    case SIGTRAP:
+      return 0;
+    default:
+      return 1;
+  }
+}
+
+void mask_reserved_signals(int how) {
+  const uint64_t mask = how == SIG_BLOCK ? 7ull << 31 : 0; /* 32, 33, 34 */
+  syscall(SYS_rt_sigprocmask, how, &mask, NULL, sizeof(mask));
+}
+
+static int starts_with(const char* s, const char* prefix) {
+  return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* The launcher's environment without what is none of the program's
+ * business (the API server's address, our own settings), then the
+ * request's entries, a later one replacing an earlier of the same name. */
+static char** program_env(const struct ce_request* r) {
+  size_t n = 0, count = r->envc;
+  for (char** e = environ; *e; ++e) ++count;
+  char** env = calloc(count + 1, sizeof(char*));
+  if (env == NULL) return NULL;
+  for (char** e = environ; *e; ++e) {
+    if (!starts_with(*e, "KUBERNETES_") && !starts_with(*e, "CE_") &&
+        strchr(*e, '=') != NULL) {
+      env[n++] = *e;
+    }
+  }
+  for (size_t i = 0; i < r->envc; ++i) {
+    const size_t name = (size_t)(strchr(r->env[i], '=') - r->env[i]) + 1;
+    size_t j = 0;
+    while (j < n && strncmp(env[j], r->env[i], name) != 0) ++j;
+    env[j] = r->env[i];
+    if (j == n) ++n;
+  }
+  return env;
+}
+
+/* The program's stdin: the request's bytes in a memfd (a file in /tmp if
+ * memfd_create is missing), so any size is there without a writer. */
+static int stdin_file(const struct ce_request* r) {
+  int fd = memfd_create("stdin", MFD_CLOEXEC);
+  if (fd < 0) fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  if (write_all(fd, r->stdin_data, r->stdin_size) != 0 ||
+      lseek(fd, 0, SEEK_SET) != 0) {
+    const int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+  }
+  return fd;
+}
+
+/* In the child: never returns. Reports a failure through fail_fd. */
+__attribute__((noreturn)) static void exec_child(const struct ce_request* r,
+                                                 char** env, int stdin_fd,
+                                                 int out_fd, int err_fd,
+                                                 int fail_fd) {
+  const char* step = "setsid";
+  int ok = setsid() >= 0;
+  struct sigaction dfl = {.sa_handler = SIG_DFL};
+  for (int s = 1; s < NSIG; ++s) {
+    if (is_survived_signal(s) || s == SIGTERM) sigaction(s, &dfl, NULL);
+  }
+  mask_reserved_signals(SIG_SETMASK);
+  if (ok) {
+    step = "dup2";
+    ok = dup2(stdin_fd, 0) == 0 && dup2(out_fd, 1) == 1 && dup2(err_fd, 2) == 2;
+  }
+  if (ok) {
+    step = "chdir";
+    ok = chdir(r->workspace) == 0;
+  }
+  if (ok && r->has_run_as) {
+    step = "run_as";
+    ok = setgroups(0, NULL) == 0 && setgid(r->gid) == 0 && setuid(r->uid) == 0;
+  }
+  if (ok) {
+    environ = env; /* execvp searches the program's PATH */
+    execvp(r->argv[0], r->argv);
+    step = NULL;
+  }
+  char message[1024];
+  const int n = step ? snprintf(message, sizeof(message), "%s: %s: %s",
+                                r->argv[0], step, strerror(errno))
+                     : snprintf(message, sizeof(message), "%s: %s", r->argv[0],
+                                strerror(errno));
+  if (n > 0) write_all(fail_fd, message, (size_t)n);
+  _exit(127);
+}
+
+static void close_all(const int* fds, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (fds[i] >= 0) close(fds[i]);
+  }
+}
+
+static int wait_program(struct ce_program* p, int options) {
+  while (!p->exited) {
+    const pid_t pid = waitpid(p->pid, &p->status, options);
+    if (pid == p->pid) p->exited = 1;
+    if (pid == 0 || (pid < 0 && errno != EINTR)) break;
+  }
+  if (!p->exited) return -1;
+  return WIFSIGNALED(p->status) ? 128 + WTERMSIG(p->status)
+                                : WEXITSTATUS(p->status);
+}
+
+int start_program(const struct ce_request* r, struct ce_program* p, char* error,
+                  size_t error_size) {
+  int out[2] = {-1, -1}, err[2] = {-1, -1}, fail[2] = {-1, -1};
+  char** env = program_env(r);
+  const int stdin_fd = stdin_file(r);
+  if (env == NULL || stdin_fd < 0 || pipe2(out, O_CLOEXEC) != 0 ||
+      pipe2(err, O_CLOEXEC) != 0 || pipe2(fail, O_CLOEXEC) != 0) {
+    snprintf(error, error_size, "preparing the program: %s", strerror(errno));
+    return -1;
+  }
+  memset(p, 0, sizeof(*p));
+  p->pid = fork();
+  if (p->pid == 0) exec_child(r, env, stdin_fd, out[1], err[1], fail[1]);
+  const int saved = errno;
+  const int ours[] = {out[1], err[1], fail[1], stdin_fd};
+  close_all(ours, 4);
+  free(env);
+  p->stdout_fd = out[0];
+  p->stderr_fd = err[0];
+  if (p->pid < 0) {
+    snprintf(error, error_size, "fork: %s", strerror(saved));
+    const int rest[] = {out[0], err[0], fail[0]};
+    close_all(rest, 3);
+    return -1;
+  }
+  /* EOF on the close-on-exec pipe means exec worked. */
+  size_t n = 0;
+  for (ssize_t got; n + 1 < error_size; n += (size_t)got) {
+    got = read(fail[0], error + n, error_size - n - 1);
+    if (got < 0 && errno == EINTR)
+      got = 0;
+    else if (got <= 0)
+      break;
+  }
+  close(fail[0]);
+  if (n == 0) return 0;
+  error[n] = '\0';
+  wait_program(p, 0);
+  const int rest[] = {out[0], err[0]};
+  close_all(rest, 2);
+  return -1;
+}
+
+/* SIGKILLs what is left of the program: its process group and, when we are
+ * the container's init (pid 1), every other process too. */
+static void end_run(const struct ce_program* p) {
+  kill(-p->pid, SIGKILL);
+  if (getpid() == 1) kill(-1, SIGKILL);
+}
+
+static int64_t now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+int pump(const struct ce_request* r, struct ce_program* p) {
+  struct pollfd fds[2] = {{.fd = p->stdout_fd, .events = POLLIN},
+                          {.fd = p->stderr_fd, .events = POLLIN}};
+  const char tags[2] = {CE_FRAME_STDOUT, CE_FRAME_STDERR};
+  int open_fds = 2;
+  /* Forward max_output_bytes + 1, no more: the host sees the limit hit. */
+  const int limited = r->max_output_bytes > 0;
+  uint64_t budget = r->max_output_bytes + 1;
+  int64_t drain_deadline = -1;
+  static unsigned char chunk[CE_FRAME_CHUNK_BYTES];
+  while (open_fds > 0) {
+    int events = poll(fds, 2, 100);
+    if (events < 0) events = 0; /* EINTR: a signal we outlive */
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      ssize_t n = read(fds[i].fd, chunk, sizeof(chunk));
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (n <= 0) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+        continue;
+      }
+      if (limited) {
+        if ((uint64_t)n > budget) n = (ssize_t)budget;
+        budget -= (uint64_t)n;
+        if (budget == 0) end_run(p);
+      }
+      if (n > 0) emit_chunk(tags[i], chunk, (size_t)n);
+    }
+    if (wait_program(p, WNOHANG) >= 0) {
+      if (drain_deadline < 0) { /* the run ends with the program */
+        end_run(p);
+        drain_deadline = now_ms() + r->drain_ms;
+      } else if (events == 0 && now_ms() > drain_deadline) {
+        break; /* an escaped process still holds a pipe open */
+      }
+    }
+  }
+  return wait_program(p, 0);
+}

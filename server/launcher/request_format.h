@@ -1,0 +1,70 @@
+/* The launcher's request: everything one run needs, in one binary-safe,
+ * length-prefixed, versioned message. The launcher (C, server/launcher/c/)
+ * parses it; launcher_bundle.cc (C++) writes it. This header is the one
+ * place its facts are written; C and C++ both include it.
+ *
+ * Layout, every integer little-endian:
+ *
+ *   header   magic "CERQ" (4 bytes), u32 version, u32 body length
+ *   body     records until the body ends, each: u32 tag, u32 length, value
+ *
+ * Values by tag (strings are bytes without NUL, not NUL-terminated):
+ *
+ *   ARG          one argv entry of the program's command; >= 1, in order
+ *   ENV          "NAME=VALUE", NAME non-empty; later entries win
+ *   WORKSPACE    absolute path: the program's cwd, where inputs go and
+ *                outputs come from; exactly once
+ *   RUN_AS       u32 uid, u32 gid (both > 0): the program's user; at most
+ *                once (absent: the program keeps the launcher's user)
+ *   MAX_OUTPUT_BYTES, MAX_OUTPUT_FILES, MAX_OUTPUT_FILE_BYTES
+ *                u64 each, at most once (absent: 0); MAX_OUTPUT_BYTES
+ *                0 means no limit on stdout + stderr
+ *   DRAIN_MS     u32: how long pipes still open after the program exited
+ *                are read; at most once (absent: CE_REQ_DEFAULT_DRAIN_MS)
+ *   PROGRAM      a workspace file (below), the code; exactly once; never
+ *                returned as an output file
+ *   FILE         a workspace file: an input
+ *   STDIN        the program's stdin; at most once (absent: empty)
+ *
+ * A workspace file is u32 mode (permission bits only), u32 path length,
+ * path (relative, no empty, "." or ".." component), content (the rest).
+ * Anything else (unknown tag, a repeated single tag, a length past the
+ * end, a count or size over the maxima below) is a malformed request. */
+#ifndef CODEEXEC_SERVER_LAUNCHER_REQUEST_FORMAT_H_
+#define CODEEXEC_SERVER_LAUNCHER_REQUEST_FORMAT_H_
+
+#define CE_REQ_MAGIC "CERQ"
+#define CE_REQ_MAGIC_BYTES 4
+#define CE_REQ_VERSION 1u
+#define CE_REQ_HEADER_BYTES 12u
+#define CE_REQ_RECORD_HEADER_BYTES 8u
+
+enum ce_req_tag {
+  CE_TAG_ARG = 1,
+  CE_TAG_ENV = 2,
+  CE_TAG_WORKSPACE = 3,
+  CE_TAG_RUN_AS = 4,
+  CE_TAG_MAX_OUTPUT_BYTES = 5,
+  CE_TAG_MAX_OUTPUT_FILES = 6,
+  CE_TAG_MAX_OUTPUT_FILE_BYTES = 7,
+  CE_TAG_DRAIN_MS = 8,
+  CE_TAG_PROGRAM = 9,
+  CE_TAG_FILE = 10,
+  CE_TAG_STDIN = 11,
+};
+
+/* Maxima: a larger request is malformed (the writer refuses to make it). */
+#define CE_REQ_MAX_BODY_BYTES (1u << 30)
+#define CE_REQ_MAX_ARGS 4096u
+#define CE_REQ_MAX_ENV 4096u
+#define CE_REQ_MAX_FILES 4096u
+#define CE_REQ_MAX_PATH_BYTES 4096u
+
+#define CE_REQ_DEFAULT_DRAIN_MS 1000u
+
+/* The launcher's exit code (and exit record) for a malformed request; 127
+ * stays what it is in a shell: the command could not be started. */
+#define CE_EXIT_BAD_REQUEST 125
+#define CE_EXIT_NOT_STARTED 127
+
+#endif /* CODEEXEC_SERVER_LAUNCHER_REQUEST_FORMAT_H_ */
