@@ -11,7 +11,7 @@
 #include "server/kube/client/api_paths.h"
 #include "server/kube/client/cluster_connection.h"
 #include "server/kube/permission_check.h"
-#include "server/launcher/python_bundle.h"
+#include "server/launcher/launcher_source.h"
 
 namespace codeexec::kube {
 namespace {
@@ -85,7 +85,7 @@ KubernetesBackend::KubernetesBackend(
     : options_(std::move(options)),
       identity_(std::move(identity)),
       context_{&options_, identity_.replica, identity_.owner,
-               std::string(python_launcher::LauncherSource())},
+               std::string(LauncherSource())},
       label_selector_(LabelSelectorForReplica(identity_.replica)),
       client_(std::move(client)) {
   if (registry != nullptr) {

@@ -19,7 +19,6 @@
 #include "server/launcher/frame_parser.h"
 #include "server/launcher/launcher_bundle.h"
 #include "server/launcher/launcher_source.h"
-#include "server/launcher/python_bundle.h"
 
 namespace codeexec {
 namespace {
@@ -181,12 +180,6 @@ TEST(LauncherSourceTest, EmbeddedLauncherIsTheBuiltOne) {
   EXPECT_EQ(LauncherSource().find("ld-musl"), absl::string_view::npos);
   EXPECT_EQ(LauncherSource().find("ld-linux"), absl::string_view::npos);
   EXPECT_LT(LauncherSource().size(), 100u << 10);
-}
-
-TEST(LauncherSourceTest, EmbeddedPythonLauncherTextEqualsTheFile) {
-  const std::string file = ReadFile(CODEEXEC_LAUNCHER_PY);
-  ASSERT_FALSE(file.empty());
-  EXPECT_EQ(python_launcher::LauncherSource(), file);
 }
 
 }  // namespace

@@ -11,7 +11,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "server/exec/quantity.h"
-#include "server/exec/utf8.h"
 
 namespace codeexec::kube {
 namespace {
@@ -83,15 +82,15 @@ json SandboxContainer(const ExecutionSpec& spec,
                       const KubernetesOptions& options) {
   const std::string& image =
       spec.language.image.empty() ? options.default_image : spec.language.image;
-  // The program's own environment travels in the manifest.
+  // The program's own environment travels in the request.
   json env = json::array();
-  for (const auto& [name, value] : python_launcher::LauncherEnv()) {
+  for (const auto& [name, value] : LauncherEnv()) {
     env.push_back({{"name", name}, {"value", value}});
   }
   return {{"name", kSandboxContainerName},
           {"image", image},
           {"imagePullPolicy", options.image_pull_policy},
-          {"command", python_launcher::LauncherCommand()},
+          {"command", LauncherCommand()},
           {"workingDir", kSandboxWorkspaceDir},
           {"env", std::move(env)},
           {"resources", Resources(spec, options)},
@@ -107,6 +106,18 @@ json SandboxContainer(const ExecutionSpec& spec,
                  {"readOnly", true}},
                 {{"name", "workspace"}, {"mountPath", kSandboxWorkspaceDir}},
                 {{"name", "tmp"}, {"mountPath", kSandboxTmpDir}}})}};
+}
+
+// The bundle's files with their modes: the launcher executable, the request
+// readable.
+json BundleItems() {
+  json items = json::array();
+  for (const BundleEntry& entry : BundleEntries("", "")) {
+    items.push_back({{"key", entry.key},
+                     {"path", entry.key},
+                     {"mode", entry.executable ? 0555 : 0444}});
+  }
+  return items;
 }
 
 json PodSpec(const ExecutionSpec& spec, const KubernetesOptions& options) {
@@ -129,7 +140,9 @@ json PodSpec(const ExecutionSpec& spec, const KubernetesOptions& options) {
       {"volumes",
        json::array({{{"name", "bundle"},
                      {"configMap",
-                      {{"name", spec.execution_id}, {"defaultMode", 0444}}}},
+                      {{"name", spec.execution_id},
+                       {"defaultMode", 0444},
+                       {"items", BundleItems()}}}},
                     MemoryEmptyDir("workspace", options.workspace_bytes),
                     MemoryEmptyDir("tmp", options.tmp_bytes)})}};
   if (!options.runtime_class_name.empty()) {
@@ -157,7 +170,8 @@ std::string ConfigMapTooBig(int64_t code, int64_t files, int64_t stdin_bytes,
   if (stdin_bytes > std::max(code, files)) field = "stdin";
   return absl::StrFormat(
       "%s: code (%d bytes), input files (%d bytes) and stdin (%d bytes) "
-      "take %d bytes; with the launcher and its manifest (%d bytes) that "
+      "take %d bytes; with the launcher and its request framing (%d bytes) "
+      "that "
       "exceeds the 1 MiB ConfigMap limit of the kubernetes backend (at most "
       "%d bytes of code, files and stdin fit)",
       field, code, files, stdin_bytes, code + files + stdin_bytes, overhead,
@@ -174,44 +188,32 @@ json ObjectLabels(const ExecutionSpec& spec, const ObjectContext& context) {
 
 absl::StatusOr<json> BuildConfigMap(const ExecutionSpec& spec,
                                     const ObjectContext& context) {
-  // Replace, never throw: every string here was validated as UTF-8 before.
-  const std::string manifest = python_launcher::BuildManifest(spec).dump(
-      -1, ' ', false, json::error_handler_t::replace);
-  const std::vector<python_launcher::BundleEntry> entries =
-      python_launcher::BundleEntries(spec, manifest, context.launcher_source);
-  const int64_t overhead =
-      static_cast<int64_t>(context.launcher_source.size() + manifest.size());
+  absl::StatusOr<std::string> request = BuildRequest(spec);
+  if (!request.ok()) return request.status();
   const int64_t code = static_cast<int64_t>(spec.code.size());
   const int64_t stdin_bytes = static_cast<int64_t>(spec.stdin_data.size());
   int64_t files = 0;
   for (const WorkspaceFile& file : spec.input_files) {
     files += static_cast<int64_t>(file.content.size());
   }
+  const int64_t overhead =
+      static_cast<int64_t>(context.launcher_source.size() + request->size()) -
+      code - files - stdin_bytes;
   if (overhead + code + files + stdin_bytes > kConfigMapMaxBytes) {
     return absl::InvalidArgumentError(
         ConfigMapTooBig(code, files, stdin_bytes, overhead));
   }
-
-  json data = json::object();
   json binary_data = json::object();
-  for (const python_launcher::BundleEntry& entry : entries) {
-    // Text stays readable in `data`; the code too when it is UTF-8.
-    if (entry.text || (entry.key == python_launcher::kProgramKey &&
-                       IsValidUtf8(std::string_view(entry.content.data(),
-                                                    entry.content.size())))) {
-      data[entry.key] = std::string(entry.content);
-    } else {
-      binary_data[entry.key] = absl::Base64Escape(entry.content);
-    }
+  for (const BundleEntry& entry :
+       BundleEntries(*request, context.launcher_source)) {
+    binary_data[entry.key] = absl::Base64Escape(entry.content);
   }
-  json config_map = {{"apiVersion", "v1"},
-                     {"kind", "ConfigMap"},
-                     {"metadata", Metadata(spec, context)},
-                     // The kubelet need not watch it; we only delete it.
-                     {"immutable", true},
-                     {"data", std::move(data)}};
-  if (!binary_data.empty()) config_map["binaryData"] = std::move(binary_data);
-  return config_map;
+  return json{{"apiVersion", "v1"},
+              {"kind", "ConfigMap"},
+              {"metadata", Metadata(spec, context)},
+              // The kubelet need not watch it; we only delete it.
+              {"immutable", true},
+              {"binaryData", std::move(binary_data)}};
 }
 
 json BuildJob(const ExecutionSpec& spec, const ObjectContext& context) {

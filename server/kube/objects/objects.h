@@ -1,13 +1,12 @@
 // The Kubernetes objects of one execution (docs/architecture.md): a ConfigMap
-// holding the launcher, its manifest, the code, the input files and stdin,
-// and a Job whose single pod runs the launcher in gVisor with that ConfigMap
-// mounted read-only. Pure functions of the spec and the server's options:
-// nothing here talks to the API server.
+// holding the static launcher and its request (the code, the input files,
+// stdin, env and caps), and a Job whose single pod runs the launcher in
+// gVisor with that ConfigMap mounted read-only. Pure functions of the spec
+// and the server's options: nothing here talks to the API server.
 //
-// Image requirement: the sandbox container runs the launcher
-// (server/launcher/) with the image's python3 (3.9+), whatever the language
-// profile, so every image used with the kubernetes backend must have python3
-// on its PATH (python:3.11-slim has python3 and bash).
+// Image requirement: nothing but what the language profile's command runs
+// (e.g. python3 for python, bash for bash); the launcher is a static
+// executable.
 #ifndef CODEEXEC_SERVER_KUBE_OBJECTS_OBJECTS_H_
 #define CODEEXEC_SERVER_KUBE_OBJECTS_OBJECTS_H_
 
@@ -22,7 +21,6 @@
 #include "server/exec/execution_spec.h"
 #include "server/kube/kube_options.h"
 #include "server/launcher/launcher_bundle.h"
-#include "server/launcher/python_bundle.h"
 
 namespace codeexec::kube {
 
@@ -59,8 +57,7 @@ struct ObjectContext {
   // ownerReferences of the ConfigMap and the Job; none when unset or when
   // name or uid is empty.
   std::optional<OwnerPod> owner;
-  // Text of launcher.py (normally python_launcher::LauncherSource()): the
-  // kubernetes backend still runs the Python launcher.
+  // The launcher executable (normally LauncherSource()).
   std::string launcher_source;
 };
 
@@ -68,9 +65,9 @@ struct ObjectContext {
 nlohmann::json ObjectLabels(const ExecutionSpec& spec,
                             const ObjectContext& context);
 
-// v1 ConfigMap named spec.execution_id, immutable. data: launcher.py,
-// manifest.json, program (the code; in binaryData instead if not UTF-8);
-// binaryData: f0, f1, ... (input files, in order), stdin (if non-empty).
+// v1 ConfigMap named spec.execution_id, immutable; binaryData: launcher
+// (mounted 0555) and request (BuildRequest: the code, input files, stdin, env
+// and caps). An InvalidArgument from BuildRequest is returned as is.
 // More than kConfigMapMaxBytes in all -> InvalidArgument naming the largest
 // of the user's fields (code, files, stdin).
 absl::StatusOr<nlohmann::json> BuildConfigMap(const ExecutionSpec& spec,

@@ -67,7 +67,9 @@ class ObjectsTest : public testing::Test {
     context_.options = &options_;
     context_.replica = "code-executor-7d9c8-abcde";
     context_.owner = OwnerPod{"code-executor-7d9c8-abcde", "0b8e-uid"};
-    context_.launcher_source = "# launcher.py stand-in\n";
+    context_.launcher_source =
+        "\x7f"
+        "ELF launcher stand-in";
   }
 
   json ConfigMap() {
@@ -92,36 +94,46 @@ TEST_F(ObjectsTest, JobGolden) {
   ExpectGolden(BuildJob(spec_, context_), "job.golden.json");
 }
 
-TEST_F(ObjectsTest, ConfigMapCarriesManifestAndContent) {
+TEST_F(ObjectsTest, ConfigMapCarriesTheLauncherAndTheRequest) {
   const json config_map = ConfigMap();
-  EXPECT_EQ(json::parse(config_map["data"]["manifest.json"].get<std::string>()),
-            python_launcher::BuildManifest(spec_));
-  EXPECT_EQ(config_map["data"]["program"], spec_.code);
-  EXPECT_EQ(config_map["data"]["launcher.py"], context_.launcher_source);
-  EXPECT_EQ(config_map["binaryData"]["f1"],
-            absl::Base64Escape(spec_.input_files[1].content));
-  EXPECT_EQ(config_map["binaryData"]["stdin"], "YWJjCg==");
-  // It serialises: every string is valid UTF-8.
-  EXPECT_NO_THROW(config_map.dump());
+  EXPECT_FALSE(config_map.contains("data"));
+  EXPECT_EQ(config_map["binaryData"]["launcher"],
+            absl::Base64Escape(context_.launcher_source));
+  absl::StatusOr<std::string> request = BuildRequest(spec_);
+  ASSERT_TRUE(request.ok()) << request.status();
+  EXPECT_EQ(config_map["binaryData"]["request"], absl::Base64Escape(*request));
+  EXPECT_EQ(config_map["binaryData"].size(), 2u);
 }
 
-TEST_F(ObjectsTest, NoStdinNoFiles) {
-  spec_.stdin_data.clear();
-  spec_.input_files.clear();
-  const json config_map = ConfigMap();
-  EXPECT_FALSE(config_map.contains("binaryData"));
-  const json manifest = python_launcher::BuildManifest(spec_);
-  EXPECT_TRUE(manifest["stdin_key"].is_null());
-  EXPECT_EQ(manifest["files"], json::array());
+TEST_F(ObjectsTest, TheLauncherIsMountedExecutableTheRequestReadOnly) {
+  const json pod = PodSpec();
+  const json& volume = pod["volumes"][0];
+  ASSERT_EQ(volume["name"], "bundle");
+  EXPECT_EQ(volume["configMap"]["items"],
+            json::parse(R"([{"key": "launcher", "path": "launcher",
+                             "mode": 365},
+                            {"key": "request", "path": "request",
+                             "mode": 292}])"));
+  EXPECT_EQ(
+      pod["containers"][0]["command"],
+      json({"/opt/code-executor/launcher", "/opt/code-executor/request"}));
 }
 
-TEST_F(ObjectsTest, NonUtf8CodeGoesToBinaryData) {
+TEST_F(ObjectsTest, NonUtf8CodeAndEnvStillSerialise) {
   spec_.code = "print('\xff')";
+  spec_.env.push_back({"B", "\xfe"});
   const json config_map = ConfigMap();
-  EXPECT_FALSE(config_map["data"].contains("program"));
-  EXPECT_EQ(config_map["binaryData"]["program"],
-            absl::Base64Escape(spec_.code));
   EXPECT_NO_THROW(config_map.dump());
+  absl::StatusOr<std::string> request = BuildRequest(spec_);
+  ASSERT_TRUE(request.ok());
+  EXPECT_EQ(config_map["binaryData"]["request"], absl::Base64Escape(*request));
+}
+
+TEST_F(ObjectsTest, WhatTheRequestCannotCarryIsInvalidArgument) {
+  spec_.env.push_back({"A=B", "1"});
+  absl::StatusOr<json> refused = BuildConfigMap(spec_, context_);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument)
+      << refused.status();
 }
 
 TEST_F(ObjectsTest, OwnerReferencesOnlyWithAnOwner) {
@@ -168,9 +180,9 @@ TEST_F(ObjectsTest, ImageFallsBackToTheDefault) {
 TEST_F(ObjectsTest, ConfigMapSizeLimit) {
   spec_.input_files.clear();
   spec_.stdin_data.clear();
-  const int64_t overhead =
-      static_cast<int64_t>(context_.launcher_source.size() +
-                           python_launcher::BuildManifest(spec_).dump().size());
+  spec_.code.clear();
+  const int64_t overhead = static_cast<int64_t>(
+      context_.launcher_source.size() + BuildRequest(spec_)->size());
   spec_.code.assign(kConfigMapMaxBytes - overhead, 'x');
   EXPECT_TRUE(BuildConfigMap(spec_, context_).ok());
 
