@@ -52,10 +52,13 @@ class LauncherRequestTest : public LauncherTest {
   std::string WithBody(const std::string& body) {
     return Header(body.size()) + body;
   }
+  // Refused: exit code 125, no exit record (so the host can never take it
+  // for a program's exit 125), the reason as a plain line.
   void ExpectBadRequest(const LaunchResult& run, const std::string& why) {
-    EXPECT_EQ(run.exit_code, CE_EXIT_BAD_REQUEST) << why;
     EXPECT_EQ(run.returncode, CE_EXIT_BAD_REQUEST) << why;
-    EXPECT_THAT(run.stderr_data, StartsWith("launcher: ")) << why;
+    EXPECT_EQ(run.exit_frames, 0) << why;
+    EXPECT_THAT(run.foreign, StartsWith("launcher: ")) << why;
+    EXPECT_EQ(run.stderr_data, "") << why;
     EXPECT_EQ(run.stdout_data, "") << why;
     EXPECT_EQ(run.files.size(), 0u) << why;
     EXPECT_EQ(WorkspaceEntries(), std::vector<std::string>{}) << why;
@@ -210,8 +213,9 @@ TEST_F(LauncherRequestTest, UsageErrors) {
            {launcher_path_, dir_ + "/no-such-request"}}) {
     LauncherProcess process(args, {});
     const LaunchResult run = process.Finish();
-    EXPECT_EQ(run.exit_code, CE_EXIT_BAD_REQUEST);
-    EXPECT_THAT(run.stderr_data, StartsWith("launcher: "));
+    EXPECT_EQ(run.returncode, CE_EXIT_BAD_REQUEST);
+    EXPECT_EQ(run.exit_frames, 0);
+    EXPECT_THAT(run.foreign, StartsWith("launcher: "));
   }
 }
 

@@ -305,8 +305,9 @@ TEST_F(LauncherTest, BadRunAsIsABadRequest) {
   Program("pass");
   run_as_ = RunAs{0, 0};
   const LaunchResult run = RunLauncher();
-  EXPECT_EQ(run.exit_code, 125);
-  EXPECT_THAT(run.stderr_data, HasSubstr("run_as"));
+  EXPECT_EQ(run.returncode, CE_EXIT_BAD_REQUEST);
+  EXPECT_EQ(run.exit_frames, 0);
+  EXPECT_THAT(run.foreign, HasSubstr("run_as"));
   EXPECT_EQ(WorkspaceEntries(), std::vector<std::string>{});
 }
 

@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "server/exec/execution_spec.h"
 #include "server/launcher/launcher_bundle.h"
+#include "server/launcher/request_format.h"
 
 namespace codeexec::launcher_testing {
 
@@ -22,7 +23,9 @@ namespace codeexec::launcher_testing {
 struct LaunchResult {
   std::string raw;
   std::vector<std::string> lines;
-  std::string stdout_data, stderr_data, foreign;
+  std::string stdout_data, stderr_data;
+  std::string foreign;  // lines that are not frames: only a refusal's
+
   std::map<std::string, std::string> files;
   std::vector<std::string> file_order;
   bool truncated = false;
@@ -32,8 +35,10 @@ struct LaunchResult {
   int returncode = -1;  // the launcher's own exit code (signal N: 128 + N)
 };
 
-// Decodes raw launcher output; a frame after x or an unterminated last line
-// is a test failure.
+// Decodes raw launcher output. A test failure: a frame after x, an
+// unterminated last line, a line that is not a frame, or not exactly one x
+// frame -- unless the launcher refused the request (returncode
+// CE_EXIT_BAD_REQUEST, no frame, its reason as one plain line in `foreign`).
 LaunchResult Decode(std::string raw, int returncode);
 
 // "<size> bytes, sha256 <hex>": compares big byte strings readably.

@@ -62,8 +62,10 @@ enum ce_req_tag {
 
 #define CE_REQ_DEFAULT_DRAIN_MS 1000u
 
-/* The launcher's exit code (and exit record) for a malformed request; 127
- * stays what it is in a shell: the command could not be started. */
+/* The launcher's exit code for a malformed request (with no exit record:
+ * the host reports a sandbox failure, quoting the launcher's plain-line
+ * reason); 127, exit record and code, stays what it is in a shell: the
+ * command could not be started. */
 #define CE_EXIT_BAD_REQUEST 125
 #define CE_EXIT_NOT_STARTED 127
 

@@ -103,6 +103,20 @@ void emit_exit(int code) {
   write_text(line);
 }
 
+void report_refusal(const char* format, ...) {
+  char message[4096] = "launcher: ";
+  const size_t prefix = strlen(message);
+  va_list args;
+  va_start(args, format);
+  vsnprintf(message + prefix, sizeof(message) - prefix - 1, format, args);
+  va_end(args);
+  for (char* c = message; *c != '\0'; ++c) {
+    if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
+  }
+  strcat(message, "\n");
+  write_text(message);
+}
+
 void report(const char* format, ...) {
   char message[4096] = "launcher: ";
   const size_t prefix = strlen(message);

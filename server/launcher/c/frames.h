@@ -23,4 +23,10 @@ void emit_exit(int code);
 /* "@ce1 e" with "launcher: <message>\n", printf-style. */
 void report(const char* format, ...) __attribute__((format(printf, 1, 2)));
 
+/* "launcher: <message>\n" as a plain line, not a frame (control bytes
+ * become '?'), printf-style: a refused request. With no exit record after
+ * it, the host takes the run as a failure of the sandbox and quotes it. */
+void report_refusal(const char* format, ...)
+    __attribute__((format(printf, 1, 2)));
+
 #endif /* CODEEXEC_SERVER_LAUNCHER_C_FRAMES_H_ */

@@ -13,9 +13,11 @@
  * inputs into the workspace, runs the program as a child with two pipes of
  * its own, and writes frames (../frame_format.h) to its stdout: the
  * program's output as o/e chunks, then output files, then the exit record.
- * Its exit code mirrors the program's; a malformed request is exit record
- * and code CE_EXIT_BAD_REQUEST, a program that cannot start
- * CE_EXIT_NOT_STARTED, each with a launcher error on the e stream.
+ * Its exit code mirrors the program's. A malformed request is exit code
+ * CE_EXIT_BAD_REQUEST with its reason as a plain line and no exit record, so
+ * the host reports a failure of the sandbox, never a program's exit code; a
+ * program that cannot start is exit record and code CE_EXIT_NOT_STARTED with
+ * the reason on the e stream, as a shell would say it.
  *
  * Why a relay at all: the program never writes to a host descriptor, so its
  * writes behave like Linux pipe writes at every size (gVisor answers a
@@ -92,8 +94,8 @@ int main(int argc, char** argv) {
   struct ce_request request;
   if (buffer == NULL ||
       parse_request(buffer, &request, error, sizeof(error)) != 0) {
-    report("%s", error);
-    return finish(CE_EXIT_BAD_REQUEST);
+    report_refusal("%s", error);
+    return CE_EXIT_BAD_REQUEST;
   }
   struct ce_program program;
   if (write_inputs(&request, error, sizeof(error)) != 0 ||
