@@ -119,6 +119,12 @@ absl::Status WritePortsFile(const std::string& path, int grpc_port,
 absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(
     const ServerConfig& config, const ServiceMetrics& metrics) {
   if (config.server.backend == kGvisorLocalBackendName) {
+    for (const auto& [name, profile] : config.validation.languages) {
+      if (profile.rootfs.empty()) continue;
+      absl::Status status = CheckSandboxRootfs(
+          absl::StrCat("languages.", name, ".rootfs"), profile.rootfs);
+      if (!status.ok()) return status;
+    }
     absl::StatusOr<std::unique_ptr<GvisorBackend>> backend =
         GvisorBackend::Create(config.local);
     if (!backend.ok()) return backend.status();

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/config/server_config.h"
 #include "server/config/server_config_test_util.h"
@@ -22,6 +23,7 @@
 namespace codeexec {
 namespace {
 
+using ::testing::HasSubstr;
 using testing_util::ReadSourceFile;
 
 struct DocumentedKey {
@@ -108,6 +110,38 @@ TEST(ConfigDocsTest, TheExampleFileAndTheDocsNameTheSameKeys) {
            path == "kind";
   });
   EXPECT_EQ(example, documented);
+}
+
+// Each built-in profile's rootfs (python's is local.rootfs) is the tree
+// scripts/install-sandbox-rootfs installs for that language by default.
+TEST(DefaultServerConfigTest, ProfileRootfsTreesAreTheInstallScriptsDefaults) {
+  const ServerConfig config = DefaultServerConfig();
+  const std::string script = ReadSourceFile("scripts/install-sandbox-rootfs");
+  for (const auto& [name, profile] : config.validation.languages) {
+    const std::string rootfs =
+        profile.rootfs.empty() ? config.local.rootfs : profile.rootfs;
+    EXPECT_THAT(script, HasSubstr(absl::StrCat("[", name, "]=", rootfs, "\n")))
+        << name;
+  }
+  EXPECT_TRUE(config.validation.languages.at("python").rootfs.empty());
+}
+
+// The built-in profiles as docs/configuration.md shows them (its yaml block
+// under "## `languages` ...") are the code's.
+TEST(ConfigDocsTest, TheDocumentedBuiltInLanguagesAreTheCodes) {
+  const std::string docs = ReadSourceFile("docs/configuration.md");
+  const size_t section = docs.find("## `languages`");
+  ASSERT_NE(section, std::string::npos);
+  const size_t begin = docs.find("```yaml\n", section);
+  ASSERT_NE(begin, std::string::npos);
+  const size_t end = docs.find("```", begin + 8);
+  ASSERT_NE(end, std::string::npos);
+  const std::string block = docs.substr(begin + 8, end - begin - 8);
+  absl::StatusOr<ServerConfig> parsed = ParseServerConfig(
+      absl::StrCat("apiVersion: codeexecutor/v1\nkind: ServerConfig\n", block),
+      {});
+  ASSERT_TRUE(parsed.ok()) << parsed.status() << "\n" << block;
+  ExpectSameConfig(*parsed, DefaultServerConfig());
 }
 
 TEST(ConfigDocsTest, TheChartsConfigValuesAreTheCodesDefaults) {

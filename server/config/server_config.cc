@@ -96,6 +96,7 @@ void ReadLanguages(YamlMap map,
     fields.StringList("command", profile.command);
     fields.String("image", profile.image);
     fields.StringMap("env", profile.env);
+    fields.String("rootfs", profile.rootfs);
     fields.RejectUnknownKeys();
     fields.Require("file");
     fields.Require("command");
@@ -176,11 +177,22 @@ ServerConfig DefaultServerConfig() {
   python.env = {{"PYTHONUNBUFFERED", "1"}};
   config.validation.languages["python"] = std::move(python);
 
+  // The images and rootfs trees of bash and javascript have no Python: the
+  // launcher needs nothing from them (scripts/install-sandbox-rootfs makes
+  // the trees, scripts/build-sandbox-images the e2e cluster's images).
   LanguageProfile bash;
   bash.file_name = "main.sh";
   bash.command = {"bash", "main.sh"};
   bash.image = "bash:5.2";
+  bash.rootfs = "/var/lib/code-executor/rootfs-bash";
   config.validation.languages["bash"] = std::move(bash);
+
+  LanguageProfile javascript;
+  javascript.file_name = "main.js";
+  javascript.command = {"node", "main.js"};
+  javascript.image = "node:22-slim";
+  javascript.rootfs = "/var/lib/code-executor/rootfs-javascript";
+  config.validation.languages["javascript"] = std::move(javascript);
   return config;
 }
 

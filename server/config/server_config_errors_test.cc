@@ -211,7 +211,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "limits.maxima.outputBytes (64Mi)"},
         ErrorCase{"UnknownDefaultLanguage", "defaultLanguage: ruby\n",
                   "defaultLanguage: \"ruby\" is not a configured language "
-                  "(configured: bash, python)"}),
+                  "(configured: bash, javascript, python)"}),
     CaseName);
 
 INSTANTIATE_TEST_SUITE_P(
@@ -235,7 +235,12 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"BadEnvName",
                   "languages:\n  ruby:\n    file: main.rb\n"
                   "    command: [ruby]\n    env: {\"A=B\": x}\n",
-                  "languages.ruby.env: invalid variable name \"A=B\""}),
+                  "languages.ruby.env: invalid variable name \"A=B\""},
+        ErrorCase{"RelativeRootfs",
+                  "languages:\n  ruby:\n    file: main.rb\n"
+                  "    command: [ruby]\n    rootfs: trees/ruby\n",
+                  "languages.ruby.rootfs: must be an absolute path, got "
+                  "\"trees/ruby\""}),
     CaseName);
 
 }  // namespace

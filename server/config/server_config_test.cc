@@ -26,7 +26,7 @@ std::string Message(const absl::Status& status) {
   return std::string(status.message());
 }
 
-TEST(DefaultServerConfigTest, HasPythonAndBashProfiles) {
+TEST(DefaultServerConfigTest, HasPythonBashAndJavascriptProfiles) {
   const ServerConfig config = DefaultServerConfig();
   EXPECT_EQ(config.validation.default_language, "python");
   ASSERT_TRUE(config.validation.languages.contains("python"));
@@ -41,6 +41,13 @@ TEST(DefaultServerConfigTest, HasPythonAndBashProfiles) {
   EXPECT_THAT(bash.command, ElementsAre("bash", "main.sh"));
   EXPECT_EQ(bash.image, "bash:5.2");
   EXPECT_TRUE(bash.env.empty());
+  ASSERT_TRUE(config.validation.languages.contains("javascript"));
+  const LanguageProfile& javascript =
+      config.validation.languages.at("javascript");
+  EXPECT_EQ(javascript.file_name, "main.js");
+  EXPECT_THAT(javascript.command, ElementsAre("node", "main.js"));
+  EXPECT_EQ(javascript.image, "node:22-slim");
+  EXPECT_TRUE(javascript.env.empty());
 }
 
 TEST(DefaultServerConfigTest, IsValid) {
@@ -105,6 +112,7 @@ languages:
     command:
       - ruby
       - main.rb
+    rootfs: /srv/rootfs-ruby
     env:
       RUBYOPT: -W0
       LANG: C.UTF-8
@@ -160,12 +168,13 @@ TEST(ParseServerConfigTest, FullFileSetsEveryField) {
   // A profile in the file replaces the built-in one whole (python loses its
   // env); bash stays; ruby is added.
   expected.validation.languages["python"] = {
-      "app.py", {"python3", "-u", "app.py"}, "python:3.12-slim", {}};
+      "app.py", {"python3", "-u", "app.py"}, "python:3.12-slim", {}, ""};
   expected.validation.languages["ruby"] = {
       "main.rb",
       {"ruby", "main.rb"},
       "",
-      {{"RUBYOPT", "-W0"}, {"LANG", "C.UTF-8"}, {"EMPTY", ""}}};
+      {{"RUBYOPT", "-W0"}, {"LANG", "C.UTF-8"}, {"EMPTY", ""}},
+      "/srv/rootfs-ruby"};
   expected.validation.default_language = "ruby";
   expected.local.runsc_path = "/opt/gvisor/bin/runsc";
   expected.local.state_dir = "/var/run/ce";

@@ -15,6 +15,7 @@ void ExpectSameProfile(const LanguageProfile& actual,
   EXPECT_EQ(actual.command, expected.command);
   EXPECT_EQ(actual.image, expected.image);
   EXPECT_EQ(actual.env, expected.env);
+  EXPECT_EQ(actual.rootfs, expected.rootfs);
 }
 
 }  // namespace

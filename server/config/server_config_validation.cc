@@ -170,6 +170,9 @@ absl::Status ValidateLanguage(const std::string& name,
           absl::StrCat("invalid variable name ", Quoted(variable)));
     }
   }
+  if (!profile.rootfs.empty()) {
+    return CheckAbsolutePath(JoinKeyPath(path, "rootfs"), profile.rootfs);
+  }
   return absl::OkStatus();
 }
 

@@ -26,6 +26,9 @@ struct LanguageProfile {
   std::string image;
   // Environment every run of this language gets (before the request's env).
   EnvVars env;
+  // Read-only root filesystem of its sandboxes (gvisor-local backend only);
+  // empty: local.rootfs. It needs only the interpreter `command` names.
+  std::string rootfs;
 };
 
 // CPU in millicores, memory in bytes (Kubernetes semantics: request is what

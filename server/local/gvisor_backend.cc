@@ -18,6 +18,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/base/child_process.h"
 #include "server/exec/json_log.h"
 #include "server/exec/quantity.h"
 #include "server/launcher/launcher_bundle.h"
@@ -28,7 +29,6 @@
 #include "server/local/io_pump.h"
 #include "server/local/oci_bundle.h"
 #include "server/local/run_outcome.h"
-#include "server/base/child_process.h"
 #include "server/local/state_dir.h"
 
 namespace codeexec {
@@ -58,6 +58,19 @@ struct GvisorBackend::RunResources {
   std::string bundle_dir;
   std::optional<SandboxCgroup> cgroup;
 };
+
+absl::Status CheckSandboxRootfs(absl::string_view key,
+                                const std::string& path) {
+  struct stat info;
+  if (stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      key, ": the sandbox rootfs ", path,
+      " is not a directory; scripts/setup installs the built-in ones "
+      "(scripts/install-sandbox-rootfs python|bash|javascript), or set ",
+      key, " to a root filesystem made for sandboxes"));
+}
 
 absl::StatusOr<std::unique_ptr<GvisorBackend>> GvisorBackend::Create(
     LocalBackendOptions options) {
@@ -100,16 +113,10 @@ absl::StatusOr<std::unique_ptr<GvisorBackend>> GvisorBackend::Create(
         "the gvisor-local backend needs root (runsc creates sandboxes and "
         "cgroups); run as root or use the kubernetes backend");
   }
-  struct stat rootfs_info;
-  if (stat(options.rootfs.c_str(), &rootfs_info) != 0 ||
-      !S_ISDIR(rootfs_info.st_mode)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the sandbox rootfs ", options.rootfs,
-        " is not a directory; scripts/setup installs the default one, or set "
-        "local.rootfs to a root filesystem made for sandboxes"));
+  if (absl::Status status = CheckSandboxRootfs("local.rootfs", options.rootfs);
+      !status.ok()) {
+    return status;
   }
-  // Nothing else is asked of the rootfs: the launcher is static and comes
-  // with each run's bundle; a profile's missing interpreter is exit 127.
   absl::StatusOr<CgroupLayout> cgroups = CgroupLayout::Detect(kCgroupRoot);
   if (!cgroups.ok()) return cgroups.status();
 
@@ -240,7 +247,8 @@ ExecutionResult GvisorBackend::Execute(const ExecutionSpec& spec,
   bundle.max_processes = options_.max_processes;
   bundle.tmp_bytes = options_.tmp_bytes;
   bundle.workspace_bytes = options_.workspace_bytes;
-  bundle.rootfs = options_.rootfs;
+  bundle.rootfs =
+      spec.language.rootfs.empty() ? options_.rootfs : spec.language.rootfs;
   bundle.launcher_bundle_dir = resources.bundle_dir + "/launcher";
   bundle.cgroups_path = resources.cgroup->OciCgroupsPath();
   absl::Status status = WriteOciBundle(resources.bundle_dir, bundle);

@@ -9,14 +9,15 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/base/child_process.h"
 #include "server/exec/backend.h"
 #include "server/local/container_start_watcher.h"
 #include "server/local/io_pump.h"
 #include "server/local/local_backend_options.h"
 #include "server/local/oci_bundle.h"
 #include "server/local/runsc_cli.h"
-#include "server/base/child_process.h"
 #include "server/local/sandbox_cgroup.h"
 #include "server/local/state_dir.h"
 
@@ -25,6 +26,12 @@ namespace codeexec {
 // <cgroup_parent>/server-<hash of state_dir>: where this server's per-run
 // cgroups live.
 std::string ServerCgroupParent(const LocalBackendOptions& options);
+
+// OK if `path` (the value of config key `key`, e.g. "local.rootfs") is a
+// directory; else FAILED_PRECONDITION saying how to install the built-in
+// trees. Nothing else is asked of a rootfs: the launcher is static and comes
+// with each run's bundle; a profile's missing interpreter is exit 127.
+absl::Status CheckSandboxRootfs(absl::string_view key, const std::string& path);
 
 class GvisorBackend : public Backend {
  public:

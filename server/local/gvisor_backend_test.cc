@@ -103,6 +103,17 @@ TEST_F(GvisorBackendTest, InputAndOutputFiles) {
   EXPECT_FALSE(result.output_files_truncated);
 }
 
+TEST_F(GvisorBackendTest, ProgramExiting125IsTheProgramsExit) {
+  // 125 is also the launcher's code for a request it refuses, which it says
+  // with no exit record: a program's own 125 stays the program's.
+  RecordingSink sink;
+  ExecutionResult result =
+      Run(PythonSpec("import sys\nprint('bye')\nsys.exit(125)"), sink);
+  EXPECT_EQ(result.outcome, Outcome::kNonzeroExit) << result.message;
+  EXPECT_EQ(result.exit_code, 125);
+  EXPECT_EQ(sink.Stdout(), "bye\n");
+}
+
 TEST_F(GvisorBackendTest, MissingInterpreterIsExit127LikeAShell) {
   // The launcher runs; the profile's command does not exist: as in a shell
   // (and on the kubernetes backend), exit 127 and the reason on stderr.
@@ -137,6 +148,39 @@ TEST_F(GvisorBackendTest, RootfsWithoutPythonStillRunsTheLauncher) {
   backend->reset();
   EXPECT_TRUE(RemoveTree(options.state_dir).ok());
   EXPECT_TRUE(RemoveTree(options.rootfs).ok());
+}
+
+TEST_F(GvisorBackendTest, ProfileRootfsReplacesLocalRootfs) {
+  // The profile's tree, not local.rootfs (which has python3), is the
+  // sandbox's root: in an empty one the interpreter is missing.
+  const std::string empty_rootfs = "/var/empty-profile-rootfs-for-test";
+  mkdir(empty_rootfs.c_str(), 0755);
+  ExecutionSpec spec = PythonSpec("print(1)");
+  spec.language.rootfs = empty_rootfs;
+  RecordingSink sink;
+  ExecutionResult result = Run(spec, sink);
+  EXPECT_EQ(result.outcome, Outcome::kNonzeroExit) << result.message;
+  EXPECT_EQ(result.exit_code, 127);
+  EXPECT_THAT(sink.Stderr(), HasSubstr("launcher: python3"));
+  EXPECT_TRUE(RemoveTree(empty_rootfs).ok());
+
+  spec.language.rootfs = options_->rootfs;
+  RecordingSink with_python;
+  result = Run(spec, with_python);
+  EXPECT_EQ(result.outcome, Outcome::kOk) << result.message;
+  EXPECT_EQ(with_python.Stdout(), "1\n");
+}
+
+TEST(CheckSandboxRootfsTest, MissingTreeNamesTheKeyAndTheInstallCommand) {
+  EXPECT_TRUE(CheckSandboxRootfs("local.rootfs", "/").ok());
+  absl::Status missing = CheckSandboxRootfs(
+      "languages.bash.rootfs", "/nonexistent/code-executor-rootfs");
+  EXPECT_EQ(missing.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(missing.message(), HasSubstr("languages.bash.rootfs"));
+  EXPECT_THAT(missing.message(),
+              HasSubstr("/nonexistent/code-executor-rootfs"));
+  EXPECT_THAT(missing.message(), HasSubstr("scripts/install-sandbox-rootfs"));
+  EXPECT_FALSE(CheckSandboxRootfs("local.rootfs", "/etc/hostname").ok());
 }
 
 TEST_F(GvisorBackendTest, ConcurrentRunsAndHelloWorldLatency) {

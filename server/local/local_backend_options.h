@@ -19,10 +19,10 @@ struct LocalBackendOptions {
   // Private state (mode 0700): runsc --root and the OCI bundles live here
   // and are removed after each run.
   std::string state_dir = "/run/code-executor";
-  // Read-only root filesystem of every sandbox: a minimal image made for
-  // sandboxes (Debian + python3; scripts/setup installs it). Never the
-  // host's "/" unless configured so: a program would read every
-  // world-readable host file.
+  // Read-only root filesystem of the sandboxes of every language profile
+  // without a rootfs of its own: a minimal tree made for sandboxes (Debian +
+  // python3; scripts/setup installs it). Never the host's "/" unless
+  // configured so: a program would read every world-readable host file.
   std::string rootfs = kDefaultSandboxRootfs;
   // gVisor platform (`runsc --platform`): systrap, ptrace or kvm (kvm needs
   // /dev/kvm and hangs where nested virtualization is missing).

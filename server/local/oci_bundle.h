@@ -17,9 +17,9 @@
 
 namespace codeexec {
 
-// The read-only root of every sandbox unless configured otherwise: a minimal
-// tree made for sandboxes (Debian + python3), which scripts/setup installs
-// with scripts/install-sandbox-rootfs.
+// The read-only root of a sandbox whose language profile names no rootfs,
+// unless configured otherwise: a minimal tree made for sandboxes (Debian +
+// python3), which scripts/setup installs with scripts/install-sandbox-rootfs.
 inline constexpr char kDefaultSandboxRootfs[] = "/var/lib/code-executor/rootfs";
 
 // What the launcher may do as the sandbox's root: write the inputs and hand

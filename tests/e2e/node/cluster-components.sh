@@ -90,7 +90,7 @@ start_containerd() {
     "$CONTAINERD_BIN" --config "$STATE/containerd/config.toml"
   wait_for 60 containerd ctr --address "$CONTAINERD_SOCK" version
   local tar
-  for tar in "$images/pause.tar" "$images/python.tar"; do
+  for tar in "$images"/{pause,python,bash,node}.tar; do
     ctr --address "$CONTAINERD_SOCK" -n k8s.io images import "$tar" >/dev/null
   done
 }
