@@ -80,12 +80,15 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   const std::string ports_file = server->work_dir_ + "/ports.json";
   const std::string log_file = server->work_dir_ + "/server.log";
 
-  std::vector<std::string> argv = {CODE_EXECUTOR_SERVER_PATH,
-                                   "--listen_address=127.0.0.1:0",
-                                   "--metrics_address=127.0.0.1:0",
-                                   "--ports_file=" + ports_file,
-                                   "--set",
-                                   "local.stateDir=" + server->state_dir_};
+  // A benchmark may compare another build: CODE_EXECUTOR_SERVER_BINARY.
+  const char* binary = std::getenv("CODE_EXECUTOR_SERVER_BINARY");
+  std::vector<std::string> argv = {
+      binary != nullptr && *binary != '\0' ? binary : CODE_EXECUTOR_SERVER_PATH,
+      "--listen_address=127.0.0.1:0",
+      "--metrics_address=127.0.0.1:0",
+      "--ports_file=" + ports_file,
+      "--set",
+      "local.stateDir=" + server->state_dir_};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<char*> c_argv;
   for (auto& arg : argv) c_argv.push_back(arg.data());

@@ -21,6 +21,8 @@ class ServerProcess {
  public:
   // `args` are extra command-line arguments (e.g. {"--set",
   // "dispatcher.workers=1"}). Listens on 127.0.0.1:0 for gRPC and metrics.
+  // Runs this build's server, or the binary $CODE_EXECUTOR_SERVER_BINARY
+  // names (a benchmark comparing two builds side by side).
   static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
       std::vector<std::string> args = {});
   // SIGTERM, then SIGKILL if it has not exited after 60 s; removes the state
