@@ -103,27 +103,34 @@ void emit_exit(int code) {
   write_text(line);
 }
 
-void report_refusal(const char* format, ...) {
-  char message[4096] = "launcher: ";
+enum { kMessageBytes = 4096 };
+
+/* "launcher: <formatted>\n" into message (kMessageBytes). */
+__attribute__((format(printf, 2, 0))) static void format_message(
+    char* message, const char* format, va_list args) {
+  strcpy(message, "launcher: ");
   const size_t prefix = strlen(message);
+  vsnprintf(message + prefix, kMessageBytes - prefix - 1, format, args);
+  strcat(message, "\n");
+}
+
+void report_refusal(const char* format, ...) {
+  char message[kMessageBytes];
   va_list args;
   va_start(args, format);
-  vsnprintf(message + prefix, sizeof(message) - prefix - 1, format, args);
+  format_message(message, format, args);
   va_end(args);
-  for (char* c = message; *c != '\0'; ++c) {
+  for (char* c = message; c[1] != '\0'; ++c) {
     if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
   }
-  strcat(message, "\n");
   write_text(message);
 }
 
 void report(const char* format, ...) {
-  char message[4096] = "launcher: ";
-  const size_t prefix = strlen(message);
+  char message[kMessageBytes];
   va_list args;
   va_start(args, format);
-  vsnprintf(message + prefix, sizeof(message) - prefix - 1, format, args);
+  format_message(message, format, args);
   va_end(args);
-  strcat(message, "\n");
   emit_chunk(CE_FRAME_STDERR, message, strlen(message));
 }
