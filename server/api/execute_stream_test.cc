@@ -90,7 +90,8 @@ class FloodBackend : public Backend {
 class Harness {
  public:
   explicit Harness(int64_t total) : backend_(total) {
-    options_.languages["python"] = {"main.py", {"python3", "main.py"}, "", {}};
+    options_.languages["python"] = {
+        "main.py", {"python3", "main.py"}, "", {}, ""};
     dispatcher_ = std::make_unique<Dispatcher>(DispatcherOptions{1, 4},
                                                backend_, nullptr);
     service_ = std::make_unique<CodeExecutorService>(options_, kBound, backend_,

@@ -19,8 +19,10 @@ ValidatorOptions Options() {
   options.languages["python"] = {"main.py",
                                  {"python3", "main.py"},
                                  "python:3.11-slim",
-                                 {{"PYTHONUNBUFFERED", "1"}}};
-  options.languages["bash"] = {"main.sh", {"bash", "main.sh"}, "bash:5.2", {}};
+                                 {{"PYTHONUNBUFFERED", "1"}},
+                                 ""};
+  options.languages["bash"] = {
+      "main.sh", {"bash", "main.sh"}, "bash:5.2", {}, ""};
   return options;
 }
 

@@ -46,7 +46,7 @@ class LauncherRoundTripTest : public testing::Test {
     fs::create_directory(dir_ / "bundle");
     fs::create_directory(dir_ / "workspace");
     spec_.execution_id = "ce-00000000abcd";
-    spec_.language = {"main.py", {"python3", "main.py"}, "", {}};
+    spec_.language = {"main.py", {"python3", "main.py"}, "", {}, ""};
   }
   void TearDown() override {
     if (!dir_.empty()) fs::remove_all(dir_);

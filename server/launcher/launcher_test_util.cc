@@ -197,7 +197,7 @@ void LauncherTest::SetUp() {
   workspace_ = dir_ + "/workspace";
   fs::create_directory(workspace_);
   spec_.execution_id = "ce-00000000abcd";
-  spec_.language = {"main.py", {"python3", "main.py"}, "", {}};
+  spec_.language = {"main.py", {"python3", "main.py"}, "", {}, ""};
   spec_.max_output_files = 32;
   spec_.max_output_file_bytes = int64_t{2} << 20;
   spec_.max_output_bytes = 0;

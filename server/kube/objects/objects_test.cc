@@ -55,7 +55,8 @@ class ObjectsTest : public testing::Test {
     spec_.language = {"main.py",
                       {"python3", "main.py"},
                       "python:3.11-slim",
-                      {{"LANG", "C.UTF-8"}}};
+                      {{"LANG", "C.UTF-8"}},
+                      ""};
     spec_.code = "print('hi')\n";
     spec_.stdin_data = "abc\n";
     spec_.env = {{"LANG", "C.UTF-8"}, {"A", "1"}};
