@@ -63,7 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="deadline of the whole call (default: none)",
     )
     req = run.add_argument_group("request")
-    req.add_argument("-l", "--language", help="language profile (server default: python)")
+    req.add_argument(
+        "-l", "--language",
+        help="language profile (default: from FILE's suffix, .py python, .sh bash, "
+        ".js javascript; else the server's default)",
+    )
     req.add_argument(
         "-e", "--env", metavar="NAME=VALUE", action="append", default=[],
         type=_env_pair, help="environment variable of the program (repeatable)",
@@ -137,6 +141,17 @@ def _write(out: BinaryIO, data: bytes) -> None:
     out.flush()
 
 
+# The built-in profile a program file's suffix names (the server's defaults).
+LANGUAGE_BY_SUFFIX = {".py": "python", ".sh": "bash", ".js": "javascript"}
+
+
+def _language_of(file: str) -> str | None:
+    """The language FILE's suffix names; None (the server's default) if none."""
+    if file == "-":
+        return None
+    return LANGUAGE_BY_SUFFIX.get(pathlib.PurePath(file).suffix)
+
+
 def _run(args: argparse.Namespace, stdout: BinaryIO, stderr: BinaryIO) -> int:
     def say(text: str) -> None:
         _write(stderr, f"code-executor: {text}\n".encode())
@@ -160,7 +175,7 @@ def _run(args: argparse.Namespace, stdout: BinaryIO, stderr: BinaryIO) -> int:
     try:
         stream = client.stream(
             code,
-            language=args.language,
+            language=args.language or _language_of(args.file),
             stdin=stdin_data,
             env=dict(args.env),
             files=files,

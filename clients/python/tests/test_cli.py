@@ -51,6 +51,22 @@ def test_console_script_and_program_from_stdin(server):
     assert (done.stdout, done.returncode) == (b"from bash\n", 3)
 
 
+def test_language_follows_the_file_suffix_unless_given(server, tmp_path):
+    js = tmp_path / "prog.js"
+    js.write_text("process.stdout.write(typeof require + '\\n'); process.exitCode = 4;\n")
+    done = cli(server, js)
+    assert (done.stdout, done.returncode) == (b"function\n", 4), done.stderr
+    sh = tmp_path / "prog.sh"
+    sh.write_text('echo "bash ${BASH_VERSINFO[0]}"\n')
+    done = cli(server, sh)
+    assert (done.stdout, done.returncode) == (b"bash 5\n", 0), done.stderr
+    # --language wins over the suffix: this .js file is a bash program.
+    odd = tmp_path / "odd.js"
+    odd.write_text("echo from bash\n")
+    done = cli(server, odd, "-l", "bash")
+    assert (done.stdout, done.returncode) == (b"from bash\n", 0), done.stderr
+
+
 def test_files_env_stdin_and_output_dir(server, tmp_path):
     (tmp_path / "local.txt").write_text("input file\n")
     (tmp_path / "feed.txt").write_text("from stdin\n")
