@@ -135,6 +135,10 @@ std::vector<std::string> LauncherCommand() {
           absl::StrCat(kSandboxBundleDir, "/", kRequestKey)};
 }
 
+std::vector<std::string> LauncherWaitCommand() {
+  return {absl::StrCat(kSandboxBundleDir, "/", kLauncherKey), "--wait"};
+}
+
 EnvVars LauncherEnv() { return {{"HOME", kSandboxTmpDir}}; }
 
 }  // namespace codeexec

@@ -64,6 +64,11 @@ std::vector<BundleEntry> BundleEntries(absl::string_view request,
 // argv that starts the launcher: <bundle>/launcher <bundle>/request.
 std::vector<std::string> LauncherCommand();
 
+// argv that starts the launcher of a warm sandbox: <bundle>/launcher
+// --wait, which blocks reading its one request from stdin (the bundle then
+// holds only the launcher).
+std::vector<std::string> LauncherWaitCommand();
+
 // The launcher's own environment (it passes it on to the program, without
 // CE_* and KUBERNETES_* variables, before the request's env).
 EnvVars LauncherEnv();

@@ -126,6 +126,18 @@ std::optional<absl::Time> ContainerStartWatcher::RunningTime(
   return it == running_.end() ? std::nullopt : it->second;
 }
 
+std::optional<absl::Time> ContainerStartWatcher::WaitRunning(
+    const std::string& name, absl::Time deadline) const {
+  absl::MutexLock lock(&mu_);
+  auto seen = [this, &name]() {
+    auto it = running_.find(name);
+    return it == running_.end() || it->second.has_value();
+  };
+  mu_.AwaitWithDeadline(absl::Condition(&seen), deadline);
+  auto it = running_.find(name);
+  return it == running_.end() ? std::nullopt : it->second;
+}
+
 void ContainerStartWatcher::Run() {
   enum Slot { kInotify, kStop, kSlots };
   pollfd fds[kSlots];
@@ -201,6 +213,11 @@ std::optional<absl::Time> WatchedContainer::Stop() {
     running_time_ = watcher_.Remove(name_);
   }
   return running_time_;
+}
+
+std::optional<absl::Time> WatchedContainer::WaitRunning(
+    absl::Time deadline) const {
+  return stopped_ ? running_time_ : watcher_.WaitRunning(name_, deadline);
 }
 
 std::optional<absl::Time> WatchedContainer::running_time() const {

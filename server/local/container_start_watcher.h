@@ -67,6 +67,8 @@ class ContainerStartWatcher {
   void Add(const std::string& name);
   std::optional<absl::Time> Remove(const std::string& name);
   std::optional<absl::Time> RunningTime(const std::string& name) const;
+  std::optional<absl::Time> WaitRunning(const std::string& name,
+                                        absl::Time deadline) const;
 
   // The thread: reads the state files that inotify reports changes to.
   void Run();
@@ -103,6 +105,10 @@ class WatchedContainer {
   // When the state file was first seen saying "running"; nullopt if it was
   // not (yet).
   std::optional<absl::Time> running_time() const;
+
+  // Blocks until the state file says "running" or `deadline` passes, and
+  // returns running_time().
+  std::optional<absl::Time> WaitRunning(absl::Time deadline) const;
 
  private:
   ContainerStartWatcher& watcher_;

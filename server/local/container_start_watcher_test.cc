@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -127,6 +128,23 @@ TEST_F(ContainerStartWatcherTest, RecordsWhenTheStateTurnsRunning) {
   EXPECT_EQ(watched.Stop(), running);
   EXPECT_EQ(watched.running_time(), running);
   EXPECT_EQ(watched.Stop(), running);  // idempotent
+}
+
+TEST_F(ContainerStartWatcherTest, WaitRunningWakesOnTheWriteOrGivesUp) {
+  WatchedContainer watched(*watcher_, kId);
+  WriteState(state_path_, State("created"));
+  EXPECT_EQ(watched.WaitRunning(absl::Now() + absl::Milliseconds(50)),
+            std::nullopt);
+
+  std::thread writer([this] {
+    absl::SleepFor(absl::Milliseconds(50));
+    WriteState(state_path_, State("running"));
+  });
+  std::optional<absl::Time> running =
+      watched.WaitRunning(absl::Now() + absl::Seconds(10));
+  writer.join();
+  ASSERT_TRUE(running.has_value());
+  EXPECT_EQ(watched.running_time(), running);
 }
 
 TEST_F(ContainerStartWatcherTest, StateAlreadyRunningWhenWatched) {

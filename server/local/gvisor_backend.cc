@@ -1,7 +1,5 @@
 #include "server/local/gvisor_backend.h"
 
-#include <fcntl.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,14 +33,6 @@ namespace codeexec {
 namespace {
 
 constexpr char kCgroupRoot[] = "/sys/fs/cgroup";
-// After SIGKILLing a wedged `runsc run`, how long to keep draining before a
-// blocking wait.
-constexpr absl::Duration kAfterSigkillWait = absl::Seconds(2);
-// At the timeout, how long the program has after SIGTERM before the sandbox
-// is killed.
-constexpr absl::Duration kTimeoutTermGrace = absl::Seconds(1);
-// How often `runsc kill` is retried while the container is being created.
-constexpr absl::Duration kKillRetryInterval = absl::Milliseconds(50);
 
 ExecutionResult SandboxError(std::string message) {
   ExecutionResult result;
@@ -52,12 +42,6 @@ ExecutionResult SandboxError(std::string message) {
 }
 
 }  // namespace
-
-struct GvisorBackend::RunResources {
-  std::string id;
-  std::string bundle_dir;
-  std::optional<SandboxCgroup> cgroup;
-};
 
 absl::Status CheckSandboxRootfs(absl::string_view key,
                                 const std::string& path) {
@@ -73,7 +57,8 @@ absl::Status CheckSandboxRootfs(absl::string_view key,
 }
 
 absl::StatusOr<std::unique_ptr<GvisorBackend>> GvisorBackend::Create(
-    LocalBackendOptions options) {
+    LocalBackendOptions options, SandboxShape warm_shape,
+    prometheus::Registry* registry) {
   absl::StatusOr<std::string> runsc_path =
       ResolveExecutable(options.runsc_path);
   if (!runsc_path.ok()) {
@@ -130,23 +115,55 @@ absl::StatusOr<std::unique_ptr<GvisorBackend>> GvisorBackend::Create(
         absl::StrCat("timings.start will include the programs' start-up: ",
                      start_watcher.status().message()));
   }
-  std::unique_ptr<GvisorBackend> backend(new GvisorBackend(
-      std::move(options), std::move(state), std::move(runsc),
-      *std::move(cgroups), std::move(start_watcher).value_or(nullptr)));
+  std::unique_ptr<GvisorBackend> backend(
+      new GvisorBackend(std::move(options), std::move(state), std::move(runsc),
+                        *std::move(cgroups),
+                        std::move(start_watcher).value_or(nullptr), registry));
   backend->RemoveLeftovers();
+  backend->StartWarmPool(std::move(warm_shape));
   return backend;
 }
 
 GvisorBackend::GvisorBackend(
     LocalBackendOptions options, StateDir state, RunscCli runsc,
-    CgroupLayout cgroups, std::unique_ptr<ContainerStartWatcher> start_watcher)
+    CgroupLayout cgroups, std::unique_ptr<ContainerStartWatcher> start_watcher,
+    prometheus::Registry* registry)
     : options_(std::move(options)),
       state_(std::move(state)),
       runsc_(std::move(runsc)),
       cgroups_(std::move(cgroups)),
-      start_watcher_(std::move(start_watcher)) {}
+      start_watcher_(std::move(start_watcher)),
+      setup_(options_, state_, runsc_, cgroups_),
+      driver_(runsc_, options_.kill_grace),
+      warm_metrics_(registry, kGvisorLocalBackendName) {}
+
+void GvisorBackend::StartWarmPool(SandboxShape shape) {
+  if (options_.warm_pool.size <= 0) return;
+  if (start_watcher_ == nullptr) {
+    LogWarning(kGvisorLocalBackendName,
+               "local.warmPool is off: it needs inotify to see a warm "
+               "sandbox boot");
+    return;
+  }
+  warm_sandboxes_ = std::make_unique<WarmSandboxes>(
+      setup_, runsc_, *start_watcher_, std::move(shape), options_.kill_grace);
+  WarmPool::Hooks hooks;
+  hooks.start = [this] { return warm_sandboxes_->Start(); };
+  hooks.retire = [this](std::unique_ptr<WarmSandbox> sandbox) {
+    warm_sandboxes_->Retire(std::move(sandbox));
+  };
+  hooks.on_counts = [this](WarmPoolCounts counts) {
+    warm_metrics_.SetCounts(counts);
+  };
+  hooks.on_start_failure = [this](const absl::Status& status) {
+    warm_metrics_.RecordStartFailure();
+    LogWarning(kGvisorLocalBackendName, status.message());
+  };
+  warm_pool_ = std::make_unique<WarmPool>(options_.warm_pool, std::move(hooks));
+}
 
 GvisorBackend::~GvisorBackend() {
+  warm_pool_.reset();
   absl::Status released = state_.ReleaseRunscNullNetns();
   if (!released.ok()) LogWarning(kGvisorLocalBackendName, released.message());
 }
@@ -187,81 +204,101 @@ absl::StatusOr<ExecutionResult> GvisorBackend::Run(const ExecutionSpec& spec,
                                      spec.execution_id,
                                      "\" cannot name a sandbox"));
   }
-  RunResources resources;
+  if (std::optional<ExecutionResult> warm = RunWarm(spec, sink, cancel)) {
+    return *std::move(warm);
+  }
+  SandboxResources resources;
   resources.id = spec.execution_id;
-  resources.bundle_dir = state_.BundleDir(spec.execution_id);
   ExecutionResult result;
   absl::Duration cleanup_time;
   {
     // Runs on every path, exceptions included.
     absl::Cleanup clean_up = [&] {
       const absl::Time cleanup_start = absl::Now();
-      CleanUp(resources);
+      setup_.TearDown(resources);
       cleanup_time = absl::Now() - cleanup_start;
     };
-    result = Execute(spec, sink, cancel, resources);
+    result = RunCold(spec, sink, cancel, resources);
   }
   result.timings.cleanup = cleanup_time;
   return result;
 }
 
-// Writes the launcher's bundle (the launcher and its request: code, inputs,
-// stdin) into `dir`, read-only for everyone: the sandbox sees it at
-// /opt/code-executor.
-static absl::Status WriteLauncherBundle(const std::string& dir,
-                                        const ExecutionSpec& spec,
-                                        RunAs run_as) {
-  absl::StatusOr<std::string> request = BuildRequest(spec, run_as);
-  if (!request.ok()) return request.status();
-  if (mkdir(dir.c_str(), 0755) != 0) {
-    return ErrnoError(errno, "creating the launcher bundle ", dir);
+std::optional<ExecutionResult> GvisorBackend::RunWarm(
+    const ExecutionSpec& spec, OutputSink& sink, const Cancellation& cancel) {
+  if (warm_pool_ == nullptr) return std::nullopt;
+  if (ShapeOf(spec, options_) != warm_sandboxes_->shape()) {
+    warm_metrics_.RecordColdRun(ColdReason::kShape);
+    return std::nullopt;
   }
-  for (const BundleEntry& entry : BundleEntries(*request, LauncherSource())) {
-    absl::Status written =
-        WriteNewFile(absl::StrCat(dir, "/", entry.key), entry.content,
-                     entry.executable ? 0555 : 0444);
-    if (!written.ok()) return written;
+  // A request the format cannot carry, or a run already cancelled, is
+  // reported by the cold path as always, without using up a sandbox.
+  absl::StatusOr<std::string> request =
+      BuildRequest(spec, RunAs{options_.run_as_uid, options_.run_as_gid});
+  if (!request.ok() || cancel.IsCancelled()) return std::nullopt;
+  const absl::Time claim_start = absl::Now();
+  std::unique_ptr<WarmSandbox> claimed = warm_pool_->Claim();
+  if (claimed == nullptr) {
+    warm_metrics_.RecordColdRun(ColdReason::kEmpty);
+    return std::nullopt;
   }
-  return absl::OkStatus();
+  auto& sandbox = static_cast<LocalWarmSandbox&>(*claimed);
+  absl::Status delivered =
+      DeliverRequest(*sandbox.child, *request, claim_start + spec.timeout);
+  if (!delivered.ok()) {
+    warm_sandboxes_->Discard(sandbox);
+    if (absl::IsFailedPrecondition(delivered)) {
+      // Nothing of the run reached a program: it runs cold instead.
+      warm_metrics_.RecordColdRun(ColdReason::kDead);
+      return std::nullopt;
+    }
+    return SandboxError(std::string(delivered.message()));
+  }
+  const absl::Time delivered_time = absl::Now();
+  warm_metrics_.RecordClaim();
+  warm_metrics_.RecordClaimLatency(delivered_time - claim_start);
+
+  StartedSandbox started{.id = sandbox.resources.id,
+                         .child = &*sandbox.child,
+                         .cgroup = &*sandbox.resources.cgroup,
+                         .clock_start = claim_start,
+                         .boot_watch = nullptr,
+                         .booted = true};
+  std::optional<absl::Time> first_output;
+  ExecutionResult result;
+  absl::Duration cleanup_time;
+  {
+    // Runs on every path, exceptions included.
+    absl::Cleanup clean_up = [&] {
+      const absl::Time cleanup_start = absl::Now();
+      setup_.TearDown(sandbox.resources);
+      cleanup_time = absl::Now() - cleanup_start;
+    };
+    result = driver_.Drive(started, spec, sink, cancel, &first_output);
+  }
+  if (first_output) {
+    warm_metrics_.RecordFirstOutput(*first_output - claim_start);
+  }
+  result.timings.create = delivered_time - claim_start;
+  result.timings.run -= result.timings.create;
+  result.timings.cleanup = cleanup_time;
+  return result;
 }
 
-ExecutionResult GvisorBackend::Execute(const ExecutionSpec& spec,
+ExecutionResult GvisorBackend::RunCold(const ExecutionSpec& spec,
                                        OutputSink& sink,
                                        const Cancellation& cancel,
-                                       RunResources& resources) const {
+                                       SandboxResources& resources) const {
   const absl::Time create_start = absl::Now();
-  // Limits, then the bundle that points runsc below them: config.json and,
-  // in launcher/, what the launcher reads.
-  CgroupLimits limits;
-  limits.memory_bytes = spec.resources.memory_limit_bytes;
-  limits.cpu_millis = spec.resources.cpu_limit_millis;
-  limits.pids = options_.host_pids_limit;
-  absl::StatusOr<SandboxCgroup> cgroup = SandboxCgroup::Create(
-      cgroups_, options_.cgroup_parent, spec.execution_id, limits);
-  if (!cgroup.ok()) return SandboxError(std::string(cgroup.status().message()));
-  resources.cgroup = *std::move(cgroup);
-
-  OciBundleConfig bundle;
-  bundle.args = LauncherCommand();
-  bundle.env = LauncherEnv();
-  bundle.max_processes = options_.max_processes;
-  bundle.tmp_bytes = options_.tmp_bytes;
-  bundle.workspace_bytes = options_.workspace_bytes;
-  bundle.rootfs =
-      spec.language.rootfs.empty() ? options_.rootfs : spec.language.rootfs;
-  bundle.launcher_bundle_dir = resources.bundle_dir + "/launcher";
-  bundle.cgroups_path = resources.cgroup->OciCgroupsPath();
-  absl::Status status = WriteOciBundle(resources.bundle_dir, bundle);
-  if (!status.ok()) {
-    return SandboxError(
-        absl::StrCat("cannot write the sandbox config: ", status.message()));
-  }
-  status = WriteLauncherBundle(bundle.launcher_bundle_dir, spec,
-                               RunAs{options_.run_as_uid, options_.run_as_gid});
-  if (!status.ok()) {
+  absl::StatusOr<std::string> request =
+      BuildRequest(spec, RunAs{options_.run_as_uid, options_.run_as_gid});
+  if (!request.ok()) {
     return SandboxError(absl::StrCat("cannot write the code and input files: ",
-                                     status.message()));
+                                     request.status().message()));
   }
+  absl::Status prepared =
+      setup_.Prepare(ShapeOf(spec, options_), *request, resources);
+  if (!prepared.ok()) return SandboxError(std::string(prepared.message()));
   const absl::Time spawn_time = absl::Now();
   const absl::Duration create_time = spawn_time - create_start;
   if (cancel.IsCancelled()) {
@@ -272,133 +309,27 @@ ExecutionResult GvisorBackend::Execute(const ExecutionSpec& spec,
     return result;
   }
 
-  // Cancellation wakes the poll loop through an eventfd. The callback is
-  // removed before the eventfd is closed (reverse declaration order).
-  UniqueFd wakeup(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!wakeup.valid()) {
-    return SandboxError(absl::StrCat("cannot create an eventfd: ",
-                                     ErrnoError(errno, "").message()));
-  }
-  const int wakeup_fd = wakeup.get();
-  const Cancellation::CallbackId callback = cancel.AddCallback([wakeup_fd] {
-    const uint64_t one = 1;
-    ssize_t ignored = write(wakeup_fd, &one, sizeof(one));
-    (void)ignored;
-  });
-  absl::Cleanup remove_callback = [&] { cancel.RemoveCallback(callback); };
-
   // Notices the end of the sandbox's boot (timings.start).
-  std::optional<WatchedContainer> start_watch;
+  std::optional<WatchedContainer> boot_watch;
   if (start_watcher_ != nullptr) {
-    start_watch.emplace(*start_watcher_, spec.execution_id);
+    boot_watch.emplace(*start_watcher_, resources.id);
   }
-  absl::StatusOr<ChildProcess> child = ChildProcess::Spawn(
-      runsc_.RunArgv(resources.bundle_dir, spec.execution_id),
-      ChildProcess::Stdio::kPipes);
+  absl::StatusOr<ChildProcess> child =
+      ChildProcess::Spawn(runsc_.RunArgv(resources.bundle_dir, resources.id),
+                          ChildProcess::Stdio::kPipes);
   if (!child.ok()) {
     return SandboxError(
         absl::StrCat("cannot start runsc: ", child.status().message()));
   }
-  LauncherOutput output(spec, sink);
-  IoPump pump(*child, output, sink);
-  StopReason stop_reason = StopReason::kNone;
-  switch (pump.Run(spawn_time + spec.timeout, wakeup_fd)) {
-    case IoPump::Stop::kExited:
-      break;
-    case IoPump::Stop::kDeadline:
-      stop_reason = StopReason::kTimeout;
-      break;
-    case IoPump::Stop::kWakeup:
-      stop_reason = StopReason::kCancelled;
-      break;
-    case IoPump::Stop::kOutputLimit:
-      stop_reason = StopReason::kOutputLimit;
-      break;
-  }
-  if (stop_reason == StopReason::kTimeout && !child->reaped() &&
-      runsc_.Kill(spec.execution_id, "TERM").ok()) {
-    // The launcher forwards SIGTERM to the program, then still returns the
-    // files it wrote before the timeout; a program that ignores it is
-    // killed with the sandbox after the grace.
-    pump.Run(absl::Now() + kTimeoutTermGrace, -1);
-  }
-  if (stop_reason != StopReason::kNone && !child->reaped()) {
-    StopSandbox(spec.execution_id, *child, pump);
-  }
-  const absl::Time end_time = absl::Now();
-  std::optional<absl::Time> running_time;
-  if (start_watch) running_time = start_watch->Stop();
-  const absl::Time start_end =
-      BootEndTime(running_time, pump.first_output_time(), spawn_time, end_time);
-
-  RunFacts facts;
-  facts.stop_reason = stop_reason;
-  facts.wait_status = child->wait_status();
-  facts.exit_record = output.exit_code();
-  facts.sandbox_messages = pump.runsc_stderr();
-  if (!output.diagnostics().empty()) {
-    absl::StrAppend(&facts.sandbox_messages,
-                    facts.sandbox_messages.empty() ? "" : "\n",
-                    output.diagnostics());
-  }
-  facts.output_truncated = output.output_limit_reached();
-  facts.memory = resources.cgroup->ReadMemoryEvents();
-  facts.memory_limit_bytes = spec.resources.memory_limit_bytes;
-  facts.timeout = spec.timeout;
-  facts.max_output_bytes = spec.max_output_bytes;
-  if (stop_reason == StopReason::kCancelled)
-    facts.cancel_reason = cancel.Reason();
-  RunVerdict verdict = ClassifyRun(facts);
-
-  ExecutionResult result;
-  result.outcome = verdict.outcome;
-  result.exit_code = verdict.exit_code;
-  result.message = std::move(verdict.message);
-  result.truncated = verdict.truncated;
+  StartedSandbox started{.id = resources.id,
+                         .child = &*child,
+                         .cgroup = &*resources.cgroup,
+                         .clock_start = spawn_time,
+                         .boot_watch = boot_watch ? &*boot_watch : nullptr,
+                         .booted = false};
+  ExecutionResult result = driver_.Drive(started, spec, sink, cancel);
   result.timings.create = create_time;
-  result.timings.start = start_end - spawn_time;
-  result.timings.run = end_time - start_end;
-  output.TakeFiles(result);
   return result;
-}
-
-void GvisorBackend::StopSandbox(const std::string& id, ChildProcess& child,
-                                IoPump& pump) const {
-  // `runsc kill` fails while the container is still being created (its
-  // state does not exist yet), so retry it until runsc exits or kill_grace
-  // is over.
-  const absl::Time grace_end = absl::Now() + options_.kill_grace;
-  absl::Status killed = runsc_.Kill(id);
-  while (true) {
-    const absl::Time wake =
-        killed.ok() ? grace_end
-                    : std::min(grace_end, absl::Now() + kKillRetryInterval);
-    if (pump.Run(wake, -1) == IoPump::Stop::kExited) return;
-    if (absl::Now() >= grace_end) break;
-    if (!killed.ok()) killed = runsc_.Kill(id);
-  }
-  if (!killed.ok()) LogWarning(kGvisorLocalBackendName, killed.message());
-  // runsc did not react: kill it; the sandbox dies with it (runsc starts it
-  // attached), and CleanUp deletes what is left of the container.
-  child.Kill();
-  pump.Run(absl::Now() + kAfterSigkillWait, -1);
-  child.WaitBlocking();
-}
-
-void GvisorBackend::CleanUp(const RunResources& resources) const {
-  // The container first: its processes must be gone before the cgroups can
-  // be removed. A normal run leaves no runsc state, so this costs nothing.
-  if (runsc_.HasState(resources.id)) {
-    absl::Status deleted = runsc_.DeleteForce(resources.id);
-    if (!deleted.ok()) LogWarning(kGvisorLocalBackendName, deleted.message());
-    runsc_.RemoveStateFiles(resources.id);
-  }
-  absl::Status status = RemoveTree(resources.bundle_dir);
-  if (!status.ok()) LogWarning(kGvisorLocalBackendName, status.message());
-  if (resources.cgroup) {
-    status = resources.cgroup->Remove();
-    if (!status.ok()) LogWarning(kGvisorLocalBackendName, status.message());
-  }
 }
 
 }  // namespace codeexec

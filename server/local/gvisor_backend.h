@@ -1,10 +1,12 @@
-// The embedded backend: each run is a fresh gVisor sandbox started with
-// `runsc run` from a generated OCI bundle on this host (no cluster).
+// The embedded backend: each run is a fresh gVisor sandbox on this host (no
+// cluster), started with `runsc run` from a generated OCI bundle for the
+// run, or ahead of it and taken from the warm pool.
 #ifndef CODEEXEC_SERVER_LOCAL_GVISOR_BACKEND_H_
 #define CODEEXEC_SERVER_LOCAL_GVISOR_BACKEND_H_
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,13 +15,18 @@
 #include "absl/time/time.h"
 #include "server/base/child_process.h"
 #include "server/exec/backend.h"
+#include "server/exec/warm_pool.h"
 #include "server/local/container_start_watcher.h"
 #include "server/local/io_pump.h"
 #include "server/local/local_backend_options.h"
 #include "server/local/oci_bundle.h"
 #include "server/local/runsc_cli.h"
 #include "server/local/sandbox_cgroup.h"
+#include "server/local/sandbox_driver.h"
+#include "server/local/sandbox_setup.h"
 #include "server/local/state_dir.h"
+#include "server/local/warm_sandboxes.h"
+#include "server/metrics/warm_pool_metrics.h"
 
 namespace codeexec {
 
@@ -37,59 +44,77 @@ class GvisorBackend : public Backend {
  public:
   // Checks that runsc exists and runs, that we are root, that cgroups are
   // usable, and prepares state_dir (removing what a crashed server left).
-  // Errors say what is missing and how to fix it.
+  // Errors say what is missing and how to fix it. With
+  // options.warm_pool.size > 0, starts that many warm sandboxes of
+  // `warm_shape` (the default run's: default language's rootfs, default
+  // limits) in the background; `registry` (may be null) gets the pool's
+  // metrics.
   static absl::StatusOr<std::unique_ptr<GvisorBackend>> Create(
-      LocalBackendOptions options);
+      LocalBackendOptions options, SandboxShape warm_shape = {},
+      prometheus::Registry* registry = nullptr);
 
-  // Releases runsc's shared state (StateDir::RunscNullNetns): once every run
-  // has ended, nothing of this backend is mounted under state_dir.
+  // Retires the warm sandboxes, then releases runsc's shared state
+  // (StateDir::RunscNullNetns): once every run has ended, nothing of this
+  // backend is mounted under state_dir.
   ~GvisorBackend() override;
 
   std::string_view Name() const override { return kGvisorLocalBackendName; }
 
   // Safe to call from several threads at once (one sandbox per call).
-  // result.timings: `create` = workspace, cgroup and bundle; `start` = the
-  // sandbox's boot, from spawning `runsc run` until runsc's state file says
-  // the container is running (see ContainerStartWatcher), or until the
-  // first output if that came earlier; `run` = from there until runsc
-  // exited (the program, its interpreter's start-up included); `cleanup` =
-  // removing container, bundle, workspace and cgroups. A run whose container
-  // was never seen running (runsc failed, or was killed while booting) falls
-  // back to `start` ending at the first output, or at the end if there was
-  // none.
+  // A run whose shape (ShapeOf) is the warm pool's takes an idle warm
+  // sandbox if there is one: timings.create is then the claim (handing the
+  // request to the waiting launcher), `start` is 0 and `run` the rest.
+  // Otherwise (cold) result.timings: `create` = workspace, cgroup and
+  // bundle; `start` = the sandbox's boot, from spawning `runsc run` until
+  // runsc's state file says the container is running (see
+  // ContainerStartWatcher), or until the first output if that came
+  // earlier; `run` = from there until runsc exited (the program, its
+  // interpreter's start-up included). Both: `cleanup` = removing container,
+  // bundle, workspace and cgroups. A run whose container was never seen
+  // running (runsc failed, or was killed while booting) falls back to
+  // `start` ending at the first output, or at the end if there was none.
   // Never an error status: every failure is the run's outcome.
   absl::StatusOr<ExecutionResult> Run(const ExecutionSpec& spec,
                                       OutputSink& sink,
                                       const Cancellation& cancel) override;
 
- private:
-  // Paths and objects of one run, for cleanup.
-  struct RunResources;
+  // The warm pool (null when local.warmPool.size is 0 or inotify is
+  // unavailable); for tests and benchmarks that wait for it to fill.
+  const WarmPool* warm_pool() const { return warm_pool_.get(); }
 
+ private:
   GvisorBackend(LocalBackendOptions options, StateDir state, RunscCli runsc,
                 CgroupLayout cgroups,
-                std::unique_ptr<ContainerStartWatcher> start_watcher);
+                std::unique_ptr<ContainerStartWatcher> start_watcher,
+                prometheus::Registry* registry);
 
   // Removes what a crashed server left in state_dir and the cgroups.
   void RemoveLeftovers() const;
-  // Everything of Run() except the cleanup.
-  ExecutionResult Execute(const ExecutionSpec& spec, OutputSink& sink,
+  // Starts the warm pool of `shape` if options_.warm_pool.size > 0.
+  void StartWarmPool(SandboxShape shape);
+  // The run in a warm sandbox, or nullopt if it must run cold (the reason
+  // is counted).
+  std::optional<ExecutionResult> RunWarm(const ExecutionSpec& spec,
+                                         OutputSink& sink,
+                                         const Cancellation& cancel);
+  // The run in a sandbox of its own, but for the cleanup.
+  ExecutionResult RunCold(const ExecutionSpec& spec, OutputSink& sink,
                           const Cancellation& cancel,
-                          RunResources& resources) const;
-  // Kills the running sandbox (runsc kill, then SIGKILL of runsc after
-  // kill_grace) and waits for `runsc run` to exit, draining its output.
-  void StopSandbox(const std::string& id, ChildProcess& child,
-                   IoPump& pump) const;
-  // Removes the sandbox, bundle, workspace and cgroups of one run; logs what
-  // it could not remove.
-  void CleanUp(const RunResources& resources) const;
+                          SandboxResources& resources) const;
 
   LocalBackendOptions options_;
   StateDir state_;
   RunscCli runsc_;
   CgroupLayout cgroups_;
-  // Null if inotify is unavailable (then `start` ends at the first output).
+  // Null if inotify is unavailable (then `start` ends at the first output,
+  // and there is no warm pool).
   std::unique_ptr<ContainerStartWatcher> start_watcher_;
+  SandboxSetup setup_;
+  SandboxDriver driver_;
+  WarmPoolMetrics warm_metrics_;
+  std::unique_ptr<WarmSandboxes> warm_sandboxes_;
+  // Last: destroyed (its sandboxes retired) before what it uses.
+  std::unique_ptr<WarmPool> warm_pool_;
 };
 
 }  // namespace codeexec

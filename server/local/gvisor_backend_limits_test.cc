@@ -15,9 +15,9 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/base/child_process.h"
 #include "server/local/fs_util.h"
 #include "server/local/gvisor_test_fixture.h"
-#include "server/base/child_process.h"
 
 namespace codeexec {
 namespace {

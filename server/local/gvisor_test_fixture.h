@@ -23,10 +23,10 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/base/child_process.h"
 #include "server/exec/cancellation.h"
 #include "server/local/fs_util.h"
 #include "server/local/gvisor_backend.h"
-#include "server/base/child_process.h"
 #include "server/local/state_dir.h"
 
 namespace codeexec {

@@ -14,10 +14,10 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "server/base/child_process.h"
 #include "server/exec/backend.h"
 #include "server/launcher/frame_parser.h"
 #include "server/launcher/launcher_output.h"
-#include "server/base/child_process.h"
 
 namespace codeexec {
 

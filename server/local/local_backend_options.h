@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "server/exec/warm_pool.h"    // WarmPoolOptions
 #include "server/local/oci_bundle.h"  // kDefaultSandboxRootfs
 #include "server/local/runsc_cli.h"   // kDefaultRunscPath
 
@@ -53,6 +54,10 @@ struct LocalBackendOptions {
   absl::Duration kill_grace = absl::Seconds(2);
   // Extra global flags passed to runsc before the command (e.g. "--debug").
   std::vector<std::string> extra_runsc_flags;
+  // Warm sandboxes of the default language and limits, started ahead so a
+  // run skips the sandbox's boot (config `local.warmPool`). Runs of other
+  // languages or limits start their own.
+  WarmPoolOptions warm_pool;
 };
 
 }  // namespace codeexec

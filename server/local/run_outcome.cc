@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "server/exec/quantity.h"
 #include "server/base/child_process.h"
+#include "server/exec/quantity.h"
 
 namespace codeexec {
 namespace {

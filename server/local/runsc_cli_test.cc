@@ -6,8 +6,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/local/fs_util.h"
 #include "server/base/child_process.h"
+#include "server/local/fs_util.h"
 
 namespace codeexec {
 namespace {
