@@ -125,8 +125,13 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(
           absl::StrCat("languages.", name, ".rootfs"), profile.rootfs);
       if (!status.ok()) return status;
     }
+    // Warm sandboxes are of the default run's shape.
+    SandboxShape warm_shape = ShapeOf(
+        config.validation.languages.at(config.validation.default_language),
+        config.validation.limits.default_resources, config.local);
     absl::StatusOr<std::unique_ptr<GvisorBackend>> backend =
-        GvisorBackend::Create(config.local);
+        GvisorBackend::Create(config.local, std::move(warm_shape),
+                              metrics.registry().get());
     if (!backend.ok()) return backend.status();
     return std::unique_ptr<Backend>(std::move(*backend));
   }

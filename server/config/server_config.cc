@@ -105,6 +105,13 @@ void ReadLanguages(YamlMap map,
   }
 }
 
+void ReadWarmPool(YamlMap map, WarmPoolOptions& pool) {
+  map.Integer("size", pool.size);
+  map.Duration("maxAge", pool.max_age);
+  map.Integer("maxStarting", pool.max_starting);
+  map.RejectUnknownKeys();
+}
+
 void ReadLocal(YamlMap map, LocalBackendOptions& local) {
   map.String("runscPath", local.runsc_path);
   map.String("stateDir", local.state_dir);
@@ -119,6 +126,7 @@ void ReadLocal(YamlMap map, LocalBackendOptions& local) {
   map.String("cgroupParent", local.cgroup_parent);
   map.Duration("killGrace", local.kill_grace);
   map.StringList("extraRunscFlags", local.extra_runsc_flags);
+  ReadWarmPool(map.Map("warmPool"), local.warm_pool);
   map.RejectUnknownKeys();
 }
 

@@ -180,7 +180,18 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"RelativeStateDir", "local:\n  stateDir: state\n",
                   "local.stateDir: must be an absolute path, got \"state\""},
         ErrorCase{"EmptyRunscPath", "local:\n  runscPath:\n",
-                  "local.runscPath: must not be empty"}),
+                  "local.runscPath: must not be empty"},
+        ErrorCase{"NegativeWarmPool", "local:\n  warmPool:\n    size: -1\n",
+                  "local.warmPool.size: must be 0 to 64"},
+        ErrorCase{"HugeWarmPool", "local:\n  warmPool:\n    size: 65\n",
+                  "local.warmPool.size: must be 0 to 64"},
+        ErrorCase{"InstantWarmPoolAge", "local:\n  warmPool:\n    maxAge: 0s\n",
+                  "local.warmPool.maxAge: must be >= 1s"},
+        ErrorCase{"NoWarmPoolStarts",
+                  "local:\n  warmPool:\n    maxStarting: 0\n",
+                  "local.warmPool.maxStarting: must be 1 to 16"},
+        ErrorCase{"WarmPoolTypo", "local:\n  warmPool:\n    sise: 2\n",
+                  "local.warmPool.sise: unknown key (did you mean size?)"}),
     CaseName);
 
 INSTANTIATE_TEST_SUITE_P(

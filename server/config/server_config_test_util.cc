@@ -79,6 +79,10 @@ void ExpectSameConfig(const ServerConfig& actual,
   EXPECT_EQ(actual.local.cgroup_parent, expected.local.cgroup_parent);
   EXPECT_EQ(actual.local.kill_grace, expected.local.kill_grace);
   EXPECT_EQ(actual.local.extra_runsc_flags, expected.local.extra_runsc_flags);
+  EXPECT_EQ(actual.local.warm_pool.size, expected.local.warm_pool.size);
+  EXPECT_EQ(actual.local.warm_pool.max_age, expected.local.warm_pool.max_age);
+  EXPECT_EQ(actual.local.warm_pool.max_starting,
+            expected.local.warm_pool.max_starting);
 
   ExpectSameKubernetes(actual.kubernetes, expected.kubernetes);
 }

@@ -22,6 +22,23 @@ namespace {
 constexpr absl::string_view kLocalBackend = kGvisorLocalBackendName;
 constexpr absl::string_view kKubernetesBackend = kKubernetesBackendName;
 
+// `section` is the config path of `pool` ("local.warmPool").
+absl::Status CheckWarmPool(absl::string_view section,
+                           const WarmPoolOptions& pool) {
+  if (pool.size < 0 || pool.size > kMaxWarmPoolSize) {
+    return ConfigError(absl::StrCat(section, ".size"),
+                       absl::StrCat("must be 0 to ", kMaxWarmPoolSize));
+  }
+  if (pool.max_age < absl::Seconds(1)) {
+    return ConfigError(absl::StrCat(section, ".maxAge"), "must be >= 1s");
+  }
+  if (pool.max_starting < 1 || pool.max_starting > kMaxWarmPoolStarting) {
+    return ConfigError(absl::StrCat(section, ".maxStarting"),
+                       absl::StrCat("must be 1 to ", kMaxWarmPoolStarting));
+  }
+  return absl::OkStatus();
+}
+
 // "<path>: <value> is above <limit_path> (<limit>)" when value > limit.
 absl::Status CheckNotAbove(absl::string_view path, int64_t value,
                            absl::string_view limit_path, int64_t limit,
@@ -200,6 +217,10 @@ absl::Status ValidateLanguages(const ValidatorOptions& validation) {
 absl::Status ValidateLocal(const LocalBackendOptions& local) {
   if (local.kill_grace < absl::ZeroDuration()) {
     return ConfigError("local.killGrace", "must not be negative");
+  }
+  if (absl::Status pool = CheckWarmPool("local.warmPool", local.warm_pool);
+      !pool.ok()) {
+    return pool;
   }
   if (local.max_processes < 1) {
     return ConfigError("local.maxProcesses", "must be >= 1");

@@ -22,6 +22,10 @@
 
 namespace codeexec {
 
+// Upper bounds of WarmPoolOptions::size and max_starting (config checks).
+inline constexpr int kMaxWarmPoolSize = 64;
+inline constexpr int kMaxWarmPoolStarting = 16;
+
 // Config `<backend>.warmPool`.
 struct WarmPoolOptions {
   // Idle sandboxes of the default language (and default limits) kept ready;

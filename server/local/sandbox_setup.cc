@@ -37,13 +37,13 @@ absl::Status WriteLauncherBundle(const std::string& dir,
 
 }  // namespace
 
-SandboxShape ShapeOf(const ExecutionSpec& spec,
+SandboxShape ShapeOf(const LanguageProfile& language,
+                     const ResourceLimits& resources,
                      const LocalBackendOptions& options) {
-  return SandboxShape{.rootfs = spec.language.rootfs.empty()
-                                    ? options.rootfs
-                                    : spec.language.rootfs,
-                      .memory_limit_bytes = spec.resources.memory_limit_bytes,
-                      .cpu_limit_millis = spec.resources.cpu_limit_millis};
+  return SandboxShape{
+      .rootfs = language.rootfs.empty() ? options.rootfs : language.rootfs,
+      .memory_limit_bytes = resources.memory_limit_bytes,
+      .cpu_limit_millis = resources.cpu_limit_millis};
 }
 
 SandboxSetup::SandboxSetup(const LocalBackendOptions& options,

@@ -29,10 +29,15 @@ struct SandboxShape {
   bool operator==(const SandboxShape&) const = default;
 };
 
-// The shape `spec` needs: its language's rootfs (else options.rootfs) and
-// its memory and CPU limits.
-SandboxShape ShapeOf(const ExecutionSpec& spec,
+// The shape of a run of `language` with `resources`: the language's rootfs
+// (else options.rootfs) and the memory and CPU limits.
+SandboxShape ShapeOf(const LanguageProfile& language,
+                     const ResourceLimits& resources,
                      const LocalBackendOptions& options);
+inline SandboxShape ShapeOf(const ExecutionSpec& spec,
+                            const LocalBackendOptions& options) {
+  return ShapeOf(spec.language, spec.resources, options);
+}
 
 // Paths and objects of one sandbox, for its removal.
 struct SandboxResources {
