@@ -10,8 +10,10 @@
 // Services are --service NAME=HOST:PORT flags; every argument after `--` is a
 // baseline NAME=COMMAND, run by /bin/sh.
 //
-// Prints one line per side (median, p95), each service's ratio to every
-// baseline, and a JSON summary on the last line.
+// Prints one line per side (median, p95; for services also of the time to
+// the first output byte), each service's ratio to every baseline, the
+// first-byte ratios --first_byte_ratio asks for, and a JSON summary on the
+// last line.
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -35,6 +37,8 @@ ABSL_FLAG(std::string, code, "print(1)", "the program every side runs");
 ABSL_FLAG(std::string, expect, "1\n", "the stdout a service run must give");
 ABSL_FLAG(int, runs, 30, "measured rounds (each side once per round)");
 ABSL_FLAG(int, warmup, 3, "unmeasured rounds first");
+ABSL_FLAG(std::vector<std::string>, first_byte_ratio, {},
+          "A/B pairs of services whose first-byte medians to compare");
 
 namespace {
 
@@ -44,11 +48,14 @@ struct Side {
   std::string name;
   bool is_service = false;
   std::string detail;  // address or command
-  std::function<double()> run_once;
+  // Seconds to the end of the run, and (services) to the first output.
+  std::function<std::pair<double, double>()> run_once;
   std::vector<double> seconds;
+  std::vector<double> first_byte_seconds;
 };
 
-double ServiceOnce(CodeExecutor::Stub& stub, const std::string& name) {
+std::pair<double, double> ServiceOnce(CodeExecutor::Stub& stub,
+                                      const std::string& name) {
   codeexecutor::v1::ExecuteRequest request;
   request.set_code(absl::GetFlag(FLAGS_code));
   grpc::ClientContext context;
@@ -57,8 +64,14 @@ double ServiceOnce(CodeExecutor::Stub& stub, const std::string& name) {
   codeexecutor::v1::ExecuteResponse response;
   std::string out;
   bool ok = false;
+  double first_byte = -1;
   while (reader->Read(&response)) {
-    if (response.has_output()) out += response.output().data();
+    if (response.has_output()) {
+      if (first_byte < 0) {
+        first_byte = absl::ToDoubleSeconds(absl::Now() - start);
+      }
+      out += response.output().data();
+    }
     if (response.has_finished()) {
       ok = response.finished().outcome() == codeexecutor::v1::Finished::OK;
     }
@@ -70,10 +83,11 @@ double ServiceOnce(CodeExecutor::Stub& stub, const std::string& name) {
                  status.error_message().c_str(), out.c_str());
     std::exit(1);
   }
-  return seconds;
+  return {seconds, first_byte};
 }
 
-double CommandOnce(const std::string& command, const std::string& name) {
+std::pair<double, double> CommandOnce(const std::string& command,
+                                      const std::string& name) {
   const absl::Time start = absl::Now();
   const int rc = std::system(command.c_str());
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
@@ -82,7 +96,7 @@ double CommandOnce(const std::string& command, const std::string& name) {
                  command.c_str());
     std::exit(1);
   }
-  return seconds;
+  return {seconds, -1};
 }
 
 double Percentile(std::vector<double> values, double p) {
@@ -118,7 +132,8 @@ int main(int argc, char** argv) {
          .is_service = true,
          .detail = address,
          .run_once = [stub, name] { return ServiceOnce(*stub, name); },
-         .seconds = {}});
+         .seconds = {},
+         .first_byte_seconds = {}});
   }
   // baselines[0] is the program's own name.
   for (size_t i = 1; i < baselines.size(); ++i) {
@@ -128,7 +143,8 @@ int main(int argc, char** argv) {
          .is_service = false,
          .detail = command,
          .run_once = [command, name] { return CommandOnce(command, name); },
-         .seconds = {}});
+         .seconds = {},
+         .first_byte_seconds = {}});
   }
   if (sides.empty()) {
     std::fprintf(stderr, "nothing to measure: give --service or baselines\n");
@@ -140,7 +156,9 @@ int main(int argc, char** argv) {
   for (int round = 0; round < absl::GetFlag(FLAGS_runs); ++round) {
     for (size_t i = 0; i < sides.size(); ++i) {
       Side& side = sides[(round + i) % sides.size()];
-      side.seconds.push_back(side.run_once());
+      const auto [seconds, first_byte] = side.run_once();
+      side.seconds.push_back(seconds);
+      if (first_byte >= 0) side.first_byte_seconds.push_back(first_byte);
     }
   }
 
@@ -153,11 +171,40 @@ int main(int argc, char** argv) {
     std::printf("%-8s %-28s median %.3f s  p95 %.3f s   %s\n",
                 side.is_service ? "service" : "baseline", side.name.c_str(),
                 median, p95, side.detail.c_str());
-    summary["sides"].push_back({{"name", side.name},
-                                {"service", side.is_service},
-                                {"detail", side.detail},
-                                {"median_s", median},
-                                {"p95_s", p95}});
+    nlohmann::json entry = {{"name", side.name},
+                            {"service", side.is_service},
+                            {"detail", side.detail},
+                            {"median_s", median},
+                            {"p95_s", p95}};
+    if (!side.first_byte_seconds.empty()) {
+      const double first_median = Percentile(side.first_byte_seconds, 0.5);
+      const double first_p95 = Percentile(side.first_byte_seconds, 0.95);
+      std::printf("%-8s %-28s first output byte: median %.3f s  p95 %.3f s\n",
+                  "", side.name.c_str(), first_median, first_p95);
+      entry["first_byte_median_s"] = first_median;
+      entry["first_byte_p95_s"] = first_p95;
+    }
+    summary["sides"].push_back(entry);
+  }
+  for (const std::string& pair : absl::GetFlag(FLAGS_first_byte_ratio)) {
+    std::pair<std::string, std::string> names =
+        absl::StrSplit(pair, absl::MaxSplits('/', 1));
+    const Side* a = nullptr;
+    const Side* b = nullptr;
+    for (const Side& side : sides) {
+      if (side.name == names.first) a = &side;
+      if (side.name == names.second) b = &side;
+    }
+    if (a == nullptr || b == nullptr || a->first_byte_seconds.empty() ||
+        b->first_byte_seconds.empty()) {
+      std::fprintf(stderr, "--first_byte_ratio %s: no such services\n",
+                   pair.c_str());
+      return 2;
+    }
+    const double ratio = Percentile(a->first_byte_seconds, 0.5) /
+                         Percentile(b->first_byte_seconds, 0.5);
+    std::printf("first-byte ratio %s (medians): %.2f\n", pair.c_str(), ratio);
+    summary["first_byte_ratios"][pair] = ratio;
   }
   for (const Side& service : sides) {
     if (!service.is_service) continue;
