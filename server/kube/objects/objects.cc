@@ -17,7 +17,9 @@ namespace {
 
 using nlohmann::json;
 
-json Metadata(const ExecutionSpec& spec, const ObjectContext& context) {
+}  // namespace
+
+json ObjectMetadata(const ExecutionSpec& spec, const ObjectContext& context) {
   json metadata = {{"name", spec.execution_id},
                    {"namespace", context.options->namespace_name},
                    {"labels", ObjectLabels(spec, context)}};
@@ -32,6 +34,8 @@ json Metadata(const ExecutionSpec& spec, const ObjectContext& context) {
   }
   return metadata;
 }
+
+namespace {
 
 json TolerationJson(const Toleration& toleration) {
   json out = json::object();
@@ -210,7 +214,7 @@ absl::StatusOr<json> BuildConfigMap(const ExecutionSpec& spec,
   }
   return json{{"apiVersion", "v1"},
               {"kind", "ConfigMap"},
-              {"metadata", Metadata(spec, context)},
+              {"metadata", ObjectMetadata(spec, context)},
               // The kubelet need not watch it; we only delete it.
               {"immutable", true},
               {"binaryData", std::move(binary_data)}};
@@ -223,7 +227,7 @@ json BuildJob(const ExecutionSpec& spec, const ObjectContext& context) {
                                options.ttl_after_finished, absl::Seconds(1))));
   return {{"apiVersion", "batch/v1"},
           {"kind", "Job"},
-          {"metadata", Metadata(spec, context)},
+          {"metadata", ObjectMetadata(spec, context)},
           {"spec",
            {{"backoffLimit", 0},
             {"completions", 1},

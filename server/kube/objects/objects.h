@@ -65,6 +65,11 @@ struct ObjectContext {
 nlohmann::json ObjectLabels(const ExecutionSpec& spec,
                             const ObjectContext& context);
 
+// name spec.execution_id, the namespace, ObjectLabels and (with an owner)
+// the ownerReference to the replica's pod.
+nlohmann::json ObjectMetadata(const ExecutionSpec& spec,
+                              const ObjectContext& context);
+
 // v1 ConfigMap named spec.execution_id, immutable; binaryData: launcher
 // (mounted 0555) and request (BuildRequest: the code, input files, stdin, env
 // and caps). An InvalidArgument from BuildRequest is returned as is.
