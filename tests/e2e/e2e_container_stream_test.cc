@@ -1,0 +1,200 @@
+// ContainerStream against the real API server and kubelet (containerd and
+// gVisor's shim): a warm sandbox Job (BuildWarmJob, launcher waiting on
+// stdin) gets one request over pods/attach and streams the launcher's
+// frames back byte for byte; the status channel gives the program's exit
+// code; a second attach cannot reach the used sandbox's stdin.
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/config/server_config.h"
+#include "server/kube/client/cluster_connection.h"
+#include "server/kube/client/container_stream.h"
+#include "server/kube/objects/warm_objects.h"
+#include "server/launcher/frame_parser.h"
+#include "server/launcher/launcher_bundle.h"
+#include "server/launcher/launcher_output.h"
+#include "server/launcher/launcher_source.h"
+#include "tests/e2e/cluster_access.h"
+#include "tests/integrity_checks.h"
+
+namespace codeexec::e2e {
+namespace {
+
+using kube::ContainerStream;
+
+// Collects what arrives per channel, and the end.
+class Received {
+ public:
+  ContainerStream::Handlers Handlers() {
+    ContainerStream::Handlers handlers;
+    handlers.on_data = [this](int channel, std::string data) {
+      absl::MutexLock lock(&mu_);
+      channels_[channel] += data;
+    };
+    handlers.on_closed = [this](absl::Status status) {
+      {
+        absl::MutexLock lock(&mu_);
+        ended_ = status;
+      }
+      closed_.Notify();
+    };
+    return handlers;
+  }
+  bool WaitClosed() {
+    return closed_.WaitForNotificationWithTimeout(absl::Seconds(120));
+  }
+  std::string Channel(int channel) {
+    absl::MutexLock lock(&mu_);
+    return channels_[channel];
+  }
+  absl::Status ended() {
+    absl::MutexLock lock(&mu_);
+    return ended_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<int, std::string> channels_;
+  absl::Status ended_ = absl::UnknownError("open");
+  absl::Notification closed_;
+};
+
+class RecordingSink : public OutputSink {
+ public:
+  void OnOutput(OutputStream stream, std::string_view data) override {
+    (stream == OutputStream::kStdout ? out : err).append(data);
+  }
+  std::string out, err;
+};
+
+class E2eContainerStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<Cluster> cluster = Cluster::FromEnvFile();
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = std::make_unique<Cluster>(*std::move(cluster));
+    const ServerConfig defaults = DefaultServerConfig();
+    options_ = defaults.kubernetes;
+    options_.namespace_name = cluster_->ns();
+    shape_.execution_id = "cw-e2e0stream01";
+    shape_.language =
+        defaults.validation.languages.at(defaults.validation.default_language);
+    shape_.resources = defaults.validation.limits.default_resources;
+    shape_.timeout = absl::Seconds(60);
+    context_ = {&options_, "e2e-container-stream", std::nullopt,
+                std::string(LauncherSource())};
+  }
+  void TearDown() override {
+    if (cluster_ == nullptr) return;
+    cluster_->Kubectl({"delete", "job,configmap", "-n", cluster_->ns(), "-l",
+                       "code-executor.dev/replica=e2e-container-stream",
+                       "--wait=true", "--timeout=60s"});
+  }
+
+  // Creates the launcher ConfigMap and one warm Job; returns its pod's
+  // name once it runs.
+  std::string StartWarmPod() {
+    CommandResult applied = cluster_->Kubectl(
+        {"apply", "-f", "-"},
+        kube::BuildWarmLauncherConfigMap(context_).dump() +
+            kube::BuildWarmJob(shape_, context_, absl::Minutes(5)).dump());
+    EXPECT_EQ(applied.exit_code, 0) << applied.err;
+    const std::string selector =
+        absl::StrCat("code-executor.dev/execution-id=", shape_.execution_id);
+    CommandResult ready = cluster_->Kubectl({"wait", "-n", cluster_->ns(),
+                                             "--for=condition=Ready", "pod",
+                                             "-l", selector, "--timeout=120s"});
+    EXPECT_EQ(ready.exit_code, 0) << ready.err << ready.out;
+    absl::StatusOr<nlohmann::json> pods =
+        cluster_->GetJson({"pods", "-n", cluster_->ns(), "-l", selector});
+    if (!pods.ok() || (*pods)["items"].empty()) return "";
+    return (*pods)["items"][0]["metadata"]["name"];
+  }
+
+  std::string AttachPath(const std::string& pod) const {
+    return absl::StrCat("/api/v1/namespaces/", cluster_->ns(), "/pods/", pod,
+                        "/attach?container=sandbox&stdin=true&stdout=true"
+                        "&stderr=true");
+  }
+
+  std::unique_ptr<Cluster> cluster_;
+  kube::KubernetesOptions options_;
+  ExecutionSpec shape_;
+  kube::ObjectContext context_;
+};
+
+TEST_F(E2eContainerStreamTest, OneRequestOverAttachStreamsExactFrames) {
+  const std::string pod = StartWarmPod();
+  ASSERT_FALSE(pod.empty());
+  absl::StatusOr<kube::ClusterConnection> connection =
+      kube::LoadKubeconfig(cluster_->Var("E2E_ADMIN_KUBECONFIG"), "");
+  ASSERT_TRUE(connection.ok()) << connection.status();
+
+  Received received;
+  absl::StatusOr<std::unique_ptr<ContainerStream>> stream =
+      ContainerStream::Open(*connection, AttachPath(pod), received.Handlers(),
+                            absl::Seconds(30));
+  ASSERT_TRUE(stream.ok()) << stream.status();
+
+  ExecutionSpec run = shape_;
+  run.execution_id = "ce-e2e0stream01";
+  run.code =
+      "import sys\n"
+      "unit = bytes(range(256)) + b'\\xff\\xfe\\xc3\\x28'\n"
+      "sys.stdout.buffer.write(unit * 4000)\n"
+      "sys.stderr.buffer.write(unit[::-1] * 300)\n"
+      "sys.exit(3)\n";
+  run.max_output_bytes = int64_t{4} << 20;
+  absl::StatusOr<std::string> request = BuildRequest(run);
+  ASSERT_TRUE(request.ok()) << request.status();
+  ASSERT_TRUE((*stream)->Send(kube::kStdinChannel, *request).ok());
+  ASSERT_TRUE(received.WaitClosed()) << "the stream never ended";
+  EXPECT_TRUE(received.ended().ok()) << received.ended();
+
+  FrameParser parser;
+  RecordingSink sink;
+  LauncherOutput output(run, sink);
+  std::vector<LauncherEvent> events =
+      parser.Feed(received.Channel(kube::kStdoutChannel));
+  for (LauncherEvent& event : parser.Finish()) events.push_back(event);
+  for (LauncherEvent& event : events) output.Consume(event);
+  std::string unit;
+  for (int i = 0; i < 256; ++i) unit.push_back(static_cast<char>(i));
+  unit += "\xff\xfe\xc3\x28";
+  std::string reversed(unit.rbegin(), unit.rend());
+  std::string expected_out, expected_err;
+  for (int i = 0; i < 4000; ++i) expected_out += unit;
+  for (int i = 0; i < 300; ++i) expected_err += reversed;
+  EXPECT_EQ(testing::Digest(sink.out), testing::Digest(expected_out));
+  EXPECT_EQ(testing::Digest(sink.err), testing::Digest(expected_err));
+  EXPECT_EQ(output.exit_code(), 3);
+  EXPECT_EQ(output.diagnostics(), "");
+  absl::StatusOr<kube::ContainerExit> exit =
+      kube::ParseContainerExit(received.Channel(kube::kStatusChannel));
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(exit->exit_code, 3) << exit->message;
+}
+
+TEST_F(E2eContainerStreamTest, ExecutorWithoutAttachRightIsRefused) {
+  // The executor's Role (deploy/rbac) grants no pods/attach unless the warm
+  // pool is on; its token is refused at the upgrade.
+  const std::string pod = StartWarmPod();
+  ASSERT_FALSE(pod.empty());
+  absl::StatusOr<kube::ClusterConnection> connection =
+      kube::LoadKubeconfig(cluster_->executor_kubeconfig(), "");
+  ASSERT_TRUE(connection.ok()) << connection.status();
+  Received received;
+  absl::StatusOr<std::unique_ptr<ContainerStream>> stream =
+      ContainerStream::Open(*connection, AttachPath(pod), received.Handlers(),
+                            absl::Seconds(30));
+  EXPECT_FALSE(stream.ok());
+  EXPECT_TRUE(absl::IsUnavailable(stream.status())) << stream.status();
+}
+
+}  // namespace
+}  // namespace codeexec::e2e
