@@ -31,10 +31,12 @@ inline constexpr int kStatusChannel = 3;
 inline constexpr const char* kChannelProtocols[] = {"v5.channel.k8s.io",
                                                     "v4.channel.k8s.io"};
 
-// What the status channel says of the container's process: Success (exit
-// code 0), or Failure with reason NonZeroExitCode and the code in
+// What the status channel says at the end: Success (exit code 0), or
+// Failure with reason NonZeroExitCode and the code in
 // details.causes[reason=ExitCode].message; any other Failure is an error of
-// the stream itself (message kept).
+// the stream itself (message kept). Exec reports its process's exit code
+// this way; attach only the end of the session (Success when the
+// container's process ended, whatever its code).
 struct ContainerExit {
   std::optional<int> exit_code;
   std::string message;  // a Failure's message, "" on Success

@@ -74,6 +74,7 @@ start_containerd() {
   local images="$1"
   mkdir -p "$STATE/containerd" "$STATE/run" "$STATE/cni"
   sed -e "s#@STATE@#$STATE#g" -e "s#@SOCK@#$CONTAINERD_SOCK#g" \
+    -e "s#@STREAM_PORT@#$STREAM_PORT#g" \
     "$ROOT/tests/e2e/node/containerd.toml" >"$STATE/containerd/config.toml"
   sed -e "s#@STATE@#$STATE#g" -e "s#@RUNSC@#$GVISOR_BIN/runsc#g" \
     -e "s#@PLATFORM@#$RUNSC_PLATFORM#g" \
@@ -93,6 +94,17 @@ start_containerd() {
   for tar in "$images"/{pause,python,bash,node}.tar; do
     ctr --address "$CONTAINERD_SOCK" -n k8s.io images import "$tar" >/dev/null
   done
+}
+
+# containerd's CRI streaming server (attach, exec) listens on the node
+# namespace's loopback; the kubelet, in the host's namespace, dials the URL
+# containerd hands it (http://127.0.0.1:STREAM_PORT/...). This relay listens
+# on the host's loopback only and opens each connection from inside the node
+# namespace.
+start_stream_relay() {
+  start_process stream-relay socat \
+    "TCP4-LISTEN:$STREAM_PORT,bind=127.0.0.1,reuseaddr,fork" \
+    "EXEC:nsenter --net=/run/netns/$NODE_NETNS socat STDIO TCP4\:127.0.0.1\:$STREAM_PORT"
 }
 
 start_kubelet() {
@@ -186,6 +198,7 @@ cluster_up() {
   log "kube-apiserver ready ($((SECONDS - start)) s)"
   start_controllers
   start_containerd "$images"
+  start_stream_relay
   log "containerd ready, images imported ($((SECONDS - start)) s)"
   start_kubelet
   install_objects
@@ -254,6 +267,8 @@ cluster_down() {
     done
   fi
   pkill -KILL -f "containerd-shim-run(sc-v1|c-v2) .*-address $CONTAINERD_SOCK" 2>/dev/null || true
+  stop_process stream-relay
+  pkill -KILL -f "socat .*127.0.0.1.$STREAM_PORT" 2>/dev/null || true  # its forks
   stop_process containerd
   for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do
     stop_process "$name"
