@@ -136,10 +136,18 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(
     return std::unique_ptr<Backend>(std::move(*backend));
   }
   if (config.server.backend == kKubernetesBackendName) {
+    // Warm pods are of the default run's shape and live long enough for
+    // the longest run.
+    ExecutionSpec warm_shape;
+    warm_shape.language =
+        config.validation.languages.at(config.validation.default_language);
+    warm_shape.language_name = config.validation.default_language;
+    warm_shape.resources = config.validation.limits.default_resources;
+    warm_shape.timeout = config.validation.limits.max_timeout;
     absl::StatusOr<std::unique_ptr<kube::KubernetesBackend>> backend =
         kube::KubernetesBackend::Create(
             config.kubernetes, kube::ReplicaIdentity::FromEnvironment(),
-            metrics.registry());
+            metrics.registry(), std::move(warm_shape));
     if (!backend.ok()) return backend.status();
     return std::unique_ptr<Backend>(std::move(*backend));
   }

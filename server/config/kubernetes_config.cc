@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/config/warm_pool_config.h"
 #include "server/config/yaml_fields.h"
 #include "server/exec/execution_spec.h"
 #include "server/kube/kube_options.h"
@@ -246,6 +247,7 @@ void ReadKubernetesSection(YamlMap map, kube::KubernetesOptions& kubernetes) {
   map.Integer("burst", kubernetes.burst);
   map.Duration("requestTimeout", kubernetes.request_timeout);
   map.Duration("janitorInterval", kubernetes.janitor_interval);
+  ReadWarmPool(map.Map("warmPool"), kubernetes.warm_pool);
   map.RejectUnknownKeys();
 }
 
@@ -263,6 +265,11 @@ absl::Status ValidateKubernetesSection(
   }
   if (kubernetes.burst < 1)
     return ConfigError("kubernetes.burst", "must be >= 1");
+  if (absl::Status pool =
+          CheckWarmPool("kubernetes.warmPool", kubernetes.warm_pool);
+      !pool.ok()) {
+    return pool;
+  }
   for (const absl::Status& status : {
            CheckId("kubernetes.runAsUser", kubernetes.run_as_user, 1,
                    " (sandbox pods run as non-root)"),

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "server/config/kubernetes_config.h"
+#include "server/config/warm_pool_config.h"
 #include "server/config/yaml_document.h"
 #include "server/config/yaml_fields.h"
 #include "yaml-cpp/yaml.h"
@@ -103,13 +104,6 @@ void ReadLanguages(YamlMap map,
     if (!fields.ok()) return;
     languages[name] = std::move(profile);
   }
-}
-
-void ReadWarmPool(YamlMap map, WarmPoolOptions& pool) {
-  map.Integer("size", pool.size);
-  map.Duration("maxAge", pool.max_age);
-  map.Integer("maxStarting", pool.max_starting);
-  map.RejectUnknownKeys();
 }
 
 void ReadLocal(YamlMap map, LocalBackendOptions& local) {

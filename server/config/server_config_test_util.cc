@@ -83,6 +83,12 @@ void ExpectSameConfig(const ServerConfig& actual,
   EXPECT_EQ(actual.local.warm_pool.max_age, expected.local.warm_pool.max_age);
   EXPECT_EQ(actual.local.warm_pool.max_starting,
             expected.local.warm_pool.max_starting);
+  EXPECT_EQ(actual.kubernetes.warm_pool.size,
+            expected.kubernetes.warm_pool.size);
+  EXPECT_EQ(actual.kubernetes.warm_pool.max_age,
+            expected.kubernetes.warm_pool.max_age);
+  EXPECT_EQ(actual.kubernetes.warm_pool.max_starting,
+            expected.kubernetes.warm_pool.max_starting);
 
   ExpectSameKubernetes(actual.kubernetes, expected.kubernetes);
 }

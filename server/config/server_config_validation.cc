@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/config/kubernetes_config.h"
+#include "server/config/warm_pool_config.h"
 #include "server/config/server_config.h"
 #include "server/config/yaml_fields.h"
 #include "server/exec/backend_names.h"
@@ -22,22 +23,6 @@ namespace {
 constexpr absl::string_view kLocalBackend = kGvisorLocalBackendName;
 constexpr absl::string_view kKubernetesBackend = kKubernetesBackendName;
 
-// `section` is the config path of `pool` ("local.warmPool").
-absl::Status CheckWarmPool(absl::string_view section,
-                           const WarmPoolOptions& pool) {
-  if (pool.size < 0 || pool.size > kMaxWarmPoolSize) {
-    return ConfigError(absl::StrCat(section, ".size"),
-                       absl::StrCat("must be 0 to ", kMaxWarmPoolSize));
-  }
-  if (pool.max_age < absl::Seconds(1)) {
-    return ConfigError(absl::StrCat(section, ".maxAge"), "must be >= 1s");
-  }
-  if (pool.max_starting < 1 || pool.max_starting > kMaxWarmPoolStarting) {
-    return ConfigError(absl::StrCat(section, ".maxStarting"),
-                       absl::StrCat("must be 1 to ", kMaxWarmPoolStarting));
-  }
-  return absl::OkStatus();
-}
 
 // "<path>: <value> is above <limit_path> (<limit>)" when value > limit.
 absl::Status CheckNotAbove(absl::string_view path, int64_t value,

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "server/exec/warm_pool.h"  // WarmPoolOptions
 
 namespace codeexec::kube {
 
@@ -63,6 +64,11 @@ struct KubernetesOptions {
   absl::Duration request_timeout = absl::Seconds(30);
   // How often the janitor lists this replica's objects and deletes orphans.
   absl::Duration janitor_interval = absl::Seconds(60);
+  // Pods of the default language and limits started ahead, waiting for one
+  // request each over pods/attach (config `kubernetes.warmPool`); a run
+  // that fits takes one and skips scheduling and the pod's start. Needs
+  // get and create on pods/attach (the chart adds them when size > 0).
+  WarmPoolOptions warm_pool;
 };
 
 }  // namespace codeexec::kube

@@ -10,6 +10,7 @@
 #include "server/exec/json_log.h"
 #include "server/kube/client/api_paths.h"
 #include "server/kube/client/cluster_connection.h"
+#include "server/kube/object_calls.h"
 #include "server/kube/permission_check.h"
 #include "server/launcher/launcher_source.h"
 
@@ -19,13 +20,6 @@ namespace {
 std::string Getenv(const char* name) {
   const char* value = std::getenv(name);
   return value == nullptr ? "" : value;
-}
-
-std::string LabelOf(const nlohmann::json& object, const char* label) {
-  const nlohmann::json labels =
-      object.value("/metadata/labels"_json_pointer, nlohmann::json::object());
-  auto it = labels.find(label);
-  return it != labels.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 }  // namespace
@@ -47,7 +41,7 @@ ReplicaIdentity ReplicaIdentity::FromEnvironment() {
 
 absl::StatusOr<std::unique_ptr<KubernetesBackend>> KubernetesBackend::Create(
     KubernetesOptions options, ReplicaIdentity identity,
-    std::shared_ptr<prometheus::Registry> registry) {
+    std::shared_ptr<prometheus::Registry> registry, ExecutionSpec warm_shape) {
   absl::StatusOr<ClusterConnection> connection =
       ResolveClusterConnection(options, ConnectionEnvironment::FromProcess());
   if (!connection.ok()) return connection.status();
@@ -61,9 +55,9 @@ absl::StatusOr<std::unique_ptr<KubernetesBackend>> KubernetesBackend::Create(
   std::unique_ptr<KubernetesBackend> backend(
       new KubernetesBackend(std::move(options), std::move(identity),
                             *std::move(client), std::move(registry)));
-  if (absl::Status allowed =
-          CheckPermissions(*backend->client_, backend->options_.namespace_name,
-                           RequiredPermissions());
+  if (absl::Status allowed = CheckPermissions(
+          *backend->client_, backend->options_.namespace_name,
+          RequiredPermissions(backend->options_.warm_pool.size > 0));
       !allowed.ok()) {
     return allowed;
   }
@@ -73,6 +67,10 @@ absl::StatusOr<std::unique_ptr<KubernetesBackend>> KubernetesBackend::Create(
         absl::StrCat("cannot watch pods in namespace \"",
                      backend->options_.namespace_name,
                      "\" (kubernetes.namespace): ", started.message()));
+  }
+  if (absl::Status pool = backend->StartWarmPool(std::move(warm_shape));
+      !pool.ok()) {
+    return pool;
   }
   backend->janitor_ = std::thread([b = backend.get()] { b->JanitorLoop(); });
   return backend;
@@ -87,7 +85,8 @@ KubernetesBackend::KubernetesBackend(
       context_{&options_, identity_.replica, identity_.owner,
                std::string(LauncherSource())},
       label_selector_(LabelSelectorForReplica(identity_.replica)),
-      client_(std::move(client)) {
+      client_(std::move(client)),
+      warm_metrics_(registry.get(), kKubernetesBackendName) {
   if (registry != nullptr) {
     janitor_deleted_ =
         &prometheus::BuildCounter()
@@ -109,6 +108,10 @@ KubernetesBackend::KubernetesBackend(
 }
 
 KubernetesBackend::~KubernetesBackend() {
+  if (warm_pool_ != nullptr) {
+    warm_pool_.reset();
+    warm_pods_->DeleteLauncherConfigMap();
+  }
   stopping_.Cancel("the kubernetes backend is stopping");
   if (janitor_.joinable()) janitor_.join();
   watcher_->Stop();
@@ -125,46 +128,14 @@ absl::Status KubernetesBackend::CreateObject(const std::string& resource,
                                              const nlohmann::json& object,
                                              const std::string& execution_id,
                                              const Cancellation* cancel) {
-  KubeRequest request{.verb = "POST",
-                      .path = collection_path,
-                      .body = object,
-                      .resource = resource,
-                      .kube_verb = "create"};
-  absl::StatusOr<nlohmann::json> created = client_->Call(request, cancel);
-  if (created.ok() || !absl::IsAlreadyExists(created.status())) {
-    return created.status();
-  }
-  // A retried create whose first attempt reached the server: it is ours if
-  // it carries our execution id (names are random per execution).
-  const std::string name = object["metadata"]["name"];
-  KubeRequest get{.verb = "GET",
-                  .path = absl::StrCat(collection_path, "/", name),
-                  .body = std::nullopt,
-                  .resource = resource,
-                  .kube_verb = "get"};
-  absl::StatusOr<nlohmann::json> existing = client_->Call(get, cancel);
-  if (existing.ok() && LabelOf(*existing, kExecutionIdLabel) == execution_id) {
-    return absl::OkStatus();
-  }
-  return created.status();
+  return CreateOwnObject(*client_, resource, collection_path, object,
+                         execution_id, cancel);
 }
 
 absl::Status KubernetesBackend::DeleteObject(const std::string& resource,
                                              const std::string& object_path,
                                              const std::string& propagation) {
-  KubeRequest request{
-      .verb = "DELETE",
-      .path = absl::StrCat(object_path, "?propagationPolicy=", propagation),
-      .body = nlohmann::json{{"kind", "DeleteOptions"},
-                             {"apiVersion", "v1"},
-                             {"propagationPolicy", propagation}},
-      .resource = resource,
-      .kube_verb = "delete"};
-  absl::StatusOr<nlohmann::json> deleted = client_->Call(request, nullptr);
-  if (deleted.ok() || absl::IsNotFound(deleted.status())) {
-    return absl::OkStatus();
-  }
-  return deleted.status();
+  return DeleteObjectIfExists(*client_, resource, object_path, propagation);
 }
 
 void KubernetesBackend::DeleteExecutionObjects(const std::string& id) {

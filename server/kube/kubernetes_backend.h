@@ -9,6 +9,7 @@
 #define CODEEXEC_SERVER_KUBE_KUBERNETES_BACKEND_H_
 
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -20,10 +21,13 @@
 #include "prometheus/family.h"
 #include "prometheus/registry.h"
 #include "server/exec/backend.h"
+#include "server/exec/warm_pool.h"
 #include "server/kube/client/rest_client.h"
 #include "server/kube/kube_options.h"
 #include "server/kube/objects/objects.h"
 #include "server/kube/pod_watcher.h"
+#include "server/kube/warm_pods.h"
+#include "server/metrics/warm_pool_metrics.h"
 
 namespace codeexec::kube {
 
@@ -39,17 +43,28 @@ class KubernetesBackend : public Backend {
  public:
   // Resolves the connection, lists this replica's pods (which checks reach
   // and RBAC), starts the shared watch and the janitor (whose first pass
-  // runs at once). `registry` may be null.
+  // runs at once). With options.warm_pool.size > 0 it also creates the
+  // replica's launcher ConfigMap and starts filling the warm pool with pods
+  // of `warm_shape` (the default language's image, the default resources,
+  // and as timeout the longest a run may take). `registry` may be null.
   static absl::StatusOr<std::unique_ptr<KubernetesBackend>> Create(
       KubernetesOptions options, ReplicaIdentity identity,
-      std::shared_ptr<prometheus::Registry> registry);
+      std::shared_ptr<prometheus::Registry> registry,
+      ExecutionSpec warm_shape = {});
   ~KubernetesBackend() override;
 
   std::string_view Name() const override { return kKubernetesBackendName; }
   absl::Status Validate(const ExecutionSpec& spec) const override;
+  // A run that fits the warm pool (WarmPods::Fits) takes a running pod if
+  // one is idle: timings.create is then the claim and the request's
+  // delivery, schedule and start are 0. Otherwise its own ConfigMap and Job.
   absl::StatusOr<ExecutionResult> Run(const ExecutionSpec& spec,
                                       OutputSink& sink,
                                       const Cancellation& cancel) override;
+
+  // The warm pool (null when kubernetes.warmPool.size is 0); for tests and
+  // benchmarks that wait for it to fill.
+  const WarmPool* warm_pool() const { return warm_pool_.get(); }
 
  private:
   KubernetesBackend(KubernetesOptions options, ReplicaIdentity identity,
@@ -64,6 +79,18 @@ class KubernetesBackend : public Backend {
                             const std::string& object_path,
                             const std::string& propagation);
   void DeleteExecutionObjects(const std::string& execution_id);
+  // Marks `id` live (or not) for the janitor.
+  void SetLive(const std::string& id, bool live);
+  // Creates the launcher ConfigMap and starts the pool (Create).
+  absl::Status StartWarmPool(ExecutionSpec shape);
+  // The run in a warm pod, or nullopt if it must run cold (the reason is
+  // counted). kubernetes_backend_warm.cc.
+  std::optional<absl::StatusOr<ExecutionResult>> RunWarm(
+      const ExecutionSpec& spec, OutputSink& sink, const Cancellation& cancel);
+  // The cold path: its own ConfigMap and Job. kubernetes_backend_run.cc.
+  absl::StatusOr<ExecutionResult> RunCold(const ExecutionSpec& spec,
+                                          OutputSink& sink,
+                                          const Cancellation& cancel);
   // Deletes this replica's objects that no live execution owns; returns how
   // many it deleted. JanitorLoop runs it every janitor_interval.
   absl::StatusOr<int> CollectOrphans();
@@ -83,6 +110,10 @@ class KubernetesBackend : public Backend {
   std::set<std::string> live_executions_ ABSL_GUARDED_BY(live_mu_);
   Cancellation stopping_;
   std::thread janitor_;
+  WarmPoolMetrics warm_metrics_;
+  std::unique_ptr<WarmPods> warm_pods_;
+  // Last: destroyed (its pods deleted) before what it uses.
+  std::unique_ptr<WarmPool> warm_pool_;
 };
 
 }  // namespace codeexec::kube

@@ -39,6 +39,15 @@ absl::StatusOr<ExecutionResult> ApiFailure(absl::Status status,
 
 absl::StatusOr<ExecutionResult> KubernetesBackend::Run(
     const ExecutionSpec& spec, OutputSink& sink, const Cancellation& cancel) {
+  if (std::optional<absl::StatusOr<ExecutionResult>> warm =
+          RunWarm(spec, sink, cancel)) {
+    return *std::move(warm);
+  }
+  return RunCold(spec, sink, cancel);
+}
+
+absl::StatusOr<ExecutionResult> KubernetesBackend::RunCold(
+    const ExecutionSpec& spec, OutputSink& sink, const Cancellation& cancel) {
   const std::string& id = spec.execution_id;
   const std::string& ns = options_.namespace_name;
   const absl::Time begin = absl::Now();

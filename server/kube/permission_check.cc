@@ -16,8 +16,8 @@ std::string Permission::ToString() const {
                       group.empty() ? "" : "." + group);
 }
 
-const std::vector<Permission>& RequiredPermissions() {
-  static const auto* const kPermissions = new std::vector<Permission>{
+std::vector<Permission> RequiredPermissions(bool warm_pool) {
+  std::vector<Permission> permissions{
       // One ConfigMap per run: created, read back after a retried create's
       // 409, listed by the janitor, deleted when the run ends.
       {"", "configmaps", "", "create"},
@@ -35,7 +35,13 @@ const std::vector<Permission>& RequiredPermissions() {
       // Following the sandbox's output.
       {"", "pods", "log", "get"},
   };
-  return *kPermissions;
+  if (warm_pool) {
+    // A warm pod gets its request over a WebSocket attach: the API server
+    // authorizes the GET and (Kubernetes 1.35+) the upgrade as a create.
+    permissions.push_back({"", "pods", "attach", "get"});
+    permissions.push_back({"", "pods", "attach", "create"});
+  }
+  return permissions;
 }
 
 absl::Status CheckPermissions(RestClient& client,

@@ -23,8 +23,10 @@ struct Permission {
 };
 
 // Exactly the Role in charts/code-executor/templates/rbac.yaml: every verb
-// the backend uses, and nothing else.
-const std::vector<Permission>& RequiredPermissions();
+// the backend uses, and nothing else; with `warm_pool`, also what a claim
+// of a warm pod needs (get and create on pods/attach), which the chart adds
+// when kubernetes.warmPool.size > 0.
+std::vector<Permission> RequiredPermissions(bool warm_pool = false);
 
 // OK when the client may do all of `permissions` in `namespace_name`;
 // PermissionDenied listing each missing one otherwise. An API server without

@@ -384,4 +384,19 @@ absl::Status RestClient::Stream(
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::unique_ptr<ContainerStream>> RestClient::OpenStream(
+    const KubeRequest& request, ContainerStream::Handlers handlers,
+    const Cancellation* cancel) {
+  if (!impl_->rate_limiter.Acquire(cancel) ||
+      (cancel != nullptr && cancel->IsCancelled())) {
+    return impl_->Cancelled(request, *cancel);
+  }
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::unique_ptr<ContainerStream>> stream =
+      ContainerStream::Open(connection_, request.path, std::move(handlers),
+                            impl_->options.request_timeout);
+  impl_->Record(request, stream.ok() ? "101" : "error", absl::Now() - start);
+  return stream;
+}
+
 }  // namespace codeexec::kube

@@ -18,6 +18,7 @@
 #include "prometheus/registry.h"
 #include "server/exec/cancellation.h"
 #include "server/kube/client/cluster_connection.h"
+#include "server/kube/client/container_stream.h"
 #include "server/kube/kube_options.h"
 
 namespace codeexec::kube {
@@ -111,6 +112,14 @@ class RestClient {
   absl::Status Stream(
       const KubeRequest& request,
       const std::function<bool(absl::string_view line)>& on_line,
+      const Cancellation* cancel = nullptr);
+
+  // Opens a ContainerStream (attach, exec) at request.path on this client's
+  // connection, after a rate-limit token; counted in the metrics like a
+  // request (code "101" when the upgrade succeeded, else "error"). Never
+  // retried: the caller decides what a refused stream means.
+  absl::StatusOr<std::unique_ptr<ContainerStream>> OpenStream(
+      const KubeRequest& request, ContainerStream::Handlers handlers,
       const Cancellation* cancel = nullptr);
 
   const ClusterConnection& connection() const { return connection_; }

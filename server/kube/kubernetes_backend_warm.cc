@@ -1,0 +1,104 @@
+// KubernetesBackend's warm pool: starting it, and one run in a warm pod.
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/exec/json_log.h"
+#include "server/kube/attach_run.h"
+#include "server/kube/kubernetes_backend.h"
+#include "server/launcher/launcher_bundle.h"
+
+namespace codeexec::kube {
+
+void KubernetesBackend::SetLive(const std::string& id, bool live) {
+  absl::MutexLock lock(&live_mu_);
+  if (live) {
+    live_executions_.insert(id);
+  } else {
+    live_executions_.erase(id);
+  }
+}
+
+absl::Status KubernetesBackend::StartWarmPool(ExecutionSpec shape) {
+  if (options_.warm_pool.size <= 0) return absl::OkStatus();
+  warm_pods_ = std::make_unique<WarmPods>(
+      *client_, *watcher_, options_, context_, std::move(shape),
+      options_.warm_pool.max_age,
+      [this](const std::string& id, bool live) { SetLive(id, live); });
+  if (absl::Status created = warm_pods_->CreateLauncherConfigMap();
+      !created.ok()) {
+    return absl::Status(
+        created.code(),
+        absl::StrCat("kubernetes.warmPool: cannot create the launcher "
+                     "ConfigMap: ",
+                     created.message()));
+  }
+  WarmPool::Hooks hooks;
+  hooks.start = [this] { return warm_pods_->Start(); };
+  hooks.retire = [this](std::unique_ptr<WarmSandbox> sandbox) {
+    warm_pods_->Retire(std::move(sandbox));
+  };
+  hooks.on_counts = [this](WarmPoolCounts counts) {
+    warm_metrics_.SetCounts(counts);
+  };
+  hooks.on_start_failure = [this](const absl::Status& status) {
+    warm_metrics_.RecordStartFailure();
+    LogWarning(kKubernetesBackendName, status.message());
+  };
+  warm_pool_ = std::make_unique<WarmPool>(options_.warm_pool, std::move(hooks));
+  return absl::OkStatus();
+}
+
+std::optional<absl::StatusOr<ExecutionResult>> KubernetesBackend::RunWarm(
+    const ExecutionSpec& spec, OutputSink& sink, const Cancellation& cancel) {
+  if (warm_pool_ == nullptr) return std::nullopt;
+  if (!warm_pods_->Fits(spec)) {
+    warm_metrics_.RecordColdRun(ColdReason::kShape);
+    return std::nullopt;
+  }
+  // A request the format cannot carry, or a run already cancelled, is
+  // reported by the cold path as always, without using up a pod.
+  absl::StatusOr<std::string> request = BuildRequest(spec);
+  if (!request.ok() || cancel.IsCancelled()) return std::nullopt;
+  const absl::Time claim_start = absl::Now();
+  std::unique_ptr<WarmSandbox> claimed = warm_pool_->Claim();
+  if (claimed == nullptr) {
+    warm_metrics_.RecordColdRun(ColdReason::kEmpty);
+    return std::nullopt;
+  }
+  auto& pod = static_cast<KubeWarmSandbox&>(*claimed);
+  AttachRun run(*client_, spec, sink, cancel);
+  AttachRunOutcome outcome =
+      run.Run(options_.namespace_name, pod.pod_name(), *request, claim_start,
+              [&pod](absl::Time deadline) {
+                return pod.WaitTerminated(deadline);
+              });
+  const absl::Time cleanup_start = absl::Now();
+  warm_pods_->Release(pod);
+  const absl::Duration cleanup = absl::Now() - cleanup_start;
+  if (!outcome.delivered) {
+    // Nothing reached a program: the run goes cold instead.
+    LogWarning(kKubernetesBackendName,
+               absl::StrCat("warm pod ", pod.id(), " could not be attached (",
+                            outcome.open_error.message(), "); running cold"));
+    warm_metrics_.RecordColdRun(ColdReason::kDead);
+    return std::nullopt;
+  }
+  warm_metrics_.RecordClaim();
+  if (outcome.delivered_at.has_value()) {
+    warm_metrics_.RecordClaimLatency(*outcome.delivered_at - claim_start);
+  }
+  if (outcome.first_output_at.has_value()) {
+    warm_metrics_.RecordFirstOutput(*outcome.first_output_at - claim_start);
+  }
+  ExecutionResult result = std::move(outcome.result);
+  result.timings.create =
+      outcome.delivered_at.value_or(claim_start) - claim_start;
+  result.timings.run -= result.timings.create;
+  result.timings.cleanup = cleanup;
+  return absl::StatusOr<ExecutionResult>(std::move(result));
+}
+
+}  // namespace codeexec::kube
