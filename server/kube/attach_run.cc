@@ -30,39 +30,20 @@ constexpr absl::Duration kRoomWaitSlice = absl::Milliseconds(100);
 // The launcher's own words kept for the verdict.
 constexpr size_t kMaxDiagnosticBytes = 16 * 1024;
 
-// What the stream's handlers (cpprestsdk threads) hand to the run.
-struct Inbox {
-  absl::Mutex mu;
-  std::deque<std::pair<int, std::string>> chunks ABSL_GUARDED_BY(mu);
-  int64_t queued_bytes ABSL_GUARDED_BY(mu) = 0;
-  std::optional<absl::Status> closed ABSL_GUARDED_BY(mu);
-  bool woken ABSL_GUARDED_BY(mu) = false;
-
-  bool Ready() const ABSL_SHARED_LOCKS_REQUIRED(mu) {
-    return !chunks.empty() || closed.has_value() || woken;
-  }
-};
-
 }  // namespace
 
-AttachRun::AttachRun(RestClient& client, const ExecutionSpec& spec,
-                     OutputSink& sink, const Cancellation& cancel)
-    : client_(client), spec_(spec), sink_(sink), cancel_(cancel) {}
-
-AttachRunOutcome AttachRun::Run(
-    const std::string& namespace_name, const std::string& pod,
-    const std::string& request, absl::Time clock_start,
-    const std::function<std::optional<nlohmann::json>(absl::Time)>&
-        wait_terminated) {
-  AttachRunOutcome outcome;
-  auto inbox = std::make_shared<Inbox>();
+absl::StatusOr<AttachedStream> AttachToPod(RestClient& client,
+                                           const std::string& namespace_name,
+                                           const std::string& pod) {
+  AttachedStream attached;
+  attached.inbox = std::make_shared<StreamInbox>();
   ContainerStream::Handlers handlers;
-  handlers.on_data = [inbox](int channel, std::string data) {
+  handlers.on_data = [inbox = attached.inbox](int channel, std::string data) {
     absl::MutexLock lock(&inbox->mu);
     inbox->queued_bytes += static_cast<int64_t>(data.size());
     inbox->chunks.emplace_back(channel, std::move(data));
   };
-  handlers.on_closed = [inbox](absl::Status ended) {
+  handlers.on_closed = [inbox = attached.inbox](absl::Status ended) {
     absl::MutexLock lock(&inbox->mu);
     inbox->closed = std::move(ended);
   };
@@ -75,12 +56,24 @@ AttachRunOutcome AttachRun::Run(
       .resource = "pods/attach",
       .kube_verb = "create"};
   absl::StatusOr<std::unique_ptr<ContainerStream>> stream =
-      client_.OpenStream(attach, std::move(handlers), &cancel_);
-  if (!stream.ok()) {
-    outcome.open_error = stream.status();
-    return outcome;
-  }
-  outcome.delivered = true;
+      client.OpenStream(attach, std::move(handlers));
+  if (!stream.ok()) return stream.status();
+  attached.stream = *std::move(stream);
+  return attached;
+}
+
+AttachRun::AttachRun(const ExecutionSpec& spec, OutputSink& sink,
+                     const Cancellation& cancel)
+    : spec_(spec), sink_(sink), cancel_(cancel) {}
+
+AttachRunOutcome AttachRun::Run(
+    AttachedStream& attached, const std::string& request,
+    absl::Time clock_start,
+    const std::function<std::optional<nlohmann::json>(absl::Time)>&
+        wait_terminated) {
+  AttachRunOutcome outcome;
+  const std::shared_ptr<StreamInbox>& inbox = attached.inbox;
+  ContainerStream& stream = *attached.stream;
   const Cancellation::CallbackId wake = cancel_.AddCallback([inbox] {
     absl::MutexLock lock(&inbox->mu);
     inbox->woken = true;
@@ -100,7 +93,7 @@ AttachRunOutcome AttachRun::Run(
       if (!output.output_limit_reached()) output.Consume(event);
     }
   };
-  if (absl::Status sent = (*stream)->Send(kStdinChannel, request); !sent.ok()) {
+  if (absl::Status sent = stream.Send(kStdinChannel, request); !sent.ok()) {
     facts.sandbox_error =
         absl::StrCat("the warm pod did not take its request: ", sent.message());
   } else {
@@ -111,8 +104,8 @@ AttachRunOutcome AttachRun::Run(
     int64_t queued = 0;
     {
       absl::MutexLock lock(&inbox->mu);
-      inbox->mu.AwaitWithDeadline(absl::Condition(inbox.get(), &Inbox::Ready),
-                                  deadline);
+      inbox->mu.AwaitWithDeadline(
+          absl::Condition(inbox.get(), &StreamInbox::Ready), deadline);
       queued = inbox->queued_bytes;
       if (!inbox->chunks.empty()) {
         // A stdout chunk waits (below) until the client has room.
@@ -169,9 +162,8 @@ AttachRunOutcome AttachRun::Run(
     }
     if (facts.stop_reason != StopReason::kNone) break;
   }
-  if (facts.stop_reason != StopReason::kNone || !facts.sandbox_error.empty()) {
-    (*stream)->Close();
-  } else {
+  stream.Close();
+  if (facts.stop_reason == StopReason::kNone && facts.sandbox_error.empty()) {
     consume(parser.Finish());
   }
   const absl::Time end = absl::Now();

@@ -69,23 +69,13 @@ std::optional<absl::StatusOr<ExecutionResult>> KubernetesBackend::RunWarm(
     return std::nullopt;
   }
   auto& pod = static_cast<KubeWarmSandbox&>(*claimed);
-  AttachRun run(*client_, spec, sink, cancel);
-  AttachRunOutcome outcome =
-      run.Run(options_.namespace_name, pod.pod_name(), *request, claim_start,
-              [&pod](absl::Time deadline) {
-                return pod.WaitTerminated(deadline);
-              });
+  AttachRun run(spec, sink, cancel);
+  AttachRunOutcome outcome = run.Run(
+      pod.attached, *request, claim_start,
+      [&pod](absl::Time deadline) { return pod.WaitTerminated(deadline); });
   const absl::Time cleanup_start = absl::Now();
   warm_pods_->Release(pod);
   const absl::Duration cleanup = absl::Now() - cleanup_start;
-  if (!outcome.delivered) {
-    // Nothing reached a program: the run goes cold instead.
-    LogWarning(kKubernetesBackendName,
-               absl::StrCat("warm pod ", pod.id(), " could not be attached (",
-                            outcome.open_error.message(), "); running cold"));
-    warm_metrics_.RecordColdRun(ColdReason::kDead);
-    return std::nullopt;
-  }
   warm_metrics_.RecordClaim();
   if (outcome.delivered_at.has_value()) {
     warm_metrics_.RecordClaimLatency(*outcome.delivered_at - claim_start);

@@ -126,9 +126,9 @@ std::set<std::string> RulesOfRole(const YAML::Node& role) {
   return rules;
 }
 
-std::set<std::string> Required() {
+std::set<std::string> Required(bool warm_pool = false) {
   std::set<std::string> required;
-  for (const Permission& p : RequiredPermissions()) {
+  for (const Permission& p : RequiredPermissions(warm_pool)) {
     required.insert(p.ToString());
   }
   return required;
@@ -149,6 +149,45 @@ TEST(RequiredPermissionsTest, K8sManifestsRoleIsExactlyTheRequiredPermissions) {
   const std::vector<YAML::Node> roles = Roles(ReadSourceFile("k8s/rbac.yaml"));
   ASSERT_EQ(roles.size(), 1u);
   EXPECT_EQ(RulesOfRole(roles[0]), Required());
+}
+
+// The chart's Role rendered with `extra_args` (e.g. --set ...).
+std::string RenderChartRbac(const std::string& extra_args) {
+  std::string helm =
+      absl::StrCat(std::getenv("HOME") ? std::getenv("HOME") : "",
+                   "/.cache/code-executor/bin/helm");
+  if (const char* env = std::getenv("HELM"); env != nullptr) helm = env;
+  if (access(helm.c_str(), X_OK) != 0) return "";
+  const std::string command =
+      absl::StrCat(helm, " template code-executor ", CODEEXEC_SOURCE_DIR,
+                   "/charts/code-executor --namespace agent-sandbox "
+                   "--show-only templates/rbac.yaml ",
+                   extra_args);
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return "";
+  std::string rendered;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+    rendered.append(buffer, n);
+  }
+  return pclose(pipe) == 0 ? rendered : "";
+}
+
+TEST(RequiredPermissionsTest, WithAWarmPoolTheChartAddsExactlyTheAttachRules) {
+  const std::string rendered =
+      RenderChartRbac("--set config.kubernetes.warmPool.size=2");
+  if (rendered.empty()) {
+    if (std::getenv("CI") != nullptr) FAIL() << "helm template failed";
+    GTEST_SKIP() << "no helm (scripts/install-helm)";
+  }
+  const std::vector<YAML::Node> roles = Roles(rendered);
+  ASSERT_EQ(roles.size(), 1u) << rendered;
+  EXPECT_EQ(RulesOfRole(roles[0]), Required(/*warm_pool=*/true));
+  std::set<std::string> added = Required(true);
+  for (const std::string& rule : Required(false)) added.erase(rule);
+  EXPECT_EQ(added,
+            (std::set<std::string>{"get pods/attach", "create pods/attach"}));
 }
 
 TEST(RequiredPermissionsTest,
@@ -203,6 +242,26 @@ TEST(RequiredPermissionsTest, DeployChecksExpectExactlyTheRequiredPermissions) {
     }
   }
   EXPECT_EQ(expected, Required());
+  // WARM_POOL_RULES = {("", "pods/attach"): {"get", "create"}}: what a warm
+  // pool adds.
+  const size_t warm = script.find("WARM_POOL_RULES = {");
+  ASSERT_NE(warm, std::string::npos);
+  std::set<std::string> warm_expected;
+  for (absl::string_view line : absl::StrSplit(
+           script.substr(warm, script.find("\n}", warm) - warm), '\n')) {
+    std::vector<std::string> quoted;
+    for (absl::string_view part : absl::StrSplit(line, '"')) {
+      quoted.emplace_back(part);
+    }
+    if (quoted.size() < 7) continue;
+    for (size_t i = 5; i < quoted.size(); i += 2) {
+      warm_expected.insert(absl::StrCat(
+          quoted[i], " ", quoted[3], quoted[1].empty() ? "" : ".", quoted[1]));
+    }
+  }
+  std::set<std::string> added = Required(true);
+  for (const std::string& rule : Required(false)) added.erase(rule);
+  EXPECT_EQ(warm_expected, added);
 }
 
 TEST(RequiredPermissionsTest, TheReadmeListsExactlyTheRequiredPermissions) {

@@ -1,8 +1,9 @@
 // Warm sandboxes of the kubernetes backend: Jobs of the pool's shape whose
 // launcher waits on stdin (objects/warm_objects.h), started ahead of demand
 // and followed through the replica's one shared pod watch (no watch or poll
-// of their own). A claimed pod serves one run (attach_run.h) and is then
-// deleted; WarmPods supplies the pool's start and retire hooks.
+// of their own). Each is attached to as soon as it runs, so a claim only
+// writes the request; a claimed pod serves one run (attach_run.h) and is
+// then deleted. WarmPods supplies the pool's start and retire hooks.
 #ifndef CODEEXEC_SERVER_KUBE_WARM_PODS_H_
 #define CODEEXEC_SERVER_KUBE_WARM_PODS_H_
 
@@ -19,6 +20,7 @@
 #include "nlohmann/json.hpp"
 #include "server/exec/execution_spec.h"
 #include "server/exec/warm_pool.h"
+#include "server/kube/attach_run.h"
 #include "server/kube/client/rest_client.h"
 #include "server/kube/kube_options.h"
 #include "server/kube/objects/objects.h"
@@ -30,7 +32,8 @@ class KubeWarmSandbox : public WarmSandbox {
  public:
   explicit KubeWarmSandbox(std::string id) : id_(std::move(id)) {}
 
-  // The newest state says the container runs and nothing deletes the pod.
+  // The newest state says the container runs and nothing deletes the pod,
+  // and its attached stream is open.
   bool Alive() override;
 
   // The Job's name and execution-id label ("cw-" + 12 hex digits).
@@ -48,6 +51,8 @@ class KubeWarmSandbox : public WarmSandbox {
   std::optional<nlohmann::json> WaitTerminated(absl::Time deadline);
 
   int subscription = -1;
+  // Opened when the pod became ready (Start).
+  AttachedStream attached;
 
  private:
   const std::string id_;
@@ -76,8 +81,8 @@ class WarmPods {
   // Deletes it (at shutdown, after the pool's pods).
   void DeleteLauncherConfigMap();
 
-  // Creates one warm Job and waits (up to options.schedule_timeout) until
-  // its container runs.
+  // Creates one warm Job, waits (up to options.schedule_timeout) until its
+  // container runs, and attaches to its launcher.
   absl::StatusOr<std::unique_ptr<WarmSandbox>> Start();
   // Deletes the sandbox's Job (its pod goes with it) and forgets it.
   void Release(KubeWarmSandbox& sandbox);

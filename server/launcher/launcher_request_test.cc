@@ -204,6 +204,30 @@ TEST_F(LauncherRequestTest, WaitingModeReadsExactlyOneRequest) {
   EXPECT_EQ(run.exit_code, 0);
 }
 
+TEST_F(LauncherRequestTest, WaitingModeSkipsPrimersBeforeTheRequest) {
+  Program("print('primed')");
+  const LaunchResult run =
+      RunWaiting(std::string(3, CE_REQ_PRIMER) + Request(), true);
+  EXPECT_EQ(run.stdout_data, "primed\n") << run.stderr_data;
+  EXPECT_EQ(run.exit_code, 0);
+}
+
+TEST_F(LauncherRequestTest, PrimersOnlyThenEndIsABadRequest) {
+  const LaunchResult run = RunWaiting(std::string(2, CE_REQ_PRIMER), false);
+  EXPECT_EQ(run.returncode, CE_EXIT_BAD_REQUEST);
+  EXPECT_EQ(run.exit_frames, 0);
+  EXPECT_THAT(run.foreign, HasSubstr("truncated header"));
+}
+
+TEST_F(LauncherRequestTest, PrimerInsideARequestFileIsMalformed) {
+  // Only a stream may carry primers; a request file is exactly one request.
+  Program("pass");
+  const LaunchResult run =
+      RunRequest(std::string(1, CE_REQ_PRIMER) + Request());
+  EXPECT_EQ(run.returncode, CE_EXIT_BAD_REQUEST);
+  EXPECT_THAT(run.foreign, HasSubstr("bad magic"));
+}
+
 TEST_F(LauncherRequestTest, UsageErrors) {
   for (const std::vector<std::string>& args :
        std::vector<std::vector<std::string>>{

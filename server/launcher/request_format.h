@@ -29,7 +29,12 @@
  * A workspace file is u32 mode (permission bits only), u32 path length,
  * path (relative, no empty, "." or ".." component), content (the rest).
  * Anything else (unknown tag, a repeated single tag, a length past the
- * end, a count or size over the maxima below) is a malformed request. */
+ * end, a count or size over the maxima below) is a malformed request.
+ *
+ * From a stream (`launcher --wait`), any number of CE_REQ_PRIMER bytes may
+ * come before the header and are skipped: a host writes one as soon as it
+ * has the stream, so the first byte's way into the sandbox (set up lazily
+ * by some runtimes' attach) is paid before a request waits on it. */
 #ifndef CODEEXEC_SERVER_LAUNCHER_REQUEST_FORMAT_H_
 #define CODEEXEC_SERVER_LAUNCHER_REQUEST_FORMAT_H_
 
@@ -38,6 +43,7 @@
 #define CE_REQ_VERSION 1u
 #define CE_REQ_HEADER_BYTES 12u
 #define CE_REQ_RECORD_HEADER_BYTES 8u
+#define CE_REQ_PRIMER '\n'
 
 enum ce_req_tag {
   CE_TAG_ARG = 1,

@@ -2,6 +2,7 @@
 and sandbox): hardening of every container, the Role's rules, network
 policies, probes and grace periods. Failures are collected in `failures`.
 """
+import yaml
 import re
 
 RELEASE = "code-executor"
@@ -13,6 +14,11 @@ EXPECTED_RULES = {
     ("batch", "jobs"): {"create", "get", "list", "delete"},
     ("", "pods"): {"list", "watch"},
     ("", "pods/log"): {"get"},
+}
+# Added when config.kubernetes.warmPool.size > 0: a warm pod's request goes
+# over a WebSocket attach.
+WARM_POOL_RULES = {
+    ("", "pods/attach"): {"get", "create"},
 }
 SANDBOX_LABEL = ("app.kubernetes.io/managed-by", "code-executor")
 CLIENT_LABEL = ("code-executor.dev/client", "true")
@@ -74,6 +80,15 @@ def check_container_hardening(where, pod_spec, c):
     check(seccomp == "RuntimeDefault", f"{name}: seccompProfile must be RuntimeDefault, got {seccomp!r}")
 
 
+def warm_pool_size(docs):
+    """config.kubernetes.warmPool.size of the rendered server config (0 if unset)."""
+    for d in docs:
+        if d.get("kind") == "ConfigMap" and "server.yaml" in (d.get("data") or {}):
+            cfg = yaml.safe_load(d["data"]["server.yaml"]) or {}
+            return ((cfg.get("kubernetes") or {}).get("warmPool") or {}).get("size", 0)
+    return 0
+
+
 def check_manifests(docs, where, hpa=False, monitor=False):
     import yaml
     if not check(docs, f"{where}: nothing rendered"):
@@ -100,8 +115,11 @@ def check_manifests(docs, where, hpa=False, monitor=False):
                     check(len(r["verbs"]) == len(set(r["verbs"])), f"{where}: duplicate verbs {r['verbs']}")
             check(not r.get("resourceNames") and not r.get("nonResourceURLs"),
                   f"{where}: unexpected Role rule fields {r}")
-        check(rules == EXPECTED_RULES,
-              f"{where}: Role rules must be exactly docs/architecture.md's {EXPECTED_RULES}, got {rules}")
+        expected = dict(EXPECTED_RULES)
+        if warm_pool_size(docs) > 0:
+            expected.update(WARM_POOL_RULES)
+        check(rules == expected,
+              f"{where}: Role rules must be exactly docs/architecture.md's {expected}, got {rules}")
     if sa and rb and role:
         check(rb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
                                 "name": role["metadata"]["name"]}, f"{where}: RoleBinding roleRef")

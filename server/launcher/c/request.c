@@ -71,7 +71,18 @@ static int64_t body_length(const unsigned char* header, char* error,
 static unsigned char* read_request(int fd, int want_eof, char* error,
                                    size_t error_size) {
   unsigned char header[CE_REQ_HEADER_BYTES];
-  if (read_exactly(fd, header, sizeof(header)) != 0) {
+  size_t have = 0;
+  if (!want_eof) { /* a stream: primer bytes before the header are skipped */
+    do {
+      if (read_exactly(fd, header, 1) != 0) {
+        fail(error, error_size, "request: truncated header (%s)",
+             errno ? strerror(errno) : "end of input");
+        return NULL;
+      }
+    } while (header[0] == CE_REQ_PRIMER);
+    have = 1;
+  }
+  if (read_exactly(fd, header + have, sizeof(header) - have) != 0) {
     fail(error, error_size, "request: truncated header (%s)",
          errno ? strerror(errno) : "end of input");
     return NULL;
