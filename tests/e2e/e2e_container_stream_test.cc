@@ -2,11 +2,14 @@
 // gVisor's shim): a warm sandbox Job (BuildWarmJob, launcher waiting on
 // stdin) gets one request over pods/attach and streams the launcher's
 // frames back byte for byte (the status channel only says the session
-// ended); the executor's token without pods/attach rights is refused.
+// ended); each attach verb the warm pool asks for is needed.
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
@@ -15,6 +18,7 @@
 #include "server/kube/client/cluster_connection.h"
 #include "server/kube/client/container_stream.h"
 #include "server/kube/objects/warm_objects.h"
+#include "server/kube/permission_check.h"
 #include "server/launcher/frame_parser.h"
 #include "server/launcher/launcher_bundle.h"
 #include "server/launcher/launcher_output.h"
@@ -184,20 +188,62 @@ TEST_F(E2eContainerStreamTest, OneRequestOverAttachStreamsExactFrames) {
   EXPECT_EQ(exit->exit_code, 0) << exit->message;
 }
 
-TEST_F(E2eContainerStreamTest, ExecutorWithoutAttachRightIsRefused) {
-  // The executor's Role (deploy/rbac) grants no pods/attach unless the warm
-  // pool is on; its token is refused at the upgrade.
+TEST_F(E2eContainerStreamTest, EachAttachVerbTheWarmPoolAsksForIsNeeded) {
+  // What RequiredPermissions adds for a warm pool, granted to the executor's
+  // ServiceAccount with one verb left out at a time: the API server refuses
+  // the upgrade each time, and accepts it with all of them.
   const std::string pod = StartWarmPod();
   ASSERT_FALSE(pod.empty());
+  std::set<std::string> base;
+  for (const kube::Permission& p : kube::RequiredPermissions(false)) {
+    base.insert(p.ToString());
+  }
+  std::vector<kube::Permission> added;
+  for (const kube::Permission& p : kube::RequiredPermissions(true)) {
+    if (!base.contains(p.ToString())) added.push_back(p);
+  }
+  ASSERT_FALSE(added.empty());
   absl::StatusOr<kube::ClusterConnection> connection =
       kube::LoadKubeconfig(cluster_->executor_kubeconfig(), "");
   ASSERT_TRUE(connection.ok()) << connection.status();
-  Received received;
-  absl::StatusOr<std::unique_ptr<ContainerStream>> stream =
-      ContainerStream::Open(*connection, AttachPath(pod), received.Handlers(),
-                            absl::Seconds(30));
-  EXPECT_FALSE(stream.ok());
-  EXPECT_TRUE(absl::IsUnavailable(stream.status())) << stream.status();
+  auto grant = [&](const std::vector<std::string>& verbs,
+                   const std::string& resource) {
+    cluster_->Kubectl({"delete", "role,rolebinding", "stream-test", "-n",
+                       cluster_->ns(), "--ignore-not-found"});
+    if (verbs.empty()) return;
+    CommandResult role = cluster_->Kubectl(
+        {"create", "role", "stream-test", "-n", cluster_->ns(),
+         absl::StrCat("--verb=", absl::StrJoin(verbs, ",")),
+         absl::StrCat("--resource=", resource)});
+    ASSERT_EQ(role.exit_code, 0) << role.err;
+    CommandResult binding = cluster_->Kubectl(
+        {"create", "rolebinding", "stream-test", "-n", cluster_->ns(),
+         "--role=stream-test",
+         absl::StrCat("--serviceaccount=", cluster_->ns(), ":code-executor")});
+    ASSERT_EQ(binding.exit_code, 0) << binding.err;
+    absl::SleepFor(absl::Seconds(1));  // the authorizer's cache
+  };
+  auto opens = [&] {
+    Received received;
+    return ContainerStream::Open(*connection, AttachPath(pod),
+                                 received.Handlers(), absl::Seconds(30))
+        .ok();
+  };
+  const std::string resource =
+      absl::StrCat(added[0].resource, "/", added[0].subresource);
+  for (size_t left_out = 0; left_out < added.size(); ++left_out) {
+    std::vector<std::string> verbs;
+    for (size_t i = 0; i < added.size(); ++i) {
+      if (i != left_out) verbs.push_back(added[i].verb);
+    }
+    grant(verbs, resource);
+    EXPECT_FALSE(opens()) << "opened without " << added[left_out].ToString();
+  }
+  std::vector<std::string> all;
+  for (const kube::Permission& p : added) all.push_back(p.verb);
+  grant(all, resource);
+  EXPECT_TRUE(opens()) << "refused with " << absl::StrJoin(all, ",");
+  grant({}, resource);
 }
 
 }  // namespace
