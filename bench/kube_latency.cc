@@ -18,6 +18,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "bench/bench_stats.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e/cluster_access.h"
 #include "tests/server_process.h"
@@ -35,18 +36,8 @@ double Seconds(const google::protobuf::Duration& d) {
   return d.seconds() + d.nanos() / 1e9;
 }
 
-struct Stats {
-  double median = 0, p95 = 0;
-};
-Stats Summarize(std::vector<double> values) {
-  if (values.empty()) return {};
-  std::sort(values.begin(), values.end());
-  const auto at = [&](double q) {
-    return values[std::min(values.size() - 1,
-                           static_cast<size_t>(q * (values.size() - 1) + 0.5))];
-  };
-  return {at(0.5), at(0.95)};
-}
+using codeexec::bench::Stats;
+using codeexec::bench::Summarize;
 
 }  // namespace
 

@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "bench/bench_stats.h"
 #include "nlohmann/json.hpp"
 #include "server/kube/permission_check.h"
 #include "tests/e2e/cluster_access.h"
@@ -44,18 +45,8 @@ using codeexec::testing::ServerProcess;
 
 constexpr char kRole[] = "code-executor-bench-warm";
 
-struct Stats {
-  double median = 0, p95 = 0;
-};
-Stats Summarize(std::vector<double> values) {
-  if (values.empty()) return {};
-  std::sort(values.begin(), values.end());
-  const auto at = [&](double q) {
-    return values[std::min(values.size() - 1,
-                           static_cast<size_t>(q * (values.size() - 1) + 0.5))];
-  };
-  return {at(0.5), at(0.95)};
-}
+using codeexec::bench::Stats;
+using codeexec::bench::Summarize;
 
 double Metric(const ServerProcess& server, const std::string& sample) {
   auto page = codeexec::testing::ScrapeMetrics(server.metrics_port());

@@ -11,8 +11,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/config/kubernetes_config.h"
-#include "server/config/warm_pool_config.h"
 #include "server/config/server_config.h"
+#include "server/config/warm_pool_config.h"
 #include "server/config/yaml_fields.h"
 #include "server/exec/backend_names.h"
 #include "server/exec/quantity.h"
@@ -22,7 +22,6 @@ namespace {
 
 constexpr absl::string_view kLocalBackend = kGvisorLocalBackendName;
 constexpr absl::string_view kKubernetesBackend = kKubernetesBackendName;
-
 
 // "<path>: <value> is above <limit_path> (<limit>)" when value > limit.
 absl::Status CheckNotAbove(absl::string_view path, int64_t value,

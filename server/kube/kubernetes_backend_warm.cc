@@ -40,13 +40,7 @@ absl::Status KubernetesBackend::StartWarmPool(ExecutionSpec shape) {
   hooks.retire = [this](std::unique_ptr<WarmSandbox> sandbox) {
     warm_pods_->Retire(std::move(sandbox));
   };
-  hooks.on_counts = [this](WarmPoolCounts counts) {
-    warm_metrics_.SetCounts(counts);
-  };
-  hooks.on_start_failure = [this](const absl::Status& status) {
-    warm_metrics_.RecordStartFailure();
-    LogWarning(kKubernetesBackendName, status.message());
-  };
+  warm_metrics_.Observe(hooks);
   warm_pool_ = std::make_unique<WarmPool>(options_.warm_pool, std::move(hooks));
   return absl::OkStatus();
 }

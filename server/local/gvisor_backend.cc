@@ -152,13 +152,7 @@ void GvisorBackend::StartWarmPool(SandboxShape shape) {
   hooks.retire = [this](std::unique_ptr<WarmSandbox> sandbox) {
     warm_sandboxes_->Retire(std::move(sandbox));
   };
-  hooks.on_counts = [this](WarmPoolCounts counts) {
-    warm_metrics_.SetCounts(counts);
-  };
-  hooks.on_start_failure = [this](const absl::Status& status) {
-    warm_metrics_.RecordStartFailure();
-    LogWarning(kGvisorLocalBackendName, status.message());
-  };
+  warm_metrics_.Observe(hooks);
   warm_pool_ = std::make_unique<WarmPool>(options_.warm_pool, std::move(hooks));
 }
 

@@ -1,5 +1,7 @@
 #include "server/metrics/warm_pool_metrics.h"
 
+#include "server/exec/json_log.h"
+
 namespace codeexec {
 namespace {
 
@@ -58,6 +60,14 @@ WarmPoolMetrics::WarmPoolMetrics(prometheus::Registry* registry,
            .Help("From a warm claim to the first byte the sandbox wrote.")
            .Register(*registry)
            .Add(labels, LatencyBuckets());
+}
+
+void WarmPoolMetrics::Observe(WarmPool::Hooks& hooks) {
+  hooks.on_counts = [this](WarmPoolCounts counts) { SetCounts(counts); };
+  hooks.on_start_failure = [this](const absl::Status& status) {
+    RecordStartFailure();
+    LogWarning(backend_, status.message());
+  };
 }
 
 void WarmPoolMetrics::SetCounts(WarmPoolCounts counts) {

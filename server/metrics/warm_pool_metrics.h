@@ -22,6 +22,11 @@ class WarmPoolMetrics {
  public:
   WarmPoolMetrics(prometheus::Registry* registry, std::string_view backend);
 
+  // Sets `hooks`' on_counts and on_start_failure: the counts and failures
+  // go to these metrics, each failure also to the log as a warning of the
+  // backend. The metrics must outlive the pool.
+  void Observe(WarmPool::Hooks& hooks);
+
   // warm_pool_idle and warm_pool_starting.
   void SetCounts(WarmPoolCounts counts);
   // warm_pool_claims_total: runs that got a warm sandbox.
