@@ -9,8 +9,6 @@ namespace codeexec {
 
 const char* ColdReasonName(ColdReason reason) {
   switch (reason) {
-    case ColdReason::kDisabled:
-      return "disabled";
     case ColdReason::kShape:
       return "shape";
     case ColdReason::kEmpty:

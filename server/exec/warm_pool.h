@@ -58,10 +58,9 @@ class WarmSandbox {
 // Why a claim got no sandbox: the backend's cold-path reason (a metrics
 // label, so a fixed set).
 enum class ColdReason {
-  kDisabled,  // size 0
-  kShape,     // the run's language or limits are not the pool's
-  kEmpty,     // no idle sandbox
-  kDead,      // the claimed sandbox was gone when the request was delivered
+  kShape,  // the run's language or limits are not the pool's
+  kEmpty,  // no idle sandbox
+  kDead,   // the claimed sandbox was gone when the request was delivered
 };
 const char* ColdReasonName(ColdReason reason);
 

@@ -7,7 +7,6 @@
 #ifndef CODEEXEC_SERVER_KUBE_WARM_PODS_H_
 #define CODEEXEC_SERVER_KUBE_WARM_PODS_H_
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>

@@ -39,7 +39,7 @@ WarmPoolMetrics::WarmPoolMetrics(prometheus::Registry* registry,
                     .Name("codeexec_warm_pool_cold_runs_total")
                     .Help(
                         "Runs that started a sandbox of their own, by "
-                        "reason (disabled, shape, empty, dead).")
+                        "reason (shape, empty, dead).")
                     .Register(*registry);
   start_failures_ = &prometheus::BuildCounter()
                          .Name("codeexec_warm_pool_start_failures_total")
