@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -85,9 +87,11 @@ class E2eContainerStreamTest : public ::testing::Test {
     const ServerConfig defaults = DefaultServerConfig();
     options_ = defaults.kubernetes;
     options_.namespace_name = cluster_->ns();
-    // One Job per test: a pod of the last test may still be terminating.
-    static int tests = 0;
-    shape_.execution_id = absl::StrCat("cw-e2e0stream", ++tests);
+    // A Job of its own per test (ctest runs each test in a process of its
+    // own): the last test's pod may still be terminating.
+    absl::BitGen random;
+    shape_.execution_id = absl::StrFormat(
+        "cw-%012x", absl::Uniform<uint64_t>(random) & 0xffffffffffffULL);
     shape_.language =
         defaults.validation.languages.at(defaults.validation.default_language);
     shape_.resources = defaults.validation.limits.default_resources;
@@ -99,7 +103,7 @@ class E2eContainerStreamTest : public ::testing::Test {
     if (cluster_ == nullptr) return;
     cluster_->Kubectl({"delete", "job,configmap", "-n", cluster_->ns(), "-l",
                        "code-executor.dev/replica=e2e-container-stream",
-                       "--wait=true", "--timeout=60s"});
+                       "--cascade=foreground", "--wait=true", "--timeout=60s"});
   }
 
   // Creates the launcher ConfigMap and one warm Job; returns its pod's
