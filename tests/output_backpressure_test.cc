@@ -35,11 +35,12 @@ using ::codeexecutor::v1::Output;
 using ::testing::HasSubstr;
 
 constexpr int kClients = 24;
-// Each program writes kChunks chunks of kChunkBytes (64 MiB): an 8-byte
-// big-endian counter, then a slice of a block from a 64-bit LCG seeded per
-// client, so a lost, repeated or misplaced chunk changes the hash.
+// Each program writes kChunks chunks of kChunkBytes (16 MiB, 8 times the
+// default bound): an 8-byte big-endian counter, then a slice of a block from
+// a 64-bit LCG seeded per client, so a lost, repeated or misplaced chunk
+// changes the hash.
 constexpr int64_t kChunkBytes = 8192;
-constexpr int64_t kChunks = 8192;
+constexpr int64_t kChunks = 2048;
 constexpr int64_t kProgramBytes = kChunkBytes * kChunks;
 constexpr int kBlockWords = 9216;  // 72 KiB: every slice fits
 constexpr int64_t kMaxVmHwmBytes = int64_t{150} << 20;
@@ -206,7 +207,14 @@ TEST(OutputBackpressureTest, StalledClientsBoundServerMemoryAndLoseNothing) {
   }
   auto server = StartServer(args);
   ASSERT_NE(server, nullptr);
-  auto stub = server->NewStub();
+  // A client that does not read stops accepting after a small, fixed window
+  // (no BDP probing growing it), so every run reaches the server's bound
+  // after a few MiB, however fast or loaded the machine is.
+  grpc::ChannelArguments channel_args;
+  channel_args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  channel_args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 256 << 10);
+  auto stub = codeexecutor::v1::CodeExecutor::NewStub(grpc::CreateCustomChannel(
+      server->target(), grpc::InsecureChannelCredentials(), channel_args));
   const int64_t rss_at_start = VmHwmBytes(server->pid());
 
   std::vector<std::unique_ptr<LazyCall>> calls;
