@@ -107,10 +107,11 @@ bool ApiHandlers::ParseRoute(const HttpRequest& request,
       parts[base] == "namespaces") {
     kind = FindResource(parts[base + 2]);
   }
-  const bool log =
-      kind == &kPods && parts.size() == base + 5 && parts[base + 4] == "log";
+  const std::string subresource =
+      kind == &kPods && parts.size() == base + 5 ? parts[base + 4] : "";
   if (kind == nullptr || group != kind->group ||
-      (parts.size() == base + 5 && !log)) {
+      (parts.size() == base + 5 && subresource != "log" &&
+       subresource != "attach")) {
     const size_t record = stats_.Record({"get", request.path, "", "", 404});
     Call call{request, responder, {}, record};
     Reply(call, 404,
@@ -122,14 +123,15 @@ bool ApiHandlers::ParseRoute(const HttpRequest& request,
   route->kind = kind;
   route->ns = parts[base + 1];
   route->name = parts.size() >= base + 4 ? parts[base + 3] : "";
-  route->resource = log ? "pods/log" : kind->plural;
+  route->resource =
+      subresource.empty() ? kind->plural : absl::StrCat("pods/", subresource);
   const std::string& method = request.method;
   const bool named = !route->name.empty();
   const std::string watch = request.Query("watch");
   if (method == "GET") {
     route->verb = named ? "get" : QueryBool(watch) ? "watch" : "list";
   } else if (method == "POST") {
-    route->verb = named ? "post" : "create";
+    route->verb = named && subresource.empty() ? "post" : "create";
   } else if (method == "DELETE") {
     route->verb = named ? "delete" : "deletecollection";
   } else if (method == "PUT") {
@@ -246,13 +248,14 @@ void ApiHandlers::Dispatch(const HttpRequest& request,
                             absl::StrCat("Request entity too large: limit is ",
                                          kMaxRequestBytes)));
   }
+  if (route.resource == "pods/attach") return Attach(call);
   if (route.verb == "create") return Create(call);
   if (route.verb == "get") {
     return route.resource == "pods/log" ? StreamLog(call) : Get(call);
   }
   if (route.verb == "list") return List(call);
   if (route.verb == "watch") return Watch(call);
-  if (route.verb == "delete" && route.resource != "pods/log") {
+  if (route.verb == "delete" && route.resource == route.kind->plural) {
     return Delete(call);
   }
   if (route.verb == "deletecollection") return DeleteCollection(call);

@@ -62,7 +62,7 @@ class ApiHandlers {
     std::string ns;
     std::string name;
     std::string verb;
-    std::string resource;  // "pods/log" for the log
+    std::string resource;  // "pods/log", "pods/attach" for those
   };
   // Answers a request as `record`ed in the stats.
   struct Call {
@@ -105,6 +105,8 @@ class ApiHandlers {
   // api_streams.cc:
   void Watch(Call& call);
   void StreamLog(Call& call);
+  // api_attach.cc:
+  void Attach(Call& call);
   bool WriteWatchEvent(Call& call, const std::string& type,
                        const nlohmann::json& object);
 

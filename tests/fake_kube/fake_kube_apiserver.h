@@ -55,6 +55,13 @@
 //                     every other dependent) without their ownerReference;
 //                     deleting a pod marks it (deletionTimestamp), kills its
 //                     container, then removes it
+//   GET .../pods/{name}/attach?container=&stdin=&stdout=&stderr= with a
+//                     WebSocket upgrade (v5.channel.k8s.io or
+//                     v4.channel.k8s.io; api_attach.cc): stdin to the
+//                     container (spec stdin/stdinOnce), its stdout/stderr on
+//                     channels 1/2 from the moment of attaching, a Success
+//                     Status on channel 3 when it ends; authorised as get
+//                     and create on pods/attach, as since Kubernetes 1.31
 //   /version, /healthz, /readyz, /livez
 //   GET  /debug/fake/requests[?namespace=NS]   (the fake's own, not the
 //                     apiserver's; never counted, faulted or authenticated)
@@ -100,11 +107,14 @@
 // --network=none); kInstant finishes every pod at once (or after
 // instant_run_time) with a canned log (instant_log at start, then
 // instant_final_log at the end), and a running instant pod that is deleted
-// ends at once with exit code 143, as after the kubelet's SIGTERM.
+// ends at once with exit code 143, as after the kubelet's SIGTERM; an
+// instant pod with stdin waits for one whole launcher request on it, as the
+// warm launcher does.
 // Faults (FaultInjector, see fault_injector.h): status N (+headers) for the
 // next K matching requests, 429 + Retry-After, resets before or after
 // handling, delays, dropping every open watch mid-stream, 410 on the next
-// watch starts, history compaction, slow logs, pods stuck Pending, RBAC
+// watch starts, history compaction, slow logs, pods stuck Pending, attach
+// streams cut mid-run (faults().DropNextAttachStreams), RBAC
 // denials (403 with the real message), a required bearer token (401).
 // Introspection: requests per (verb, resource), watch connections opened,
 // current objects by namespace and label selector, last created objects,
@@ -133,7 +143,8 @@
 // readOnlyRootFilesystem false (the root is always read-only), subPath,
 // networking/Services/DNS, scheduling/nodes/taints/RuntimeClass (every pod
 // lands on one fake node; runtimeClassName and tolerations are recorded),
-// Events, log options other than follow/container, ephemeral-storage
+// Events, log options other than follow/container, SPDY attach, exec,
+// port-forward, attach protocols before v4 and tty, ephemeral-storage
 // limits, API priority and fairness (no 429 unless injected).
 #ifndef CODEEXEC_TESTS_FAKE_KUBE_FAKE_KUBE_APISERVER_H_
 #define CODEEXEC_TESTS_FAKE_KUBE_FAKE_KUBE_APISERVER_H_

@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "server/local/fs_util.h"
 #include "tests/fake_kube/fake_kube_apiserver.h"
+#include "tests/fake_kube/fake_kube_attach_client.h"
 #include "tests/fake_kube/fake_kube_test_client.h"
 
 namespace codeexec::fake_kube {
@@ -326,6 +327,43 @@ TEST_F(FakeKubeRunscTest, ExitCodeAndWaitingReasons) {
                    .dump()
                    .find("CreateContainerConfigError") != std::string::npos;
   }));
+}
+
+TEST_F(FakeKubeRunscTest, AttachCarriesStdinAndKeepsStdoutAndStderrApart) {
+  // 3 MiB in: more than a pipe holds, so the kubelet must wait for the
+  // container to read. Bytes that are not UTF-8 on purpose.
+  std::string input;
+  for (int i = 0; i < 3 << 20; ++i)
+    input += static_cast<char>((i * 131) & 0xFF);
+  json body =
+      JobBody(JobSpec{.name = "attached",
+                      .command = {"python3", "-c",
+                                  "import hashlib, sys\n"
+                                  "data = sys.stdin.buffer.read()\n"
+                                  "sys.stderr.write('read %d\\n' % len(data))\n"
+                                  "sys.stderr.flush()\n"
+                                  "sys.stdout.buffer.write(data[::-1])\n"}});
+  json& container = body["spec"]["template"]["spec"]["containers"][0];
+  container["stdin"] = true;
+  container["stdinOnce"] = true;
+  ASSERT_EQ(client_->Post(kJobs, body).code, 201);
+  const json pod = WaitForPodPhase("attached", "Running");
+  const std::string name = pod["metadata"]["name"];
+  auto session = testing::AttachSession::Open(server_->url(), "ns1", name);
+  ASSERT_TRUE(session.ok()) << session.status();
+  ASSERT_TRUE((*session)->Send(input).ok());
+  // A second session sees what comes next; ending the first ends stdin
+  // (stdinOnce): the program sees EOF.
+  auto closer = testing::AttachSession::Open(server_->url(), "ns1", name);
+  ASSERT_TRUE(closer.ok()) << closer.status();
+  session->reset();
+  ASSERT_TRUE((*closer)->WaitClosed(absl::Seconds(60)));
+  EXPECT_TRUE((*closer)->closed_status().ok()) << (*closer)->closed_status();
+  const std::string out = (*closer)->Channel(1);
+  EXPECT_EQ(out.size(), input.size());
+  EXPECT_TRUE(out == std::string(input.rbegin(), input.rend()));
+  EXPECT_EQ((*closer)->Channel(2), absl::StrCat("read ", input.size(), "\n"));
+  WaitForPodPhase("attached", "Succeeded");
 }
 
 }  // namespace

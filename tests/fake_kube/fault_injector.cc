@@ -57,6 +57,20 @@ bool FaultInjector::TakeWatchExpiry() {
   return true;
 }
 
+void FaultInjector::DropNextAttachStreams(int count,
+                                          int64_t after_output_bytes) {
+  absl::MutexLock lock(&mu_);
+  attach_drops_ = count;
+  attach_drop_after_bytes_ = after_output_bytes;
+}
+
+std::optional<int64_t> FaultInjector::TakeAttachDrop() {
+  absl::MutexLock lock(&mu_);
+  if (attach_drops_ <= 0) return std::nullopt;
+  --attach_drops_;
+  return attach_drop_after_bytes_;
+}
+
 void FaultInjector::SetLogChunkDelay(absl::Duration delay) {
   absl::MutexLock lock(&mu_);
   log_chunk_delay_ = delay;
@@ -88,6 +102,7 @@ void FaultInjector::Clear() {
   rules_.clear();
   forbidden_.clear();
   watch_expiries_ = 0;
+  attach_drops_ = 0;
   log_chunk_delay_ = absl::ZeroDuration();
   pending_faults_.clear();
 }

@@ -1,10 +1,11 @@
 // What the fake apiserver should get wrong, and when: canned error answers,
 // resets, delays, RBAC denials, expired watches, slow logs, pods that never
-// leave Pending. Thread-safe; shared by the HTTP front, the watch and log
-// streams and the kubelet.
+// leave Pending, attach streams dropped mid-run. Thread-safe; shared by the
+// HTTP front, the watch and log streams and the kubelet.
 #ifndef CODEEXEC_TESTS_FAKE_KUBE_FAULT_INJECTOR_H_
 #define CODEEXEC_TESTS_FAKE_KUBE_FAULT_INJECTOR_H_
 
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -81,6 +82,13 @@ class FaultInjector {
   void ExpireNextWatches(int count);
   bool TakeWatchExpiry();
 
+  // The next `count` attach sessions are dropped (the connection cut, no
+  // close frame, no status) once `after_output_bytes` of the container's
+  // output went through them: a stream lost mid-run.
+  void DropNextAttachStreams(int count, int64_t after_output_bytes);
+  // The output bytes after which this new attach session is dropped.
+  std::optional<int64_t> TakeAttachDrop();
+
   // Pause between chunks of every log stream (zero: none); logs are then
   // sent a line at a time.
   void SetLogChunkDelay(absl::Duration delay);
@@ -106,6 +114,8 @@ class FaultInjector {
   std::vector<Rule> rules_ ABSL_GUARDED_BY(mu_);
   std::set<std::pair<std::string, std::string>> forbidden_ ABSL_GUARDED_BY(mu_);
   int watch_expiries_ ABSL_GUARDED_BY(mu_) = 0;
+  int attach_drops_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t attach_drop_after_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Duration log_chunk_delay_ ABSL_GUARDED_BY(mu_);
   std::vector<PendingFault> pending_faults_ ABSL_GUARDED_BY(mu_);
 };

@@ -25,6 +25,8 @@ constexpr size_t kMaxBodyBytes = size_t{64} << 20;
 
 const char* ReasonPhrase(int status) {
   switch (status) {
+    case 101:
+      return "Switching Protocols";
     case 100:
       return "Continue";
     case 200:
@@ -247,6 +249,17 @@ void HttpResponder::EndStream() {
   if (state_ != State::kStreaming) return;
   WriteRaw("0\r\n\r\n");
   state_ = State::kDone;
+}
+
+int HttpResponder::SwitchProtocols(const HeaderList& extra_headers) {
+  if (state_ != State::kIdle) return -1;
+  state_ = State::kSwitched;
+  std::string head = absl::StrFormat("HTTP/1.1 101 %s\r\n", ReasonPhrase(101));
+  for (const auto& [name, value] : extra_headers) {
+    absl::StrAppend(&head, name, ": ", value, "\r\n");
+  }
+  absl::StrAppend(&head, "\r\n");
+  return WriteRaw(head) ? fd_ : -1;
 }
 
 void HttpResponder::Abort(bool reset) {

@@ -58,13 +58,20 @@ class HttpResponder {
   void Abort(bool reset);
   // Whether the client has closed its side (checked without blocking).
   bool ClientGone();
+  // Answers 101 Switching Protocols (with `extra_headers`, e.g. Upgrade
+  // and Sec-WebSocket-Accept) and hands the socket to the handler for the
+  // rest of its call; the connection is closed when the handler returns.
+  // -1 if a response was already started or the client is gone. (Clients
+  // wait for the 101 before they speak the new protocol, so no bytes of it
+  // are buffered here.)
+  int SwitchProtocols(const HeaderList& extra_headers);
   // From now on nothing is written; when the handler returns the connection
   // is reset (the request was handled, the client never sees the answer).
   void DiscardResponse() { discard_ = true; }
 
  private:
   friend class HttpServer;
-  enum class State { kIdle, kStreaming, kDone, kAborted };
+  enum class State { kIdle, kStreaming, kDone, kAborted, kSwitched };
   HttpResponder(int fd, bool keep_alive) : fd_(fd), keep_alive_(keep_alive) {}
   bool WriteRaw(absl::string_view data);
   std::string StatusLine(int status, absl::string_view content_type,

@@ -71,6 +71,11 @@ std::shared_ptr<PodLog> Kubelet::Log(const std::string& uid) const {
   return pod == nullptr ? nullptr : pod->log;
 }
 
+std::shared_ptr<PodStdin> Kubelet::Stdin(const std::string& uid) const {
+  std::shared_ptr<PodState> pod = FindPod(uid);
+  return pod == nullptr ? nullptr : pod->input;
+}
+
 int Kubelet::running_containers() const {
   absl::MutexLock lock(&mu_);
   return running_containers_;
@@ -92,6 +97,11 @@ void Kubelet::StartPod(const json& pod) {
                 MetadataString(pod, "name"), MetadataString(pod, "uid")};
   state->pod = pod;
   state->kill_fd = UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  const json& containers = JsonAt(pod, {"spec", "containers"});
+  if (containers.is_array() && !containers.empty() &&
+      containers[0].contains("stdin") && containers[0]["stdin"] == true) {
+    state->input = std::make_shared<PodStdin>();
+  }
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return;
@@ -125,6 +135,7 @@ void Kubelet::Finish(const std::shared_ptr<PodState>& pod,
     kill_message = pod->kill_message;
   }
   pod->log->Finish();
+  if (pod->input != nullptr) pod->input->Close();
   std::optional<json> updated;
   if (termination.has_value()) {
     termination->pod_reason = kill_reason;

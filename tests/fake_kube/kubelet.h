@@ -35,7 +35,10 @@ enum class KubeletMode {
   // limits. Needs root, runsc and cgroups.
   kRunsc,
   // No process: Pending -> Running -> Succeeded (or instant_exit_code) at
-  // once, the log being instant_log. For control-plane benchmarks.
+  // once, the log being instant_log. For control-plane benchmarks. A
+  // container with stdin behaves as `launcher --wait` does from outside: it
+  // runs once a whole launcher request came on its stdin (an attach), and
+  // stdin's end before that is a bad request (exit 125).
   kInstant,
 };
 
@@ -99,6 +102,9 @@ class Kubelet {
                const std::string& pod_message);
   // The pod's log; nullptr for an unknown pod.
   std::shared_ptr<PodLog> Log(const std::string& uid) const;
+  // The stdin of the pod's container; nullptr for an unknown pod or one
+  // whose container has no stdin (spec.containers[0].stdin false).
+  std::shared_ptr<PodStdin> Stdin(const std::string& uid) const;
   int running_containers() const;
   // Kills every container, waits for the workers, removes the state dir.
   void Stop();
@@ -115,6 +121,12 @@ class Kubelet {
   // The fault-injected Pending state, if a fault applies.
   bool ApplyPendingFault(const std::shared_ptr<PodState>& pod);
   void RunInstant(std::shared_ptr<PodState> pod);
+  // kInstant: the instant log, then the end after instant_run_time.
+  void RunInstantProgram(const std::shared_ptr<PodState>& pod,
+                         absl::Time started);
+  // kInstant with stdin: runs the program once a whole request came.
+  void WaitForInstantRequest(const std::shared_ptr<PodState>& pod,
+                             absl::Time started);
   void RunWithRunsc(std::shared_ptr<PodState> pod);
   // Records the termination, tells the listener, removes a deleted pod.
   void Finish(const std::shared_ptr<PodState>& pod,

@@ -23,6 +23,8 @@ struct Kubelet::PodState {
   ObjectRef ref;
   nlohmann::json pod;  // as created
   std::shared_ptr<PodLog> log = std::make_shared<PodLog>();
+  // The container's stdin, if its spec asks for one (null otherwise).
+  std::shared_ptr<PodStdin> input;
   UniqueFd kill_fd;  // eventfd; readable once the container must die
   // Guarded by Kubelet::mu_:
   bool active = false;    // a worker or timer task still owns the pod

@@ -1,11 +1,16 @@
 // How the fake kubelet runs a pod's container: a scripted instant run, or
 // the real thing under runsc (RunscContainer), with the faults a test asked
 // for applied first.
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "server/launcher/request_format.h"
 #include "tests/fake_kube/fault_injector.h"
 #include "tests/fake_kube/kube_json.h"
 #include "tests/fake_kube/kubelet.h"
@@ -16,6 +21,18 @@
 
 namespace codeexec::fake_kube {
 namespace {
+
+// Whether `data` holds a whole launcher request (request_format.h): primer
+// bytes, the header, then as many body bytes as it says.
+bool LauncherRequestComplete(absl::string_view data) {
+  while (!data.empty() && data.front() == CE_REQ_PRIMER) data.remove_prefix(1);
+  if (data.size() < CE_REQ_HEADER_BYTES) return false;
+  uint32_t body = 0;
+  for (int i = 3; i >= 0; --i) {
+    body = (body << 8) | static_cast<unsigned char>(data[8 + i]);
+  }
+  return data.size() - CE_REQ_HEADER_BYTES >= body;
+}
 
 using json = nlohmann::json;
 
@@ -58,12 +75,59 @@ void Kubelet::RunInstant(std::shared_ptr<PodState> pod) {
   UpdatePod(*pod, [&](json& object) {
     MarkContainerWaiting(object, "ContainerCreating", "", now);
   });
-  pod->log->Append(options_.instant_log);
+  if (pod->input == nullptr) pod->log->Append(options_.instant_log);
   std::optional<json> running =
       UpdatePod(*pod, [&](json& object) { MarkContainerRunning(object, now); });
   if (running.has_value() && listener_ != nullptr) {
     listener_->OnPodRunning(*running);
   }
+  if (pod->input != nullptr) return WaitForInstantRequest(pod, now);
+  RunInstantProgram(pod, now);
+}
+
+void Kubelet::WaitForInstantRequest(const std::shared_ptr<PodState>& pod,
+                                    absl::Time started) {
+  struct Received {
+    absl::Mutex mu;
+    std::string data ABSL_GUARDED_BY(mu);
+    bool decided ABSL_GUARDED_BY(mu) = false;
+  };
+  auto received = std::make_shared<Received>();
+  // Called by each attach write and at stdin's end; never with mu_ held.
+  pod->input->set_on_change([this, pod, received, started] {
+    enum { kWait, kRun, kBadRequest } next = kWait;
+    {
+      absl::MutexLock lock(&received->mu);
+      if (received->decided) return;
+      const bool closed = pod->input->TakeInto(&received->data);
+      if (LauncherRequestComplete(received->data)) {
+        next = kRun;
+      } else if (closed) {
+        next = kBadRequest;
+      }
+      received->decided = next != kWait;
+    }
+    if (next == kRun) {
+      pod->log->Append(options_.instant_log);
+      RunInstantProgram(pod, started);
+    } else if (next == kBadRequest) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (pod->finished) return;  // closed because the pod ended
+      }
+      pod->log->Append("launcher: truncated header\n", PodStream::kStderr);
+      Termination end;
+      end.exit_code = CE_EXIT_BAD_REQUEST;
+      end.reason = "Error";
+      end.started = started;
+      end.finished = absl::Now();
+      Finish(pod, end);
+    }
+  });
+}
+
+void Kubelet::RunInstantProgram(const std::shared_ptr<PodState>& pod,
+                                absl::Time now) {
   auto complete = [this, pod, now] {
     {
       absl::MutexLock lock(&mu_);
@@ -115,7 +179,7 @@ void Kubelet::RunWithRunsc(std::shared_ptr<PodState> pod) {
       return Finish(pod, std::nullopt);
     }
   }
-  if (absl::Status started = container.Start(); !started.ok()) {
+  if (absl::Status started = container.Start(pod->input); !started.ok()) {
     container.CleanUp();
     Termination end;
     end.exit_code = 128;

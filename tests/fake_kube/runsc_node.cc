@@ -265,14 +265,48 @@ absl::Status RunscContainer::PrepareOrThrow(const json& pod,
   return WriteNewFile(bundle_dir_ + "/config.json", config->dump(2), 0600);
 }
 
-absl::Status RunscContainer::Start() {
-  absl::StatusOr<ChildProcess> child =
-      ChildProcess::Spawn(node_.cli().RunArgv(bundle_dir_, id_),
-                          ChildProcess::Stdio::kCombinedOutput);
+absl::Status RunscContainer::Start(std::shared_ptr<PodStdin> input) {
+  absl::StatusOr<ChildProcess> child = ChildProcess::Spawn(
+      node_.cli().RunArgv(bundle_dir_, id_),
+      input != nullptr ? ChildProcess::Stdio::kPipes
+                       : ChildProcess::Stdio::kSeparateOutput);
   if (!child.ok()) return child.status();
   child_.emplace(*std::move(child));
+  input_ = std::move(input);
   started_ = absl::Now();
   return absl::OkStatus();
+}
+
+void RunscContainer::PumpInput() {
+  UniqueFd& pipe = child_->stdin_fd();
+  if (input_ == nullptr || !pipe.valid()) return;
+  const bool closed = input_->TakeInto(&unwritten_input_);
+  while (!unwritten_input_.empty()) {
+    ssize_t wrote =
+        write(pipe.get(), unwritten_input_.data(), unwritten_input_.size());
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote < 0 && errno == EAGAIN) return;  // POLLOUT brings us back
+    if (wrote <= 0) {                          // the container closed it
+      unwritten_input_.clear();
+      pipe.reset();
+      return;
+    }
+    unwritten_input_.erase(0, static_cast<size_t>(wrote));
+  }
+  if (closed) pipe.reset();
+}
+
+void RunscContainer::ReadOutput(UniqueFd& pipe, PodStream stream, PodLog& log) {
+  char buffer[65536];
+  ssize_t got = read(pipe.get(), buffer, sizeof(buffer));
+  if (got > 0) {
+    log.Append(absl::string_view(buffer, got), stream);
+    if (first_output_.size() < 4096) {
+      first_output_.append(buffer, std::min<size_t>(got, 4096));
+    }
+  } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+    pipe.reset();
+  }
 }
 
 void RunscContainer::RequestKill(bool* killed, absl::Time* give_up) {
@@ -291,9 +325,19 @@ RunscContainer::Ending RunscContainer::Wait(PodLog& log, int kill_fd,
   absl::Time give_up = absl::InfiniteFuture();
   absl::Time drain_until = absl::InfiniteFuture();
   UniqueFd& output = child_->stdout_fd();
-  while (output.valid() || !child_->reaped()) {
+  UniqueFd& errors = child_->stderr_fd();
+  UniqueFd& input_pipe = child_->stdin_fd();
+  PumpInput();
+  while (output.valid() || errors.valid() || !child_->reaped()) {
     std::vector<pollfd> fds;
     if (output.valid()) fds.push_back({output.get(), POLLIN, 0});
+    if (errors.valid()) fds.push_back({errors.get(), POLLIN, 0});
+    if (input_ != nullptr && input_pipe.valid()) {
+      fds.push_back({input_->wake_fd(), POLLIN, 0});
+      if (!unwritten_input_.empty()) {
+        fds.push_back({input_pipe.get(), POLLOUT, 0});
+      }
+    }
     if (!child_->reaped() && child_->exit_fd() >= 0) {
       fds.push_back({child_->exit_fd(), POLLIN, 0});
     }
@@ -307,16 +351,12 @@ RunscContainer::Ending RunscContainer::Wait(PodLog& log, int kill_fd,
     for (const pollfd& fd : fds) {
       if (fd.revents == 0) continue;
       if (fd.fd == output.get()) {
-        char buffer[65536];
-        ssize_t got = read(output.get(), buffer, sizeof(buffer));
-        if (got > 0) {
-          log.Append(absl::string_view(buffer, got));
-          if (first_output_.size() < 4096) {
-            first_output_.append(buffer, std::min<size_t>(got, 4096));
-          }
-        } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-          output.reset();
-        }
+        ReadOutput(output, PodStream::kStdout, log);
+      } else if (fd.fd == errors.get()) {
+        ReadOutput(errors, PodStream::kStderr, log);
+      } else if (input_ != nullptr &&
+                 (fd.fd == input_->wake_fd() || fd.fd == input_pipe.get())) {
+        PumpInput();
       } else if (fd.fd == kill_fd && !kill_requested) {
         kill_requested = true;
         ending = Ending::kKilled;

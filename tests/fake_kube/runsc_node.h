@@ -14,8 +14,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
-#include "server/local/runsc_cli.h"
 #include "server/base/child_process.h"
+#include "server/local/runsc_cli.h"
 #include "server/local/sandbox_cgroup.h"
 #include "tests/fake_kube/kubelet.h"
 #include "tests/fake_kube/pod_log.h"
@@ -61,12 +61,13 @@ class RunscContainer {
   // is missing (retry later, as the kubelet does); FailedPrecondition: the
   // pod cannot run as specified (CreateContainerConfigError).
   absl::Status Prepare(const nlohmann::json& pod, const ObjectStore& store);
-  absl::Status Start();
+  // `input`: the container's stdin (null: /dev/null).
+  absl::Status Start(std::shared_ptr<PodStdin> input);
 
   enum class Ending { kExited, kKilled, kDeadline };
-  // Copies the container's merged stdout/stderr into `log` until it exits.
-  // If `kill_fd` becomes readable or `deadline` passes first, kills the
-  // sandbox and says which.
+  // Copies the container's stdout and stderr into `log` and what comes on
+  // its PodStdin to its stdin, until it exits. If `kill_fd` becomes
+  // readable or `deadline` passes first, kills the sandbox and says which.
   Ending Wait(PodLog& log, int kill_fd, absl::Time deadline);
   // After Wait: how it ended (exit code, Completed/Error/OOMKilled/
   // StartError).
@@ -80,6 +81,11 @@ class RunscContainer {
   absl::Status PrepareOrThrow(const nlohmann::json& pod,
                               const ObjectStore& store);
   void RequestKill(bool* killed, absl::Time* give_up);
+  // Moves what came on input_ towards the container's stdin pipe, without
+  // blocking; closes the pipe once input_ is closed and all is written.
+  void PumpInput();
+  // Reads what is ready on one of the output pipes into `log`.
+  void ReadOutput(UniqueFd& pipe, PodStream stream, PodLog& log);
 
   const RunscNode& node_;
   const std::string id_;
@@ -88,6 +94,8 @@ class RunscContainer {
   int64_t memory_limit_bytes_ = 0;
   std::optional<SandboxCgroup> cgroup_;
   std::optional<ChildProcess> child_;
+  std::shared_ptr<PodStdin> input_;
+  std::string unwritten_input_;  // taken from input_, not yet in the pipe
   absl::Time started_;
   absl::Time finished_;
   std::string first_output_;  // up to 4 KiB, to recognise runsc's errors
