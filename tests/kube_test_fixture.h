@@ -31,8 +31,12 @@ constexpr char kOurs[] = "app.kubernetes.io/managed-by=code-executor";
 class KubeBackendTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    FakeKubeOptions options;
-    options.kubelet.mode = KubeletMode::kRunsc;
+    StartFake();
+    StartServer();
+  }
+  // The fake apiserver (runsc kubelet unless `options` say otherwise) and a
+  // kubeconfig for it.
+  void StartFake(FakeKubeOptions options = RunscKubelet()) {
     options.required_bearer_token = kToken;
     auto fake = FakeKubeApiServer::Start(options);
     ASSERT_TRUE(fake.ok()) << fake.status();
@@ -55,7 +59,11 @@ contexts:
                                                kNamespace, R"(}
 current-context: fake
 )");
-    StartServer();
+  }
+  static FakeKubeOptions RunscKubelet() {
+    FakeKubeOptions options;
+    options.kubelet.mode = KubeletMode::kRunsc;
+    return options;
   }
   void StartServer(std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {
