@@ -115,6 +115,25 @@ TEST_F(FakeKubeAttachTest, ARequestOnStdinRunsTheWaitingContainer) {
   EXPECT_EQ(log.back().code, 101);
 }
 
+TEST_F(FakeKubeAttachTest, TheRunTimeCountsFromTheRequest) {
+  KubeletOptions kubelet;
+  kubelet.instant_log = "@ce1 o YQo=\n";
+  kubelet.instant_final_log = "@ce1 x 0\n";
+  kubelet.instant_run_time = absl::Milliseconds(500);
+  StartServer(kubelet);
+  const std::string pod = StartWaitingPod("slow");
+  absl::SleepFor(absl::Milliseconds(600));  // idle longer than the run time
+  auto session = AttachSession::Open(server_->url(), "ns1", pod);
+  ASSERT_TRUE(session.ok()) << session.status();
+  const absl::Time sent = absl::Now();
+  ASSERT_TRUE((*session)->Send(LauncherRequest("x")).ok());
+  ASSERT_TRUE((*session)->WaitForBytes(1, 12, absl::Seconds(10)));
+  EXPECT_EQ(PodPhase(pod), "Running");  // the first part, not the end
+  ASSERT_TRUE((*session)->WaitClosed(absl::Seconds(10)));
+  EXPECT_GE(absl::Now() - sent, absl::Milliseconds(500));
+  EXPECT_EQ((*session)->Channel(1), "@ce1 o YQo=\n@ce1 x 0\n");
+}
+
 TEST_F(FakeKubeAttachTest, StdinEndingBeforeAWholeRequestIsABadRequest) {
   const std::string pod = StartWaitingPod("warm2");
   {

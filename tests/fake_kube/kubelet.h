@@ -121,9 +121,10 @@ class Kubelet {
   // The fault-injected Pending state, if a fault applies.
   bool ApplyPendingFault(const std::shared_ptr<PodState>& pod);
   void RunInstant(std::shared_ptr<PodState> pod);
-  // kInstant: the instant log, then the end after instant_run_time.
-  void RunInstantProgram(const std::shared_ptr<PodState>& pod,
-                         absl::Time started);
+  // kInstant: the instant log, then the end instant_run_time after
+  // `program_start` (the container started at `now`).
+  void RunInstantProgram(const std::shared_ptr<PodState>& pod, absl::Time now,
+                         absl::Time program_start);
   // kInstant with stdin: runs the program once a whole request came.
   void WaitForInstantRequest(const std::shared_ptr<PodState>& pod,
                              absl::Time started);

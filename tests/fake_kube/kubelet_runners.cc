@@ -82,7 +82,7 @@ void Kubelet::RunInstant(std::shared_ptr<PodState> pod) {
     listener_->OnPodRunning(*running);
   }
   if (pod->input != nullptr) return WaitForInstantRequest(pod, now);
-  RunInstantProgram(pod, now);
+  RunInstantProgram(pod, now, now);
 }
 
 void Kubelet::WaitForInstantRequest(const std::shared_ptr<PodState>& pod,
@@ -109,7 +109,7 @@ void Kubelet::WaitForInstantRequest(const std::shared_ptr<PodState>& pod,
     }
     if (next == kRun) {
       pod->log->Append(options_.instant_log);
-      RunInstantProgram(pod, started);
+      RunInstantProgram(pod, started, absl::Now());
     } else if (next == kBadRequest) {
       {
         absl::MutexLock lock(&mu_);
@@ -127,7 +127,7 @@ void Kubelet::WaitForInstantRequest(const std::shared_ptr<PodState>& pod,
 }
 
 void Kubelet::RunInstantProgram(const std::shared_ptr<PodState>& pod,
-                                absl::Time now) {
+                                absl::Time now, absl::Time program_start) {
   auto complete = [this, pod, now] {
     {
       absl::MutexLock lock(&mu_);
@@ -142,7 +142,7 @@ void Kubelet::RunInstantProgram(const std::shared_ptr<PodState>& pod,
     Finish(pod, end);
   };
   if (options_.instant_run_time > absl::ZeroDuration()) {
-    timers_.Schedule(now + options_.instant_run_time, complete);
+    timers_.Schedule(program_start + options_.instant_run_time, complete);
   } else {
     complete();
   }
