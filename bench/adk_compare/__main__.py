@@ -45,6 +45,9 @@ def parse_args(argv):
     parser.add_argument("--no-unthrottled", action="store_true",
                         help="skip the throughput runs of our server with "
                              "its client-side QPS limit lifted")
+    parser.add_argument("--warm-pool", type=int, default=4,
+                        help="our warm side's kubernetes.warmPool.size in the "
+                             "latency and ttfb workloads (0: no warm side)")
     parser.add_argument("--workloads", default="latency,throughput,ttfb,timeout")
     parser.add_argument("--command", default=None,
                         help="the command line to record in the report")
@@ -69,6 +72,7 @@ def run_api(runner, api_factory, options):
     """Every workload against one kind of API server; returns summaries."""
     workloads = options.workloads.split(",")
     results = {"api_commands": {}}
+    ours = ["ours"] + (["ours-warm"] if options.warm_pool > 0 else [])
 
     def start(mode):
         api = api_factory(mode)
@@ -80,7 +84,7 @@ def run_api(runner, api_factory, options):
         try:
             if "latency" in workloads:
                 records = runner.alternate(
-                    api, ["peer", "ours"], options.rounds, workload="latency",
+                    api, ["peer"] + ours, options.rounds, workload="latency",
                     executions=options.latency_runs)
                 results["latency"] = report.summarize_runs(records)
             if "throughput" in workloads:
@@ -100,7 +104,7 @@ def run_api(runner, api_factory, options):
     if "ttfb" in workloads:
         api = start("ttfb")
         try:
-            records = runner.alternate(api, ["peer", "ours"], options.rounds,
+            records = runner.alternate(api, ["peer"] + ours, options.rounds,
                                        workload="ttfb",
                                        executions=options.ttfb_runs)
             results["ttfb"] = report.summarize_runs(records)

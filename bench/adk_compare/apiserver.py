@@ -46,14 +46,16 @@ def kube_client(kubeconfig):
 
 
 def classify(kind, obj):
-    """'ours', 'peer' or None for an object in the namespace."""
+    """'ours', 'pool' (our warm pool's idle pods, their Jobs and the
+    launcher ConfigMap: there by design while our server runs), 'peer' or
+    None for an object in the namespace."""
     meta = obj.metadata
     labels = meta.labels or {}
-    if labels.get("app.kubernetes.io/managed-by") == "code-executor":
-        return "ours"
     name = meta.name or ""
     if kind == "pods":
         name = labels.get("job-name", "")
+    if labels.get("app.kubernetes.io/managed-by") == "code-executor":
+        return "pool" if name.startswith(("cw-", "ce-launcher-")) else "ours"
     if name.startswith(("adk-exec-", "code-src-adk-exec-")):
         return "peer"
     return None
@@ -77,11 +79,12 @@ class ApiServer:
         return self._core, self._batch
 
     def objects(self):
-        """{'ours'|'peer': {'jobs','pods','configmaps','pods_running'}}."""
+        """{'ours'|'pool'|'peer': {'jobs','pods','configmaps',
+        'pods_running'}}."""
         core, batch = self.apis()
         counts = {
             side: collections.Counter(jobs=0, pods=0, configmaps=0, pods_running=0)
-            for side in ("ours", "peer")
+            for side in ("ours", "pool", "peer")
         }
         listed = {
             "jobs": batch.list_namespaced_job(self.namespace).items,

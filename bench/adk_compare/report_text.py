@@ -34,7 +34,7 @@ minimal stand-in instead of a full `InvocationContext`. *Ours* is
 client (`AsyncCodeExecutorClient`, one channel) from another process: per
 execution a ConfigMap and a Job, the pod's log followed while it runs (one
 pod watch per server, not per execution), both objects deleted when the run
-ends.
+ends.{_warm_text(settings)}
 
 **How.** Each workload runs for both sides in alternation (peer, ours,
 peer, ours: {settings['rounds']} rounds), each time with a fresh worker
@@ -44,6 +44,19 @@ the numbers are the workload's alone. 5 s after a workload the namespace is
 inspected, then whatever the peer left is deleted, so each workload starts
 from an empty namespace. Peak memory is each process's `VmHWM`.
 """
+
+
+def _warm_text(settings):
+    size = settings.get("warm pool") or 0
+    if not size:
+        return ""
+    return f""" *Ours, warm pool* is the same server with
+`kubernetes.warmPool.size={size}` (in the sequential and first-byte
+workloads): pods of the default shape are started ahead, each waiting for
+one request; a run claims one, sends the code over `pods/attach` and
+streams the output back on that connection, then deletes the pod while the
+pool starts another. A workload starts once the pool is full again after
+the warm-up; runs that find it empty go down the cold path."""
 
 
 def fake_notes(res):

@@ -10,6 +10,12 @@ from .apiserver import PRINT_1_LOG, TTFB_FINAL_LOG, TTFB_FIRST_LOG
 from .sides import OurServer, Worker
 
 UNTHROTTLED = ("kubernetes.qps=100000", "kubernetes.burst=100000")
+
+
+def warm_pool_sets(size):
+    """Our server's settings for the side "ours-warm"."""
+    return (f"kubernetes.warmPool.size={size}",
+            f"kubernetes.warmPool.maxStarting={size}")
 TTFB_CODE_STDOUT = "a\nb\n"
 
 
@@ -40,6 +46,8 @@ class Runner:
             extra = list(self.options.ours_set)
             if side == "ours-unthrottled":
                 extra += UNTHROTTLED
+            if side == "ours-warm":
+                extra += warm_pool_sets(self.options.warm_pool)
             server = OurServer(self.options.server_binary, api,
                                workers=self.options.workers, extra_sets=extra)
         args = ["--side", "peer" if side == "peer" else "ours",
@@ -60,6 +68,9 @@ class Runner:
         worker = Worker(args, log)
         try:
             ready = worker.ready()
+            if side == "ours-warm":
+                # The warm-up claimed a pod: start with the pool full.
+                server.wait_pool_idle(self.options.warm_pool)
             start = api.begin_window()
             result = worker.go()
             end = time.time()
@@ -85,6 +96,8 @@ class Runner:
                                       "audit_events", "garbage_collected")}
         if server is not None:
             server.stop()
+            # A stopped server deletes its warm pool.
+            record["pool_left_after_stop"] = api.objects()["pool"]
         api.clean_up()
         return record
 

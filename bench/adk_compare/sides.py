@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 from .worker import proc_status_kb
 
@@ -44,7 +45,28 @@ class OurServer:
                 raise RuntimeError(f"server exited; see {self.dir}/server.log")
             time.sleep(0.05)
         with open(ports) as f:
-            self.target = f"127.0.0.1:{json.load(f)['grpc']}"
+            ports = json.load(f)
+        self.target = f"127.0.0.1:{ports['grpc']}"
+        self.metrics_url = f"http://127.0.0.1:{ports['metrics']}/metrics"
+
+    def metric(self, sample):
+        """The value of one sample line of /metrics (0 when absent)."""
+        with urllib.request.urlopen(self.metrics_url, timeout=10) as page:
+            for line in page.read().decode().splitlines():
+                name, _, value = line.rpartition(" ")
+                if name == sample:
+                    return float(value)
+        return 0.0
+
+    def wait_pool_idle(self, size, timeout=180):
+        """Until the kubernetes warm pool holds `size` ready pods."""
+        sample = 'codeexec_warm_pool_idle{backend="kubernetes"}'
+        deadline = time.time() + timeout
+        while self.metric(sample) < size:
+            if time.time() > deadline:
+                raise RuntimeError(f"the warm pool did not fill in {timeout}s; "
+                                   f"see {self.dir}/server.log")
+            time.sleep(0.1)
 
     def hwm_kb(self):
         return proc_status_kb("VmHWM", self.process.pid)
