@@ -25,6 +25,9 @@
  *                returned as an output file
  *   FILE         a workspace file: an input
  *   STDIN        the program's stdin; at most once (absent: empty)
+ *   PRESTART     u32 k, then a starter's argv, each entry NUL-terminated;
+ *                at most once, waiting mode only (below); PROGRAM may be
+ *                absent then
  *
  * A workspace file is u32 mode (permission bits only), u32 path length,
  * path (relative, no empty, "." or ".." component), content (the rest).
@@ -34,7 +37,19 @@
  * From a stream (`launcher --wait`), any number of CE_REQ_PRIMER bytes may
  * come before the header and are skipped: a host writes one as soon as it
  * has the stream, so the first byte's way into the sandbox (set up lazily
- * by some runtimes' attach) is paid before a request waits on it. */
+ * by some runtimes' attach) is paid before a request waits on it.
+ *
+ * A PRESTART request on a stream is not run: the launcher starts its
+ * starter at once, as it would start that request's program (env,
+ * workspace as cwd, user, stdout/stderr pipes, an empty stdin), with the
+ * read end of a pipe as fd 3, and reads the next request. If that one's
+ * command has the prestart's first k arguments, the same env entries (in
+ * order), workspace and user, and its argument k names a regular file of
+ * the workspace, the starter becomes its program: it gets the request's
+ * stdin and, on fd 3, arguments k.. of the command separated by NUL bytes,
+ * then end of file; it must close fd 3 and run them as the command would.
+ * Otherwise it is killed and the program started as usual. So an
+ * interpreter's start-up is paid before the request (python_prestart.h). */
 #ifndef CODEEXEC_SERVER_LAUNCHER_REQUEST_FORMAT_H_
 #define CODEEXEC_SERVER_LAUNCHER_REQUEST_FORMAT_H_
 
@@ -57,6 +72,7 @@ enum ce_req_tag {
   CE_TAG_PROGRAM = 9,
   CE_TAG_FILE = 10,
   CE_TAG_STDIN = 11,
+  CE_TAG_PRESTART = 12,
 };
 
 /* Maxima: a larger request is malformed (the writer refuses to make it). */

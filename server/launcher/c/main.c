@@ -80,26 +80,60 @@ static int finish(int code) {
   return code;
 }
 
+/* Reads and parses one request (from a file, or from stdin when waiting);
+ * 0, or -1 with a message in error. */
+static int read_one(const char* path, struct ce_request* request, char* error,
+                    size_t error_size) {
+  unsigned char* buffer = path ? read_request_file(path, error, error_size)
+                               : read_request_fd(0, error, error_size);
+  return buffer == NULL ? -1
+                        : parse_request(buffer, request, error, error_size);
+}
+
 int main(int argc, char** argv) {
   harden();
   char error[4096];
-  unsigned char* buffer = NULL;
-  if (argc == 2 && strcmp(argv[1], "--wait") == 0) {
-    buffer = read_request_fd(0, error, sizeof(error));
-  } else if (argc == 2 && argv[1][0] != '-') {
-    buffer = read_request_file(argv[1], error, sizeof(error));
-  } else {
-    strcpy(error, "usage: launcher <request-file> | launcher --wait");
+  const int waiting = argc == 2 && strcmp(argv[1], "--wait") == 0;
+  const char* path = !waiting && argc == 2 && argv[1][0] != '-' ? argv[1] : 0;
+  struct ce_request request, prestarted_request;
+  struct ce_prestarted starter = {.program = {.pid = 0}};
+  int failed = !waiting && path == NULL;
+  if (failed) strcpy(error, "usage: launcher <request-file> | launcher --wait");
+  if (!failed) failed = read_one(path, &request, error, sizeof(error)) != 0;
+  if (!failed && request.prestart_argv != NULL) {
+    /* Start the starter now; the request to run comes next. A starter that
+     * cannot start is no error: the request then runs cold. */
+    if (!waiting) {
+      strcpy(error, "request: a prestart comes only on a stream (--wait)");
+      failed = 1;
+    } else {
+      prestarted_request = request;
+      if (prestart(&prestarted_request, &starter, error, sizeof(error)) != 0) {
+        starter.program.pid = 0;
+      }
+      failed = read_one(NULL, &request, error, sizeof(error)) != 0 ||
+               (request.prestart_argv != NULL &&
+                strcpy(error, "request: a second prestart") != NULL);
+    }
   }
-  struct ce_request request;
-  if (buffer == NULL ||
-      parse_request(buffer, &request, error, sizeof(error)) != 0) {
+  if (failed) {
+    if (starter.program.pid > 0) discard_prestarted(&starter);
     report_refusal("%s", error);
     return CE_EXIT_BAD_REQUEST;
   }
   struct ce_program program;
-  if (write_inputs(&request, error, sizeof(error)) != 0 ||
-      start_program(&request, &program, error, sizeof(error)) != 0) {
+  int started = write_inputs(&request, error, sizeof(error)) == 0;
+  int by_starter = 0;
+  if (started && starter.program.pid > 0) {
+    by_starter =
+        prestart_fits(&prestarted_request, &request) &&
+        run_prestarted(&prestarted_request, &request, &starter, &program) == 0;
+  }
+  discard_prestarted(&starter); /* unused (or failed); none if it runs */
+  if (started && !by_starter) {
+    started = start_program(&request, &program, error, sizeof(error)) == 0;
+  }
+  if (!started) {
     report("%s", error);
     return finish(CE_EXIT_NOT_STARTED);
   }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -87,11 +88,14 @@ static int stdin_file(const struct ce_request* r) {
   return fd;
 }
 
-/* In the child: never returns. Reports a failure through fail_fd. */
+/* In the child: never returns. Reports a failure through fail_fd. Runs
+ * argv (the request's command, or a prestart's starter); go_fd (if >= 0)
+ * becomes fd 3. */
 __attribute__((noreturn)) static void exec_child(const struct ce_request* r,
-                                                 char** env, int stdin_fd,
-                                                 int out_fd, int err_fd,
-                                                 int fail_fd) {
+                                                 char* const* argv, char** env,
+                                                 int stdin_fd, int out_fd,
+                                                 int err_fd, int fail_fd,
+                                                 int go_fd) {
   const char* step = "setsid";
   int ok = setsid() >= 0;
   struct sigaction dfl = {.sa_handler = SIG_DFL};
@@ -103,6 +107,9 @@ __attribute__((noreturn)) static void exec_child(const struct ce_request* r,
     step = "dup2";
     ok = dup2(stdin_fd, 0) == 0 && dup2(out_fd, 1) == 1 && dup2(err_fd, 2) == 2;
   }
+  if (ok && go_fd >= 0) { /* dup2 onto itself would keep close-on-exec */
+    ok = go_fd == 3 ? fcntl(3, F_SETFD, 0) == 0 : dup2(go_fd, 3) == 3;
+  }
   if (ok) {
     step = "chdir";
     ok = chdir(r->workspace) == 0;
@@ -113,13 +120,13 @@ __attribute__((noreturn)) static void exec_child(const struct ce_request* r,
   }
   if (ok) {
     environ = env; /* execvp searches the program's PATH */
-    execvp(r->argv[0], r->argv);
+    execvp(argv[0], argv);
     step = NULL;
   }
   char message[1024];
-  const int n = step ? snprintf(message, sizeof(message), "%s: %s: %s",
-                                r->argv[0], step, strerror(errno))
-                     : snprintf(message, sizeof(message), "%s: %s", r->argv[0],
+  const int n = step ? snprintf(message, sizeof(message), "%s: %s: %s", argv[0],
+                                step, strerror(errno))
+                     : snprintf(message, sizeof(message), "%s: %s", argv[0],
                                 strerror(errno));
   if (n > 0) write_all(fail_fd, message, (size_t)n);
   _exit(127);
@@ -142,11 +149,13 @@ static int wait_program(struct ce_program* p, int options) {
                                 : WEXITSTATUS(p->status);
 }
 
-int start_program(const struct ce_request* r, struct ce_program* p, char* error,
-                  size_t error_size) {
+/* Starts argv as r's program would be; go_fd (>= 0) becomes its fd 3 and
+ * is closed here, stdin_fd too. */
+static int start_child(const struct ce_request* r, char* const* argv,
+                       int stdin_fd, int go_fd, struct ce_program* p,
+                       char* error, size_t error_size) {
   int out[2] = {-1, -1}, err[2] = {-1, -1}, fail[2] = {-1, -1};
   char** env = program_env(r);
-  const int stdin_fd = stdin_file(r);
   if (env == NULL || stdin_fd < 0 || pipe2(out, O_CLOEXEC) != 0 ||
       pipe2(err, O_CLOEXEC) != 0 || pipe2(fail, O_CLOEXEC) != 0) {
     snprintf(error, error_size, "preparing the program: %s", strerror(errno));
@@ -154,10 +163,12 @@ int start_program(const struct ce_request* r, struct ce_program* p, char* error,
   }
   memset(p, 0, sizeof(*p));
   p->pid = fork();
-  if (p->pid == 0) exec_child(r, env, stdin_fd, out[1], err[1], fail[1]);
+  if (p->pid == 0) {
+    exec_child(r, argv, env, stdin_fd, out[1], err[1], fail[1], go_fd);
+  }
   const int saved = errno;
-  const int ours[] = {out[1], err[1], fail[1], stdin_fd};
-  close_all(ours, 4);
+  const int ours[] = {out[1], err[1], fail[1], stdin_fd, go_fd};
+  close_all(ours, 5);
   free(env);
   p->stdout_fd = out[0];
   p->stderr_fd = err[0];
@@ -183,6 +194,98 @@ int start_program(const struct ce_request* r, struct ce_program* p, char* error,
   const int rest[] = {out[0], err[0]};
   close_all(rest, 2);
   return -1;
+}
+
+int start_program(const struct ce_request* r, struct ce_program* p, char* error,
+                  size_t error_size) {
+  return start_child(r, r->argv, stdin_file(r), -1, p, error, error_size);
+}
+
+int prestart(const struct ce_request* pre, struct ce_prestarted* z, char* error,
+             size_t error_size) {
+  memset(z, 0, sizeof(*z));
+  z->stdin_fd = z->go_fd = -1;
+  int go[2] = {-1, -1};
+  const struct ce_request empty = {0};
+  const int stdin_fd = stdin_file(&empty);
+  /* Its stdin is the memfd we keep a descriptor of: the request's stdin is
+   * written into it (sharing the file offset) before the go. */
+  const int kept = stdin_fd >= 0 ? fcntl(stdin_fd, F_DUPFD_CLOEXEC, 3) : -1;
+  if (kept < 0 || pipe2(go, O_CLOEXEC) != 0) {
+    snprintf(error, error_size, "preparing the prestart: %s", strerror(errno));
+    if (stdin_fd >= 0) close(stdin_fd);
+    if (kept >= 0) close(kept);
+    return -1;
+  }
+  if (start_child(pre, pre->prestart_argv, stdin_fd, go[0], &z->program, error,
+                  error_size) != 0) {
+    close(kept);
+    close(go[1]);
+    return -1;
+  }
+  z->stdin_fd = kept;
+  z->go_fd = go[1];
+  return 0;
+}
+
+int prestart_fits(const struct ce_request* pre, const struct ce_request* r) {
+  const size_t k = pre->prestart_shared_args;
+  if (r->argc <= k || r->envc != pre->envc ||
+      strcmp(r->workspace, pre->workspace) != 0 ||
+      r->has_run_as != pre->has_run_as ||
+      (r->has_run_as && (r->uid != pre->uid || r->gid != pre->gid))) {
+    return 0;
+  }
+  for (size_t i = 0; i < k; ++i) {
+    if (strcmp(r->argv[i], pre->argv[i]) != 0) return 0;
+  }
+  for (size_t i = 0; i < r->envc; ++i) {
+    if (strcmp(r->env[i], pre->env[i]) != 0) return 0;
+  }
+  /* Argument k is the file to run, not an option of the interpreter. */
+  const char* file = r->argv[k];
+  if (file[0] == '-') return 0;
+  const int dir = open(r->workspace, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  struct stat st;
+  const int regular = dir >= 0 &&
+                      fstatat(dir, file, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                      S_ISREG(st.st_mode);
+  if (dir >= 0) close(dir);
+  return regular;
+}
+
+void discard_prestarted(struct ce_prestarted* z) {
+  if (z->program.pid <= 0) return;
+  kill(-z->program.pid, SIGKILL);
+  wait_program(&z->program, 0);
+  const int fds[] = {z->program.stdout_fd, z->program.stderr_fd, z->stdin_fd,
+                     z->go_fd};
+  close_all(fds, 4);
+  memset(z, 0, sizeof(*z));
+}
+
+int run_prestarted(const struct ce_request* pre, const struct ce_request* r,
+                   struct ce_prestarted* z, struct ce_program* p) {
+  if (wait_program(&z->program, WNOHANG) >= 0) { /* it died waiting */
+    discard_prestarted(z);
+    return -1;
+  }
+  int ok = write_all(z->stdin_fd, r->stdin_data, r->stdin_size) == 0 &&
+           lseek(z->stdin_fd, 0, SEEK_SET) == 0;
+  for (size_t i = pre->prestart_shared_args; ok && i < r->argc; ++i) {
+    const int first = i == pre->prestart_shared_args;
+    ok = (first || write_all(z->go_fd, "", 1) == 0) &&
+         write_all(z->go_fd, r->argv[i], strlen(r->argv[i])) == 0;
+  }
+  if (!ok) {
+    discard_prestarted(z);
+    return -1;
+  }
+  close(z->stdin_fd);
+  close(z->go_fd); /* end of file: go */
+  *p = z->program;
+  memset(z, 0, sizeof(*z));
+  return 0;
 }
 
 /* SIGKILLs what is left of the program: its process group and, when we are

@@ -217,6 +217,30 @@ static int number(const unsigned char* value, size_t size, size_t want,
     return -1;                            \
   } while (0)
 
+/* PRESTART: u32 k, then NUL-terminated argv entries (at least one). */
+static int parse_prestart(const unsigned char* value, size_t size,
+                          struct ce_request* r, char* error,
+                          size_t error_size) {
+  if (size < 5 || value[size - 1] != '\0') {
+    FAIL("request: prestart must be k and NUL-terminated arguments");
+  }
+  r->prestart_shared_args = u32(value);
+  for (size_t at = 4; at < size;) {
+    const size_t n = strlen((const char*)value + at);
+    if (r->prestart_argc >= CE_REQ_MAX_ARGS)
+      FAIL("request: too many arguments");
+    char* arg = malloc(n + 1);
+    r->prestart_argv =
+        append(r->prestart_argv, &r->prestart_argc, sizeof(char*));
+    if (arg == NULL || r->prestart_argv == NULL) FAIL("request: out of memory");
+    memcpy(arg, value + at, n + 1);
+    r->prestart_argv[r->prestart_argc - 1] = arg;
+    r->prestart_argv[r->prestart_argc] = NULL;
+    at += n + 1;
+  }
+  return 0;
+}
+
 static int parse_record(uint32_t tag, const unsigned char* value, size_t size,
                         struct ce_request* r, char* error, size_t error_size) {
   uint64_t n = 0;
@@ -282,6 +306,8 @@ static int parse_record(uint32_t tag, const unsigned char* value, size_t size,
       r->stdin_data = value;
       r->stdin_size = size;
       return 0;
+    case CE_TAG_PRESTART:
+      return parse_prestart(value, size, r, error, error_size);
     default:
       FAIL("request: unknown tag %u", tag);
   }
@@ -315,6 +341,13 @@ int parse_request(const unsigned char* buffer, struct ce_request* r,
   }
   if (r->argc == 0) FAIL("request: command must be a non-empty list");
   if (r->workspace == NULL) FAIL("request: no workspace");
+  if (r->prestart_argv != NULL) {
+    if (r->prestart_shared_args == 0 || r->prestart_shared_args >= r->argc) {
+      FAIL("request: prestart shares %u of %zu arguments",
+           r->prestart_shared_args, r->argc);
+    }
+    return 0; /* a prestart needs no program */
+  }
   if (r->program.path == NULL) FAIL("request: no program");
   return 0;
 }

@@ -28,6 +28,10 @@ struct ce_request {
   size_t filec;
   const unsigned char* stdin_data;
   size_t stdin_size;
+  /* PRESTART: the starter's argv (NULL-terminated) and k. */
+  char** prestart_argv;
+  size_t prestart_argc;
+  uint32_t prestart_shared_args;
 };
 
 /* Reads one request: the whole of the file at path (cold mode), or exactly
