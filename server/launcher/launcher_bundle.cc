@@ -72,11 +72,10 @@ class RequestWriter {
   std::string body_;
 };
 
-}  // namespace
-
-absl::StatusOr<std::string> BuildRequest(const ExecutionSpec& spec,
-                                         std::optional<RunAs> run_as,
-                                         absl::string_view workspace) {
+// ARG, ENV, WORKSPACE and RUN_AS: how the program of `spec` starts.
+absl::Status WriteStart(RequestWriter& writer, const ExecutionSpec& spec,
+                        std::optional<RunAs> run_as,
+                        absl::string_view workspace) {
   const std::vector<std::string>& command = spec.language.command;
   if (command.empty() || command.size() > CE_REQ_MAX_ARGS) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -88,7 +87,6 @@ absl::StatusOr<std::string> BuildRequest(const ExecutionSpec& spec,
         absl::StrCat("at most ", CE_REQ_MAX_ENV, " env entries and ",
                      CE_REQ_MAX_FILES, " input files"));
   }
-  RequestWriter writer;
   absl::Status status;
   for (const std::string& arg : command) {
     if (status.ok())
@@ -113,6 +111,17 @@ absl::StatusOr<std::string> BuildRequest(const ExecutionSpec& spec,
     AppendU32(ids, run_as->gid);
     writer.Record(CE_TAG_RUN_AS, ids);
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> BuildRequest(const ExecutionSpec& spec,
+                                         std::optional<RunAs> run_as,
+                                         absl::string_view workspace) {
+  RequestWriter writer;
+  absl::Status status = WriteStart(writer, spec, run_as, workspace);
+  if (!status.ok()) return status;
   writer.Number(CE_TAG_MAX_OUTPUT_BYTES, spec.max_output_bytes);
   writer.Number(CE_TAG_MAX_OUTPUT_FILES, spec.max_output_files);
   writer.Number(CE_TAG_MAX_OUTPUT_FILE_BYTES, spec.max_output_file_bytes);
@@ -122,6 +131,26 @@ absl::StatusOr<std::string> BuildRequest(const ExecutionSpec& spec,
   }
   if (!status.ok()) return status;
   if (!spec.stdin_data.empty()) writer.Record(CE_TAG_STDIN, spec.stdin_data);
+  return writer.Finish();
+}
+
+absl::StatusOr<std::string> BuildPrestartRequest(const ExecutionSpec& shape,
+                                                 const Starter& starter,
+                                                 std::optional<RunAs> run_as,
+                                                 absl::string_view workspace) {
+  RequestWriter writer;
+  absl::Status status = WriteStart(writer, shape, run_as, workspace);
+  if (!status.ok()) return status;
+  std::string value;
+  AppendU32(value, starter.shared_args);
+  for (const std::string& arg : starter.argv) {
+    if (arg.find('\0') != std::string::npos) {
+      return absl::InvalidArgumentError("a starter argument holds a NUL byte");
+    }
+    value.append(arg);
+    value.push_back('\0');
+  }
+  writer.Record(CE_TAG_PRESTART, value);
   return writer.Finish();
 }
 

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "server/exec/execution_spec.h"
+#include "server/launcher/python_prestart.h"
 
 namespace codeexec {
 
@@ -46,6 +47,14 @@ struct RunAs {
 // workspace path, counts or sizes over the format's maxima.
 absl::StatusOr<std::string> BuildRequest(
     const ExecutionSpec& spec, std::optional<RunAs> run_as = std::nullopt,
+    absl::string_view workspace = kSandboxWorkspaceDir);
+
+// The PRESTART request (request_format.h) that has a warm sandbox start
+// `starter` now for runs of `shape` (its command, env, workspace and user;
+// a run with other ones starts fresh). Errors as BuildRequest's.
+absl::StatusOr<std::string> BuildPrestartRequest(
+    const ExecutionSpec& shape, const Starter& starter,
+    std::optional<RunAs> run_as = std::nullopt,
     absl::string_view workspace = kSandboxWorkspaceDir);
 
 struct BundleEntry {
