@@ -116,6 +116,19 @@ absl::Status WritePortsFile(const std::string& path, int grpc_port,
   return absl::OkStatus();
 }
 
+// The run of a request that sets only its code: the default language with
+// its env, the default resources. The warm pools are of its shape.
+ExecutionSpec DefaultRun(const ServerConfig& config) {
+  ExecutionSpec run;
+  run.language =
+      config.validation.languages.at(config.validation.default_language);
+  run.language_name = config.validation.default_language;
+  run.env = run.language.env;  // as the request validator sets it
+  run.resources = config.validation.limits.default_resources;
+  run.timeout = config.validation.limits.default_timeout;
+  return run;
+}
+
 absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(
     const ServerConfig& config, const ServiceMetrics& metrics) {
   if (config.server.backend == kGvisorLocalBackendName) {
@@ -131,18 +144,14 @@ absl::StatusOr<std::unique_ptr<Backend>> MakeBackend(
         config.validation.limits.default_resources, config.local);
     absl::StatusOr<std::unique_ptr<GvisorBackend>> backend =
         GvisorBackend::Create(config.local, std::move(warm_shape),
-                              metrics.registry().get());
+                              metrics.registry().get(), DefaultRun(config));
     if (!backend.ok()) return backend.status();
     return std::unique_ptr<Backend>(std::move(*backend));
   }
   if (config.server.backend == kKubernetesBackendName) {
     // Warm pods are of the default run's shape and live long enough for
     // the longest run.
-    ExecutionSpec warm_shape;
-    warm_shape.language =
-        config.validation.languages.at(config.validation.default_language);
-    warm_shape.language_name = config.validation.default_language;
-    warm_shape.resources = config.validation.limits.default_resources;
+    ExecutionSpec warm_shape = DefaultRun(config);
     warm_shape.timeout = config.validation.limits.max_timeout;
     absl::StatusOr<std::unique_ptr<kube::KubernetesBackend>> backend =
         kube::KubernetesBackend::Create(

@@ -18,6 +18,7 @@
 namespace codeexec::testing {
 namespace {
 
+using ::codeexecutor::v1::ExecuteRequest;
 using ::codeexecutor::v1::Finished;
 
 constexpr int kPoolSize = 2;
@@ -79,6 +80,52 @@ TEST_F(WarmPoolServerTest, LauncherSurvivesSignalsInAWarmSandbox) {
 TEST_F(WarmPoolServerTest, RunscLookalikeIsTheProgramsOwnInAWarmSandbox) {
   CheckRunscLookalikeIsTheProgramsOwn(*stub_);
   EXPECT_EQ(ClaimsSinceSetUp(), 1);
+}
+
+// The default language's interpreter is started ahead in each warm
+// sandbox (PRESTART); a run that sets env of its own gets a fresh one in
+// the same sandbox. Both see the same, in gVisor, byte for byte.
+TEST_F(WarmPoolServerTest, APrestartedInterpreterRunsLikeAFreshOne) {
+  const std::string probe =
+      "import sys\n"
+      "sys.stdout.write(open('/proc/self/cmdline').read().split('\\0')[1])\n";
+  ExecuteOutcome run = Execute(*stub_, MakeRequest(probe));
+  EXPECT_EQ(run.stdout_text, "-c") << run.stderr_text;
+  ExecuteRequest fresh = MakeRequest(probe);
+  (*fresh.mutable_env())["FRESH_INTERPRETER"] = "1";
+  ASSERT_TRUE(WaitForIdle(*server_, kPoolSize));
+  run = Execute(*stub_, fresh);
+  EXPECT_EQ(run.stdout_text, "main.py") << run.stderr_text;
+
+  const std::vector<std::string> programs = {
+      "import sys, os\n"
+      "print(sys.argv, sys.orig_argv, sys.path, __file__, __name__,\n"
+      "      sorted(vars(sys.modules['__main__'])), sys.flags,\n"
+      "      sorted(sys.modules), sorted(os.listdir('/proc/self/fd')),\n"
+      "      os.getcwd(), os.getuid(), sys.stdin.read())\n",
+      "def f():\n    raise ValueError('boom')\nprint('before')\nf()\n",
+      "x = (\n",
+      "import sys\nsys.exit('bye')\n",
+      "import os, signal\nos.kill(os.getpid(), signal.SIGINT)\n",
+  };
+  for (const std::string& program : programs) {
+    SCOPED_TRACE(program);
+    ExecuteRequest warm = MakeRequest(program);
+    warm.set_stdin("stdin bytes\xff\n");
+    ExecuteRequest cold = warm;
+    (*cold.mutable_env())["FRESH_INTERPRETER"] = "1";
+    // Each from a ready warm sandbox (with its interpreter started).
+    ASSERT_TRUE(WaitForIdle(*server_, kPoolSize));
+    const ExecuteOutcome started = Execute(*stub_, warm);
+    ASSERT_TRUE(WaitForIdle(*server_, kPoolSize));
+    const ExecuteOutcome fresh_run = Execute(*stub_, cold);
+    ASSERT_TRUE(started.status.ok() && fresh_run.status.ok());
+    EXPECT_EQ(started.stdout_text, fresh_run.stdout_text);
+    EXPECT_EQ(started.stderr_text, fresh_run.stderr_text);
+    EXPECT_EQ(started.finished.exit_code(), fresh_run.finished.exit_code());
+    EXPECT_EQ(started.finished.outcome(), fresh_run.finished.outcome());
+  }
+  EXPECT_EQ(ClaimsSinceSetUp(), 2 + 2 * programs.size());
 }
 
 TEST_F(WarmPoolServerTest, MoreRunsThanThePoolAllSucceed) {

@@ -1,5 +1,7 @@
 #include "server/kube/warm_pods.h"
 
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/random/random.h"
@@ -12,6 +14,8 @@
 #include "server/kube/object_calls.h"
 #include "server/kube/objects/warm_objects.h"
 #include "server/kube/pod_status.h"
+#include "server/launcher/launcher_bundle.h"
+#include "server/launcher/python_prestart.h"
 #include "server/launcher/request_format.h"
 
 namespace codeexec::kube {
@@ -85,6 +89,19 @@ std::optional<nlohmann::json> KubeWarmSandbox::WaitTerminated(
   return Terminated(latest_->pod);
 }
 
+namespace {
+
+// The PRESTART request for runs of `shape`, "" if its language has no
+// starter (or the format cannot carry it: then every run starts fresh).
+std::string PrestartOf(const ExecutionSpec& shape) {
+  std::optional<Starter> starter = StarterFor(shape.language);
+  if (!starter.has_value()) return "";
+  absl::StatusOr<std::string> request = BuildPrestartRequest(shape, *starter);
+  return request.ok() ? *std::move(request) : "";
+}
+
+}  // namespace
+
 WarmPods::WarmPods(RestClient& client, PodWatcher& watcher,
                    const KubernetesOptions& options,
                    const ObjectContext& context, ExecutionSpec shape,
@@ -96,6 +113,7 @@ WarmPods::WarmPods(RestClient& client, PodWatcher& watcher,
       context_(context),
       shape_(std::move(shape)),
       lifetime_(max_age + shape_.timeout),
+      prestart_(PrestartOf(shape_)),
       set_live_(std::move(set_live)) {}
 
 bool WarmPods::Fits(const ExecutionSpec& spec) const {
@@ -172,9 +190,11 @@ absl::StatusOr<std::unique_ptr<WarmSandbox>> WarmPods::Start() {
         AttachToPod(client_, options_.namespace_name, sandbox->pod_name());
     if (attached.ok()) {
       // Pays the stream's first-byte set-up (~50 ms through containerd)
-      // now instead of at the claim; the launcher skips it.
-      status =
-          attached->stream->Send(kStdinChannel, std::string(1, CE_REQ_PRIMER));
+      // now instead of at the claim (the launcher skips the primer), and
+      // has the launcher start the interpreter ahead (PRESTART).
+      status = attached->stream->Send(
+          kStdinChannel,
+          absl::StrCat(std::string(1, CE_REQ_PRIMER), prestart_));
       sandbox->attached = *std::move(attached);
     } else {
       status = absl::Status(

@@ -96,6 +96,8 @@ class WarmPods {
   const ObjectContext& context_;
   const ExecutionSpec shape_;
   const absl::Duration lifetime_;
+  // Sent to each pod's launcher when it is attached (python_prestart.h).
+  const std::string prestart_;
   const std::function<void(const std::string&, bool)> set_live_;
 };
 

@@ -22,6 +22,7 @@
 #include "server/launcher/launcher_bundle.h"
 #include "server/launcher/launcher_output.h"
 #include "server/launcher/launcher_source.h"
+#include "server/launcher/python_prestart.h"
 #include "server/local/container_start_watcher.h"
 #include "server/local/fs_util.h"
 #include "server/local/io_pump.h"
@@ -58,7 +59,7 @@ absl::Status CheckSandboxRootfs(absl::string_view key,
 
 absl::StatusOr<std::unique_ptr<GvisorBackend>> GvisorBackend::Create(
     LocalBackendOptions options, SandboxShape warm_shape,
-    prometheus::Registry* registry) {
+    prometheus::Registry* registry, std::optional<ExecutionSpec> default_run) {
   absl::StatusOr<std::string> runsc_path =
       ResolveExecutable(options.runsc_path);
   if (!runsc_path.ok()) {
@@ -120,7 +121,7 @@ absl::StatusOr<std::unique_ptr<GvisorBackend>> GvisorBackend::Create(
                         *std::move(cgroups),
                         std::move(start_watcher).value_or(nullptr), registry));
   backend->RemoveLeftovers();
-  backend->StartWarmPool(std::move(warm_shape));
+  backend->StartWarmPool(std::move(warm_shape), default_run);
   return backend;
 }
 
@@ -137,7 +138,8 @@ GvisorBackend::GvisorBackend(
       driver_(runsc_, options_.kill_grace),
       warm_metrics_(registry, kGvisorLocalBackendName) {}
 
-void GvisorBackend::StartWarmPool(SandboxShape shape) {
+void GvisorBackend::StartWarmPool(
+    SandboxShape shape, const std::optional<ExecutionSpec>& default_run) {
   if (options_.warm_pool.size <= 0) return;
   if (start_watcher_ == nullptr) {
     LogWarning(kGvisorLocalBackendName,
@@ -145,8 +147,19 @@ void GvisorBackend::StartWarmPool(SandboxShape shape) {
                "sandbox boot");
     return;
   }
+  std::string prestart;
+  std::optional<Starter> starter = default_run.has_value()
+                                       ? StarterFor(default_run->language)
+                                       : std::nullopt;
+  if (starter.has_value()) {
+    absl::StatusOr<std::string> request =
+        BuildPrestartRequest(*default_run, *starter,
+                             RunAs{options_.run_as_uid, options_.run_as_gid});
+    if (request.ok()) prestart = *std::move(request);
+  }
   warm_sandboxes_ = std::make_unique<WarmSandboxes>(
-      setup_, runsc_, *start_watcher_, std::move(shape), options_.kill_grace);
+      setup_, runsc_, *start_watcher_, std::move(shape), std::move(prestart),
+      options_.kill_grace);
   WarmPool::Hooks hooks;
   hooks.start = [this] { return warm_sandboxes_->Start(); };
   hooks.retire = [this](std::unique_ptr<WarmSandbox> sandbox) {

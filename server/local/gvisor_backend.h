@@ -48,10 +48,13 @@ class GvisorBackend : public Backend {
   // options.warm_pool.size > 0, starts that many warm sandboxes of
   // `warm_shape` (the default run's: default language's rootfs, default
   // limits) in the background; `registry` (may be null) gets the pool's
-  // metrics.
+  // metrics. With `default_run` (the run of a request that sets only its
+  // code) whose language has a starter (python_prestart.h), each warm
+  // sandbox also starts that interpreter ahead of its request.
   static absl::StatusOr<std::unique_ptr<GvisorBackend>> Create(
       LocalBackendOptions options, SandboxShape warm_shape = {},
-      prometheus::Registry* registry = nullptr);
+      prometheus::Registry* registry = nullptr,
+      std::optional<ExecutionSpec> default_run = std::nullopt);
 
   // Retires the warm sandboxes, then releases runsc's shared state
   // (StateDir::RunscNullNetns): once every run has ended, nothing of this
@@ -91,7 +94,8 @@ class GvisorBackend : public Backend {
   // Removes what a crashed server left in state_dir and the cgroups.
   void RemoveLeftovers() const;
   // Starts the warm pool of `shape` if options_.warm_pool.size > 0.
-  void StartWarmPool(SandboxShape shape);
+  void StartWarmPool(SandboxShape shape,
+                     const std::optional<ExecutionSpec>& default_run);
   // The run in a warm sandbox, or nullopt if it must run cold (the reason
   // is counted).
   std::optional<ExecutionResult> RunWarm(const ExecutionSpec& spec,

@@ -50,7 +50,7 @@ bool WaitForExit(ChildProcess& child, absl::Duration timeout) {
 }  // namespace
 
 absl::Status DeliverRequest(ChildProcess& child, absl::string_view request,
-                            absl::Time deadline) {
+                            absl::Time deadline, bool close_stdin) {
   // A launcher that is gone makes the write fail with EPIPE; SIGPIPE stays
   // blocked (and a pending one is consumed) so it never ends the server.
   sigset_t pipe_signal, old_mask;
@@ -85,17 +85,19 @@ absl::Status DeliverRequest(ChildProcess& child, absl::string_view request,
   while (sigtimedwait(&pipe_signal, nullptr, &no_wait) == SIGPIPE) {
   }
   pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-  child.stdin_fd().reset();
+  if (close_stdin) child.stdin_fd().reset();
   return status;
 }
 
 WarmSandboxes::WarmSandboxes(const SandboxSetup& setup, const RunscCli& runsc,
                              ContainerStartWatcher& start_watcher,
-                             SandboxShape shape, absl::Duration kill_grace)
+                             SandboxShape shape, std::string prestart,
+                             absl::Duration kill_grace)
     : setup_(setup),
       runsc_(runsc),
       start_watcher_(start_watcher),
       shape_(std::move(shape)),
+      prestart_(std::move(prestart)),
       kill_grace_(kill_grace) {}
 
 absl::StatusOr<std::unique_ptr<WarmSandbox>> WarmSandboxes::Start() {
@@ -131,6 +133,16 @@ absl::StatusOr<std::unique_ptr<WarmSandbox>> WarmSandboxes::Start() {
       Discard(*sandbox);
       return absl::UnavailableError(absl::StrCat(
           "warm sandbox did not start: ", why, said.empty() ? "" : ": ", said));
+    }
+  }
+  if (!prestart_.empty()) {
+    absl::Status sent =
+        DeliverRequest(*sandbox->child, prestart_, absl::Now() + kBootTimeout,
+                       /*close_stdin=*/false);
+    if (!sent.ok()) {
+      Discard(*sandbox);
+      return absl::UnavailableError(
+          absl::StrCat("warm sandbox took no prestart: ", sent.message()));
     }
   }
   return sandbox;

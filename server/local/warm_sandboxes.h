@@ -34,12 +34,12 @@ class LocalWarmSandbox : public WarmSandbox {
   std::optional<ChildProcess> child;
 };
 
-// Writes `request` to the waiting launcher's stdin and closes it. Fails
-// with FAILED_PRECONDITION if the sandbox has gone (nothing of the run
-// reached a program: the caller may run it cold), DEADLINE_EXCEEDED if the
-// launcher does not take it before `deadline`.
+// Writes `request` to the waiting launcher's stdin and (unless a prestart
+// is written) closes it. Fails with FAILED_PRECONDITION if the sandbox has
+// gone (nothing of the run reached a program: the caller may run it cold),
+// DEADLINE_EXCEEDED if the launcher does not take it before `deadline`.
 absl::Status DeliverRequest(ChildProcess& child, absl::string_view request,
-                            absl::Time deadline);
+                            absl::Time deadline, bool close_stdin = true);
 
 // Starts and retires the backend's warm sandboxes (WarmPool::Hooks).
 class WarmSandboxes {
@@ -47,10 +47,11 @@ class WarmSandboxes {
   // All references must outlive this.
   WarmSandboxes(const SandboxSetup& setup, const RunscCli& runsc,
                 ContainerStartWatcher& start_watcher, SandboxShape shape,
-                absl::Duration kill_grace);
+                std::string prestart, absl::Duration kill_grace);
 
   // Prepares and boots one sandbox; returns once runsc says its container
-  // (the launcher) runs. Errors carry runsc's own words.
+  // (the launcher) runs and has been sent `prestart` (a PRESTART request,
+  // if not empty). Errors carry runsc's own words.
   absl::StatusOr<std::unique_ptr<WarmSandbox>> Start();
 
   // Ends an idle sandbox (closing its stdin ends a waiting launcher; one that
@@ -67,6 +68,7 @@ class WarmSandboxes {
   const RunscCli& runsc_;
   ContainerStartWatcher& start_watcher_;
   const SandboxShape shape_;
+  const std::string prestart_;
   const absl::Duration kill_grace_;
   std::atomic<uint64_t> next_number_{1};
 };
