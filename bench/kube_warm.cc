@@ -14,6 +14,7 @@
 //   build/bench/kube_warm --runs 20     (after `scripts/e2e-cluster up`)
 //   build/bench/kube_warm --runs 20 --cpu_limit 2   (the quota's share)
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -151,6 +152,8 @@ int main(int argc, char** argv) {
            absl::StrCat("kubernetes.warmPool.maxStarting=",
                         absl::GetFlag(FLAGS_max_starting))});
     }
+    // Two replicas: neither's janitor takes the other's pods for orphans.
+    setenv("POD_NAME", absl::StrCat("kube-warm-", name).c_str(), 1);
     auto server = ServerProcess::Start(args);
     if (!server.ok()) {
       std::fprintf(stderr, "kube_warm: %s\n",

@@ -105,8 +105,21 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   sigemptyset(&empty);
   posix_spawnattr_setsigmask(&attr, &empty);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+  // Each test process is its own kubernetes replica (the janitor of one
+  // never takes another's warm pods for orphans), servers it restarts the
+  // same one: POD_NAME names it, unless the environment already does.
+  std::vector<std::string> env_storage;
+  std::vector<char*> env;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    env.push_back(*entry);
+  }
+  if (std::getenv("POD_NAME") == nullptr) {
+    env_storage.push_back(absl::StrCat("POD_NAME=codeexec-test-", getpid()));
+    env.push_back(env_storage.back().data());
+  }
+  env.push_back(nullptr);
   int rc = posix_spawn(&server->pid_, c_argv[0], &actions, &attr, c_argv.data(),
-                       environ);
+                       env.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
