@@ -135,7 +135,10 @@ void Kubelet::Finish(const std::shared_ptr<PodState>& pod,
     kill_message = pod->kill_message;
   }
   pod->log->Finish();
-  if (pod->input != nullptr) pod->input->Close();
+  if (pod->input != nullptr) {
+    pod->input->Close();
+    pod->input->set_on_change(nullptr);  // it holds `pod`: no cycle
+  }
   std::optional<json> updated;
   if (termination.has_value()) {
     termination->pod_reason = kill_reason;

@@ -6,7 +6,9 @@
  *
  *   launcher <request-file>   cold mode: the run's request is a file
  *   launcher --wait           waiting mode: blocks reading exactly one
- *                             request from stdin, then runs it the same way
+ *                             request from stdin, then runs it the same way;
+ *                             a PRESTART before it starts the interpreter
+ *                             ahead (../request_format.h)
  *
  * The request (../request_format.h) carries the command, env, workspace,
  * caps, run_as, the program, input files and stdin. The launcher writes the
@@ -36,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -90,34 +93,47 @@ static int read_one(const char* path, struct ce_request* request, char* error,
                         : parse_request(buffer, request, error, error_size);
 }
 
+/* Waiting mode: a PRESTART first has its starter started (one that cannot
+ * start is no error: the run then starts fresh), and the request to run
+ * follows it. */
+static int read_waiting(struct ce_request* request,
+                        struct ce_request* prestarted,
+                        struct ce_prestarted* starter, char* error,
+                        size_t error_size) {
+  if (read_one(NULL, request, error, error_size) != 0) return -1;
+  if (request->prestart_argv == NULL) return 0;
+  *prestarted = *request;
+  if (prestart(prestarted, starter, error, error_size) != 0) {
+    starter->program.pid = 0;
+  }
+  if (read_one(NULL, request, error, error_size) != 0) return -1;
+  if (request->prestart_argv != NULL) {
+    snprintf(error, error_size, "request: a second prestart");
+    return -1;
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
   harden();
   char error[4096];
-  const int waiting = argc == 2 && strcmp(argv[1], "--wait") == 0;
-  const char* path = !waiting && argc == 2 && argv[1][0] != '-' ? argv[1] : 0;
   struct ce_request request, prestarted_request;
   struct ce_prestarted starter = {.program = {.pid = 0}};
-  int failed = !waiting && path == NULL;
-  if (failed) strcpy(error, "usage: launcher <request-file> | launcher --wait");
-  if (!failed) failed = read_one(path, &request, error, sizeof(error)) != 0;
-  if (!failed && request.prestart_argv != NULL) {
-    /* Start the starter now; the request to run comes next. A starter that
-     * cannot start is no error: the request then runs cold. */
-    if (!waiting) {
+  int failed = 1;
+  if (argc == 2 && strcmp(argv[1], "--wait") == 0) {
+    failed = read_waiting(&request, &prestarted_request, &starter, error,
+                          sizeof(error)) != 0;
+  } else if (argc == 2 && argv[1][0] != '-') {
+    failed = read_one(argv[1], &request, error, sizeof(error)) != 0;
+    if (!failed && request.prestart_argv != NULL) {
       strcpy(error, "request: a prestart comes only on a stream (--wait)");
       failed = 1;
-    } else {
-      prestarted_request = request;
-      if (prestart(&prestarted_request, &starter, error, sizeof(error)) != 0) {
-        starter.program.pid = 0;
-      }
-      failed = read_one(NULL, &request, error, sizeof(error)) != 0 ||
-               (request.prestart_argv != NULL &&
-                strcpy(error, "request: a second prestart") != NULL);
     }
+  } else {
+    strcpy(error, "usage: launcher <request-file> | launcher --wait");
   }
   if (failed) {
-    if (starter.program.pid > 0) discard_prestarted(&starter);
+    discard_prestarted(&starter);
     report_refusal("%s", error);
     return CE_EXIT_BAD_REQUEST;
   }
