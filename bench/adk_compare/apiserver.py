@@ -8,6 +8,7 @@ import collections
 import datetime
 import json
 import os
+import re
 import shlex
 import subprocess
 import tempfile
@@ -237,6 +238,30 @@ class RealApiServer(ApiServer):
 
     def begin_window(self):
         return time.time()
+
+    def set_warm_pool_rbac(self, size):
+        """Our Role in the bench namespace as the chart renders it with
+        kubernetes.warmPool.size=`size` (0: k8s/rbac.yaml's, as the cluster
+        was set up): a warm pool also needs pods/attach. Namespaced the way
+        scripts/e2e-cluster does it: the Role and its binding in the bench
+        namespace, the ServiceAccount still agent-sandbox's."""
+        root = os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))
+        helm = os.environ.get("HELM") or subprocess.run(
+            [f"{root}/scripts/install-helm"], check=True, text=True,
+            capture_output=True).stdout.strip()
+        home = self.env.get("E2E_NAMESPACE", "agent-sandbox")
+        rendered = subprocess.run(
+            [helm, "template", "code-executor", f"{root}/charts/code-executor",
+             "--namespace", home, "--show-only", "templates/rbac.yaml",
+             "--set", f"config.kubernetes.warmPool.size={size}"],
+            check=True, text=True, capture_output=True).stdout
+        moved = re.sub(rf"^  namespace: {re.escape(home)}$",
+                       f"  namespace: {self.namespace}", rendered, flags=re.M)
+        subprocess.run([self.env["E2E_KUBECTL"], "--kubeconfig",
+                        self.admin_kubeconfig, "apply", "-f", "-"],
+                       input=moved, check=True, text=True,
+                       capture_output=True)
 
     def requests(self, side, start, end, settle=5.0):
         """Counts of audit events of `side`'s user received in [start, end]

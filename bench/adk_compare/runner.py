@@ -48,6 +48,8 @@ class Runner:
                 extra += UNTHROTTLED
             if side == "ours-warm":
                 extra += warm_pool_sets(self.options.warm_pool)
+                if hasattr(api, "set_warm_pool_rbac"):
+                    api.set_warm_pool_rbac(self.options.warm_pool)
             server = OurServer(self.options.server_binary, api,
                                workers=self.options.workers, extra_sets=extra)
         args = ["--side", "peer" if side == "peer" else "ours",
@@ -98,6 +100,8 @@ class Runner:
             server.stop()
             # A stopped server deletes its warm pool.
             record["pool_left_after_stop"] = api.objects()["pool"]
+            if side == "ours-warm" and hasattr(api, "set_warm_pool_rbac"):
+                api.set_warm_pool_rbac(0)
         api.clean_up()
         return record
 
