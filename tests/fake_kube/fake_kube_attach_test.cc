@@ -115,6 +115,28 @@ TEST_F(FakeKubeAttachTest, ARequestOnStdinRunsTheWaitingContainer) {
   EXPECT_EQ(log.back().code, 101);
 }
 
+TEST_F(FakeKubeAttachTest, APrestartIsNotTheRequestToRun) {
+  const std::string pod = StartWaitingPod("prestarted");
+  auto session = AttachSession::Open(server_->url(), "ns1", pod);
+  ASSERT_TRUE(session.ok()) << session.status();
+  // A PRESTART record (tag 12) in a request of its own: the launcher only
+  // starts an interpreter for it.
+  std::string record;
+  for (uint32_t value : {uint32_t{CE_TAG_PRESTART}, uint32_t{7}, uint32_t{1}}) {
+    for (int shift = 0; shift < 32; shift += 8) {
+      record += static_cast<char>((value >> shift) & 0xFF);
+    }
+  }
+  record += "p3\0";  // u32 k = 1 above, then the starter's argv
+  ASSERT_TRUE((*session)->Send("\n" + LauncherRequest(record)).ok());
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(PodPhase(pod), "Running");
+  EXPECT_EQ((*session)->Channel(1), "");
+  ASSERT_TRUE((*session)->Send(LauncherRequest("run")).ok());
+  ASSERT_TRUE((*session)->WaitClosed(absl::Seconds(10)));
+  EXPECT_EQ((*session)->Channel(1), "@ce1 o 6\nhello\n@ce1 x 0\n");
+}
+
 TEST_F(FakeKubeAttachTest, TheRunTimeCountsFromTheRequest) {
   KubeletOptions kubelet;
   kubelet.instant_log = "@ce1 o YQo=\n";

@@ -22,16 +22,34 @@
 namespace codeexec::fake_kube {
 namespace {
 
-// Whether `data` holds a whole launcher request (request_format.h): primer
-// bytes, the header, then as many body bytes as it says.
-bool LauncherRequestComplete(absl::string_view data) {
-  while (!data.empty() && data.front() == CE_REQ_PRIMER) data.remove_prefix(1);
-  if (data.size() < CE_REQ_HEADER_BYTES) return false;
-  uint32_t body = 0;
+uint32_t U32At(absl::string_view data, size_t at) {
+  uint32_t value = 0;
   for (int i = 3; i >= 0; --i) {
-    body = (body << 8) | static_cast<unsigned char>(data[8 + i]);
+    value = (value << 8) | static_cast<unsigned char>(data[at + i]);
   }
-  return data.size() - CE_REQ_HEADER_BYTES >= body;
+  return value;
+}
+
+// Whether `data` holds a whole launcher request to run (request_format.h):
+// primer bytes, the header, as many body bytes as it says — after any
+// number of PRESTART requests, which `launcher --wait` does not run.
+bool LauncherRequestComplete(absl::string_view data) {
+  while (true) {
+    while (!data.empty() && data.front() == CE_REQ_PRIMER) {
+      data.remove_prefix(1);
+    }
+    if (data.size() < CE_REQ_HEADER_BYTES) return false;
+    const uint32_t body = U32At(data, 8);
+    if (data.size() - CE_REQ_HEADER_BYTES < body) return false;
+    bool prestart = false;
+    for (size_t at = CE_REQ_HEADER_BYTES;
+         at + CE_REQ_RECORD_HEADER_BYTES <= CE_REQ_HEADER_BYTES + body;) {
+      prestart = prestart || U32At(data, at) == CE_TAG_PRESTART;
+      at += CE_REQ_RECORD_HEADER_BYTES + U32At(data, at + 4);
+    }
+    if (!prestart) return true;
+    data.remove_prefix(CE_REQ_HEADER_BYTES + body);
+  }
 }
 
 using json = nlohmann::json;
