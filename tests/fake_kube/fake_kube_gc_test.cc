@@ -184,11 +184,13 @@ TEST_F(FakeKubeGcTest, InstantFinalLogArrivesWhenThePodEnds) {
   StartServer(options);
   MakeJob("split");
   std::string pod;
+  // Followed once on the node: before that the log is answered at once.
   ASSERT_TRUE(WaitUntil([&] {
     std::vector<std::string> pods = server_->ObjectNames("pods", "ns1");
     if (pods.empty()) return false;
     pod = pods[0];
-    return true;
+    auto object = server_->GetObject("pods", "ns1", pod);
+    return object.has_value() && (*object)["spec"].contains("nodeName");
   }));
   auto follow =
       client_->Stream(absl::StrCat(kPods, "/", pod, "/log?follow=true"));

@@ -1,5 +1,6 @@
 #include "server/launcher/c/program.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -88,6 +89,32 @@ static int stdin_file(const struct ce_request* r) {
   return fd;
 }
 
+/* close_range(lo, hi); nothing to do when lo > hi. */
+static int close_span(unsigned lo, unsigned hi) {
+  return lo > hi ? 0 : (int)syscall(SYS_close_range, lo, hi, 0);
+}
+
+/* Closes descriptors from `first` up, but `keep`. */
+static int close_inherited(int first, int keep) {
+  const int closed =
+      keep >= first ? close_span((unsigned)first, (unsigned)keep - 1) == 0 &&
+                          close_span((unsigned)keep + 1, ~0u) == 0
+                    : close_span((unsigned)first, ~0u) == 0;
+  if (closed) return 0;
+  if (errno != ENOSYS) return -1;
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == NULL) return -1;
+  const int own = dirfd(dir);
+  for (struct dirent* entry; (entry = readdir(dir)) != NULL;) {
+    const int fd = atoi(entry->d_name);
+    if (entry->d_name[0] != '.' && fd >= first && fd != keep && fd != own) {
+      close(fd);
+    }
+  }
+  closedir(dir);
+  return 0;
+}
+
 /* In the child: never returns. Reports a failure through fail_fd. Runs
  * argv (the request's command, or a prestart's starter); go_fd (if >= 0)
  * becomes fd 3. */
@@ -107,8 +134,18 @@ __attribute__((noreturn)) static void exec_child(const struct ce_request* r,
     step = "dup2";
     ok = dup2(stdin_fd, 0) == 0 && dup2(out_fd, 1) == 1 && dup2(err_fd, 2) == 2;
   }
+  if (ok && go_fd >= 0 && fail_fd == 3) { /* make room for go_fd */
+    fail_fd = fcntl(3, F_DUPFD_CLOEXEC, 4);
+    ok = fail_fd >= 0;
+  }
   if (ok && go_fd >= 0) { /* dup2 onto itself would keep close-on-exec */
     ok = go_fd == 3 ? fcntl(3, F_SETFD, 0) == 0 : dup2(go_fd, 3) == 3;
+  }
+  if (ok) {
+    /* Nothing else the launcher was given reaches the program (fail_fd
+     * closes at exec). Where close_range is missing, /proc/self/fd. */
+    step = "closing inherited descriptors";
+    ok = close_inherited(go_fd >= 0 ? 4 : 3, fail_fd) == 0;
   }
   if (ok) {
     step = "chdir";
