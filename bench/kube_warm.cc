@@ -14,8 +14,8 @@
 //   build/bench/kube_warm --runs 20     (after `scripts/e2e-cluster up`)
 //   build/bench/kube_warm --runs 20 --cpu_limit 2   (the quota's share)
 #include <algorithm>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <string>

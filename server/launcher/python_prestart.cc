@@ -1,8 +1,8 @@
 #include "server/launcher/python_prestart.h"
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 
 namespace codeexec {
 namespace {
