@@ -48,6 +48,9 @@ def parse_args(argv):
     parser.add_argument("--warm-pool", type=int, default=4,
                         help="our warm side's kubernetes.warmPool.size in the "
                              "latency and ttfb workloads (0: no warm side)")
+    parser.add_argument("--no-agent-sandbox", action="store_true",
+                        help="leave out agent-sandbox's warm pool even where "
+                             "the cluster has it")
     parser.add_argument("--workloads", default="latency,throughput,ttfb,timeout")
     parser.add_argument("--command", default=None,
                         help="the command line to record in the report")
@@ -73,6 +76,9 @@ def run_api(runner, api_factory, options):
     workloads = options.workloads.split(",")
     results = {"api_commands": {}}
     ours = ["ours"] + (["ours-warm"] if options.warm_pool > 0 else [])
+    # kubernetes-sigs/agent-sandbox's warm pool, where the cluster has it.
+    peers = ["peer"] + (["agent-sandbox"]
+                        if getattr(api_factory, "agent_sandbox", False) else [])
 
     def start(mode):
         api = api_factory(mode)
@@ -84,11 +90,11 @@ def run_api(runner, api_factory, options):
         try:
             if "latency" in workloads:
                 records = runner.alternate(
-                    api, ["peer"] + ours, options.rounds, workload="latency",
+                    api, peers + ours, options.rounds, workload="latency",
                     executions=options.latency_runs)
                 results["latency"] = report.summarize_runs(records)
             if "throughput" in workloads:
-                sides = ["peer", "ours"]
+                sides = peers + ["ours"]
                 if not options.no_unthrottled:
                     sides.append("ours-unthrottled")
                 results["throughput"] = {}
@@ -104,7 +110,7 @@ def run_api(runner, api_factory, options):
     if "ttfb" in workloads:
         api = start("ttfb")
         try:
-            records = runner.alternate(api, ["peer"] + ours, options.rounds,
+            records = runner.alternate(api, peers + ours, options.rounds,
                                        workload="ttfb",
                                        executions=options.ttfb_runs)
             results["ttfb"] = report.summarize_runs(records)
@@ -150,8 +156,16 @@ def main(argv=None):
     env_file = os.environ.get("E2E_ENV_FILE")
     if "real" in apis and env_file:
         print(f"API server: real cluster ({env_file})", flush=True)
-        results["real"] = run_api(runner, lambda mode: RealApiServer(env_file),
-                                  options)
+        def real(mode):
+            return RealApiServer(env_file)
+
+        real.agent_sandbox = (RealApiServer(env_file).agent_sandbox is not None
+                              and not options.no_agent_sandbox)
+        print("  agent-sandbox: " + ("measured" if real.agent_sandbox else
+                                     "not measured (scripts/e2e-cluster up "
+                                     "--with-agent-sandbox installs it)"),
+              flush=True)
+        results["real"] = run_api(runner, real, options)
     elif "real" in apis:
         print("API server: real skipped (E2E_ENV_FILE is not set)", flush=True)
     options.load_after = report.load_average()

@@ -235,6 +235,92 @@ class RealApiServer(ApiServer):
             "ours": env["E2E_EXECUTOR_USER"],
         }
         self.command = [f"E2E_ENV_FILE={env_file}"]
+        # kubernetes-sigs/agent-sandbox, when the cluster came up
+        # --with-agent-sandbox: its SDK's user and its controller's.
+        self.agent_sandbox = None
+        if "E2E_AGENT_SANDBOX_ROUTER_URL" in env:
+            self.agent_sandbox = {
+                "router_url": env["E2E_AGENT_SANDBOX_ROUTER_URL"],
+                "kubeconfig": env["E2E_AGENT_SANDBOX_KUBECONFIG"],
+                "warm_pool": env["E2E_AGENT_SANDBOX_WARM_POOL"],
+                "pool_size": int(env["E2E_AGENT_SANDBOX_POOL_SIZE"]),
+                "controller_pid_file":
+                    env["E2E_AGENT_SANDBOX_CONTROLLER_PID_FILE"],
+                "version": env.get("E2E_AGENT_SANDBOX_VERSION", "?"),
+            }
+            self.users["agent-sandbox"] = env["E2E_AGENT_SANDBOX_USER"]
+            self.users["agent-sandbox controller"] = env[
+                "E2E_AGENT_SANDBOX_CONTROLLER_USER"]
+
+    def agent_sandbox_objects(self):
+        """What agent-sandbox's side left: SandboxClaims, the Sandboxes
+        claimed from the pool (owned by a claim) and their pods; the pool's
+        unclaimed ones are there by design."""
+        from kubernetes import client
+
+        custom = client.CustomObjectsApi(self.apis()[0].api_client)
+        claims = custom.list_namespaced_custom_object(
+            "extensions.agents.x-k8s.io", "v1beta1", self.namespace,
+            "sandboxclaims")["items"]
+        sandboxes = custom.list_namespaced_custom_object(
+            "agents.x-k8s.io", "v1beta1", self.namespace, "sandboxes")["items"]
+        claimed = {s["metadata"]["name"] for s in sandboxes
+                   if any(ref.get("kind") == "SandboxClaim" for ref in
+                          s["metadata"].get("ownerReferences") or [])}
+        pods = [p for p in self.apis()[0].list_namespaced_pod(
+            self.namespace).items if p.metadata.name in claimed]
+        return {"sandboxclaims": len(claims), "sandboxes": len(claimed),
+                "pods": len(pods),
+                "pods_running": sum(1 for p in pods if p.status.phase in
+                                    ("Pending", "Running"))}
+
+    def agent_sandbox_pool_ready(self):
+        from kubernetes import client
+
+        custom = client.CustomObjectsApi(self.apis()[0].api_client)
+        pool = custom.get_namespaced_custom_object(
+            "extensions.agents.x-k8s.io", "v1beta1", self.namespace,
+            "sandboxwarmpools", self.agent_sandbox["warm_pool"])
+        return (pool.get("status") or {}).get("readyReplicas", 0)
+
+    def wait_agent_sandbox_pool(self, timeout=300):
+        """Until agent-sandbox's warm pool is full again (the warm-up and
+        every workload claim from it)."""
+        deadline = time.time() + timeout
+        while self.agent_sandbox_pool_ready() < self.agent_sandbox["pool_size"]:
+            if time.time() > deadline:
+                raise RuntimeError(f"agent-sandbox's warm pool did not refill "
+                                   f"in {timeout}s")
+            time.sleep(0.2)
+
+    def agent_sandbox_controller_kb(self):
+        """(VmHWM, VmRSS) of agent-sandbox's controller process, in kB."""
+        from .worker import proc_status_kb
+
+        with open(self.agent_sandbox["controller_pid_file"]) as f:
+            pid = f.read().strip()
+        return proc_status_kb("VmHWM", pid), proc_status_kb("VmRSS", pid)
+
+    def clean_up_agent_sandbox(self, timeout=120):
+        """Deletes the SandboxClaims agent-sandbox's side left and waits
+        until nothing it claimed is left and its pool is full."""
+        from kubernetes import client
+
+        custom = client.CustomObjectsApi(self.apis()[0].api_client)
+        for claim in custom.list_namespaced_custom_object(
+                "extensions.agents.x-k8s.io", "v1beta1", self.namespace,
+                "sandboxclaims")["items"]:
+            _ignore_404(custom.delete_namespaced_custom_object,
+                        "extensions.agents.x-k8s.io", "v1beta1",
+                        self.namespace, "sandboxclaims",
+                        claim["metadata"]["name"])
+        deadline = time.time() + timeout
+        while any(self.agent_sandbox_objects().values()):
+            if time.time() > deadline:
+                raise RuntimeError("agent-sandbox's claimed sandboxes not "
+                                   f"gone after {timeout}s")
+            time.sleep(1)
+        self.wait_agent_sandbox_pool(timeout)
 
     def begin_window(self):
         return time.time()
@@ -267,7 +353,13 @@ class RealApiServer(ApiServer):
         """Counts of audit events of `side`'s user received in [start, end]
         (one per auditID), after giving the audit backend time to flush."""
         time.sleep(settle)
-        user = self.users["peer" if side == "peer" else "ours"]
+        if side == "agent-sandbox":
+            # The SDK's requests, and its controller's, which does the work
+            # our server does for ours (claiming, pods, refilling the pool).
+            users = {self.users["agent-sandbox"]: "",
+                     self.users["agent-sandbox controller"]: "controller: "}
+        else:
+            users = {self.users["peer" if side == "peer" else "ours"]: ""}
         seen = {}
         with open(self.audit_log) as f:
             for line in f:
@@ -275,7 +367,8 @@ class RealApiServer(ApiServer):
                     event = json.loads(line)
                 except ValueError:
                     continue
-                if event.get("user", {}).get("username") != user:
+                prefix = users.get(event.get("user", {}).get("username"))
+                if prefix is None:
                     continue
                 ref = event.get("objectRef") or {}
                 if ref.get("namespace") not in (None, self.namespace):
@@ -286,7 +379,8 @@ class RealApiServer(ApiServer):
                 resource = ref.get("resource", event.get("requestURI", "?"))
                 if ref.get("subresource"):
                     resource += "/" + ref["subresource"]
-                seen[event.get("auditID")] = f"{event.get('verb')} {resource}"
+                seen[event.get("auditID")] = (
+                    f"{prefix}{event.get('verb')} {resource}")
         counts = collections.Counter(seen.values())
         watches = sum(c for key, c in counts.items() if key.startswith("watch "))
         return dict(counts), watches, {"audit_events": len(seen)}

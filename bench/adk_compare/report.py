@@ -10,6 +10,7 @@ import statistics
 
 SIDE_NAMES = {
     "peer": "ADK GkeCodeExecutor",
+    "agent-sandbox": "agent-sandbox warm pool (its SDK)",
     "ours": "code-executor",
     "ours-warm": "code-executor, warm pool",
     "ours-unthrottled": "code-executor, QPS limit lifted",
@@ -51,7 +52,7 @@ def summarize_side(records):
         "watches_per_execution":
             sum(rec["watches_opened"] for rec in records) / executions,
         "left": {kind: max(rec["left"].get(kind, 0) for rec in records)
-                 for kind in KINDS + ("pods_running",)},
+                 for kind in sorted({k for rec in records for k in rec["left"]})},
         "left_after_seconds": records[0]["left_after_s"],
         "client_hwm_kb": max(rec["client_hwm_kb"] for rec in records),
         "client_ready_rss_kb": max(rec["client_ready_rss_kb"] for rec in records),
@@ -222,7 +223,7 @@ def _ordered(by_side):
 
 def _left(summary):
     left = summary["left"]
-    return ", ".join(f"{left[k]} {k}" for k in KINDS)
+    return ", ".join(f"{left[k]} {k}" for k in left if k != "pods_running")
 
 
 def api_section(name, res):
@@ -279,7 +280,15 @@ def api_section(name, res):
         rows = [["ADK GkeCodeExecutor: the Python process running it",
                  _mib(top["peer"]["client_hwm_kb"]),
                  _mib(top["peer"]["client_ready_rss_kb"])]]
-        for side in [s for s in sides if s != "peer"]:
+        if "agent-sandbox" in top:
+            peer = top["agent-sandbox"]
+            rows.append(["agent-sandbox: the Python process running its SDK",
+                         _mib(peer["client_hwm_kb"]),
+                         _mib(peer["client_ready_rss_kb"])])
+            rows.append(["agent-sandbox: its controller (peak since the "
+                         "cluster came up)", _mib(peer.get("server_hwm_kb")),
+                         "–"])
+        for side in [s for s in sides if s not in ("peer", "agent-sandbox")]:
             rows.append([f"{SIDE_NAMES[side]}: server process",
                          _mib(top[side].get("server_hwm_kb")), "–"])
             rows.append([f"{SIDE_NAMES[side]}: client process (Python, "
@@ -309,7 +318,7 @@ def api_section(name, res):
         out.append(_table(["", "caller got its answer after",
                            "what it said", "pods still running 10 s later",
                            "objects left 10 s later"], rows))
-    left_sides = [s for s in ("peer", "ours", "ours-warm")
+    left_sides = [s for s in ("peer", "agent-sandbox", "ours", "ours-warm")
                   if any(s in res.get(w, {}) for w in ("latency", "ttfb"))]
     out.append("\n### Left in the namespace 5 s after each workload\n\n"
                "The most over the workload's rounds; a round is its runs plus "

@@ -52,12 +52,17 @@ class Runner:
                     api.set_warm_pool_rbac(self.options.warm_pool)
             server = OurServer(self.options.server_binary, api,
                                workers=self.options.workers, extra_sets=extra)
-        args = ["--side", "peer" if side == "peer" else "ours",
+        args = ["--side", side if side in ("peer", "agent-sandbox") else "ours",
                 "--namespace", api.namespace, "--workload", workload,
                 "--executions", str(executions), "--inflight", str(inflight),
                 "--timeout", str(timeout)]
         if side == "peer":
             args += ["--kubeconfig", api.peer_kubeconfig]
+        elif side == "agent-sandbox":
+            peer = api.agent_sandbox
+            args += ["--kubeconfig", peer["kubeconfig"],
+                     "--router-url", peer["router_url"],
+                     "--warm-pool", peer["warm_pool"]]
         else:
             args += ["--target", server.target]
         if workload == "timeout":
@@ -73,6 +78,8 @@ class Runner:
             if side == "ours-warm":
                 # The warm-up claimed a pod: start with the pool full.
                 server.wait_pool_idle(self.options.warm_pool)
+            if side == "agent-sandbox":
+                api.wait_agent_sandbox_pool()
             start = api.begin_window()
             result = worker.go()
             end = time.time()
@@ -83,14 +90,22 @@ class Runner:
             if server is not None:
                 record["server_hwm_kb"] = server.hwm_kb()
                 record["server_rss_kb"] = server.rss_kb()
+            if side == "agent-sandbox":
+                # Its controller runs for the cluster's life: its peak is
+                # since the cluster came up, not this workload's alone.
+                (record["server_hwm_kb"],
+                 record["server_rss_kb"]) = api.agent_sandbox_controller_kb()
         finally:
             worker.close()
         time.sleep(settle)
         # Counts first: the inspection below makes requests of its own.
         counts, watches, raw = api.requests(side, start, time.time())
         record["left_after_s"] = settle
-        record["left"] = api.objects()[
-            "peer" if side == "peer" else "ours"]
+        if side == "agent-sandbox":
+            record["left"] = api.agent_sandbox_objects()
+        else:
+            record["left"] = api.objects()[
+                "peer" if side == "peer" else "ours"]
         record["requests"] = counts
         record["watches_opened"] = watches
         record["api_raw"] = {k: v for k, v in raw.items()
@@ -102,6 +117,8 @@ class Runner:
             record["pool_left_after_stop"] = api.objects()["pool"]
             if side == "ours-warm" and hasattr(api, "set_warm_pool_rbac"):
                 api.set_warm_pool_rbac(0)
+        if side == "agent-sandbox":
+            api.clean_up_agent_sandbox()
         api.clean_up()
         return record
 

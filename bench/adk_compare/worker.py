@@ -1,6 +1,6 @@
 """One side of the comparison in its own process, so that its peak memory
-(VmHWM) is its own: ADK's GkeCodeExecutor ("peer") or code-executor's Python
-client ("ours").
+(VmHWM) is its own: ADK's GkeCodeExecutor ("peer"), agent-sandbox's warm pool
+through its SDK ("agent-sandbox") or code-executor's Python client ("ours").
 
 Protocol on stdin/stdout (JSON lines): after one warm-up execution of
 print(1) (unless --no-warmup) the worker prints {"event": "ready", ...} and
@@ -80,6 +80,55 @@ class PeerSide:
     async def run(self, code, first_byte=None):
         # The peer hands back nothing before the run ends: its first byte is
         # its result.
+        out = await asyncio.to_thread(self.run_blocking, code)
+        if first_byte is not None:
+            first_byte.append(time.monotonic())
+        return out
+
+    async def close(self):
+        pass
+
+
+class AgentSandboxSide:
+    """kubernetes-sigs/agent-sandbox's warm pool through its Python SDK
+    (k8s-agent-sandbox), driven the way ADK's
+    GkeCodeExecutor(executor_type="sandbox") means to: claim a sandbox from
+    the warm pool, write the code to script.py, run `python3 script.py`,
+    release the claim. ADK itself cannot be used: its sandbox mode calls
+    SandboxClient(template_name=..., gateway_name=...) and sandbox.write/run,
+    the SDK's API before 1.0, which the released SDK no longer has. Requests
+    go to the sandbox-router at --router-url with the pod's IP, as the SDK's
+    SandboxDirectConnectionConfig sends them."""
+
+    def __init__(self, args):
+        from k8s_agent_sandbox import SandboxClient
+        from k8s_agent_sandbox.models import SandboxDirectConnectionConfig
+        from kubernetes import config
+
+        self.namespace = args.namespace
+        self.warm_pool = args.warm_pool
+        self.timeout = args.timeout
+        self.client = SandboxClient(
+            connection_config=SandboxDirectConnectionConfig(
+                api_url=args.router_url),
+            api_client=config.new_client_from_config(
+                config_file=args.kubeconfig))
+
+    def run_blocking(self, code):
+        sandbox = self.client.create_sandbox(warmpool=self.warm_pool,
+                                             namespace=self.namespace)
+        try:
+            sandbox.files.write("script.py", code)
+            result = sandbox.commands.run("python3 script.py",
+                                          timeout=self.timeout)
+            return {"stdout": result.stdout, "stderr": result.stderr,
+                    "exit_code": result.exit_code}
+        finally:
+            self.client.delete_sandbox(sandbox.claim_name, self.namespace)
+
+    async def run(self, code, first_byte=None):
+        # Like ADK's executors, the SDK hands back nothing before the
+        # command ends: its first byte is its result.
         out = await asyncio.to_thread(self.run_blocking, code)
         if first_byte is not None:
             first_byte.append(time.monotonic())
@@ -184,7 +233,8 @@ async def main_async(args):
     loop.set_default_executor(
         concurrent.futures.ThreadPoolExecutor(max_workers=max(args.inflight, 1))
     )
-    side = PeerSide(args) if args.side == "peer" else OursSide(args)
+    side = {"peer": PeerSide, "agent-sandbox": AgentSandboxSide,
+            "ours": OursSide}[args.side](args)
     warm = None if args.no_warmup else await timed(side, PRINT_1, None)
     emit(
         event="ready",
@@ -209,8 +259,14 @@ async def main_async(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--side", choices=["peer", "ours"], required=True)
-    parser.add_argument("--kubeconfig", help="peer: its kubeconfig")
+    parser.add_argument("--side", choices=["peer", "agent-sandbox", "ours"],
+                        required=True)
+    parser.add_argument("--kubeconfig",
+                        help="peer, agent-sandbox: its kubeconfig")
+    parser.add_argument("--router-url",
+                        help="agent-sandbox: the sandbox-router's URL")
+    parser.add_argument("--warm-pool", default="python-sandbox-pool",
+                        help="agent-sandbox: the SandboxWarmPool to claim from")
     parser.add_argument("--namespace", default="agent-sandbox")
     parser.add_argument("--target", help="ours: the server's host:port")
     parser.add_argument(

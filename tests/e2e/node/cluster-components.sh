@@ -175,8 +175,13 @@ EOF
 
 cluster_up() {
   [[ "$(id -u)" -eq 0 ]] || die "needs root (containerd, kubelet, mounts)"
+  local with_agent_sandbox="${1:-}"
   if [[ -f "$STATE/env" ]] && alive kube-apiserver && alive kubelet; then
     log "already up ($STATE)"
+    if [[ -n "$with_agent_sandbox" ]] && ! alive agent-sandbox-controller; then
+      KUBE_BIN="$("$ROOT/scripts/install-k8s")"
+      start_agent_sandbox
+    fi
     return 0
   fi
   [[ -d "$STATE" ]] && cluster_down
@@ -204,6 +209,7 @@ cluster_up() {
   install_objects
   wait_for 180 "node $NODE_NAME Ready" node_ready
   write_env
+  [[ -z "$with_agent_sandbox" ]] || start_agent_sandbox
   trap - EXIT
   log "node $NODE_NAME Ready in $((SECONDS - start)) s; env: scripts/e2e-cluster env"
 }
@@ -227,7 +233,8 @@ cluster_env() {
 
 cluster_status() {
   local name
-  for name in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet; do
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet \
+    agent-sandbox-controller agent-sandbox-router; do
     if alive "$name"; then echo "$name: running (pid $(cat "$PIDS/$name"))"; else echo "$name: stopped"; fi
   done
 }
@@ -252,6 +259,7 @@ remove_cgroups() {  # the kubepods hierarchy the kubelet made, in every controll
 
 cluster_down() {
   [[ -d "$STATE" ]] || return 0
+  stop_agent_sandbox
   stop_process kubelet
   # Every sandbox gVisor's shim started (runsc --root <root>/<containerd
   # namespace>), then the shims and containerd.
