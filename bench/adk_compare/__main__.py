@@ -83,6 +83,9 @@ def run_api(runner, api_factory, options):
     def start(mode):
         api = api_factory(mode)
         results["api_commands"][mode] = " ".join(quote(a) for a in api.command)
+        if "agent-sandbox" in peers:
+            results["agent_sandbox"] = {
+                key: api.agent_sandbox[key] for key in ("version", "pool_size")}
         return api
 
     if "latency" in workloads or "throughput" in workloads:
