@@ -66,8 +66,11 @@ LauncherEvent FrameParser::ParseFrame(absl::string_view line) {
     }
   } else if (IsTag(tag, CE_FRAME_TRUNCATED) && fields.size() == 1) {
     event.kind = LauncherEvent::Kind::kFilesTruncated;
-  } else if (IsTag(tag, CE_FRAME_EXIT) && fields.size() == 2) {
+  } else if (IsTag(tag, CE_FRAME_EXIT) &&
+             (fields.size() == 2 ||
+              (fields.size() == 3 && fields[2] == CE_FRAME_SESSION_END))) {
     event.kind = LauncherEvent::Kind::kExit;
+    event.session_ended = fields.size() == 3;
     // Digits only: SimpleAtoi would also take "+3" or " 3".
     if (fields[1].empty() || fields[1].size() > 3 ||
         fields[1].find_first_not_of("0123456789") != absl::string_view::npos ||

@@ -23,6 +23,8 @@ struct LauncherEvent {
   std::string path;
   // kExit: 0..255.
   int exit_code = 0;
+  // kExit in session mode: the session ended with this cell.
+  bool session_ended = false;
 };
 
 class FrameParser {

@@ -134,13 +134,10 @@ absl::StatusOr<std::string> BuildRequest(const ExecutionSpec& spec,
   return writer.Finish();
 }
 
-absl::StatusOr<std::string> BuildPrestartRequest(const ExecutionSpec& shape,
-                                                 const Starter& starter,
-                                                 std::optional<RunAs> run_as,
-                                                 absl::string_view workspace) {
-  RequestWriter writer;
-  absl::Status status = WriteStart(writer, shape, run_as, workspace);
-  if (!status.ok()) return status;
+namespace {
+
+// PRESTART and KERNEL: u32 k, then the argv, each entry NUL-terminated.
+absl::StatusOr<std::string> StarterValue(const Starter& starter) {
   std::string value;
   AppendU32(value, starter.shared_args);
   for (const std::string& arg : starter.argv) {
@@ -150,8 +147,47 @@ absl::StatusOr<std::string> BuildPrestartRequest(const ExecutionSpec& shape,
     value.append(arg);
     value.push_back('\0');
   }
-  writer.Record(CE_TAG_PRESTART, value);
+  return value;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> BuildPrestartRequest(const ExecutionSpec& shape,
+                                                 const Starter& starter,
+                                                 std::optional<RunAs> run_as,
+                                                 absl::string_view workspace) {
+  RequestWriter writer;
+  absl::Status status = WriteStart(writer, shape, run_as, workspace);
+  if (!status.ok()) return status;
+  absl::StatusOr<std::string> value = StarterValue(starter);
+  if (!value.ok()) return value.status();
+  writer.Record(CE_TAG_PRESTART, *value);
   return writer.Finish();
+}
+
+absl::StatusOr<std::string> BuildCellRequest(
+    const ExecutionSpec& spec, const std::optional<Starter>& kernel,
+    std::optional<RunAs> run_as, absl::string_view workspace) {
+  absl::StatusOr<std::string> request = BuildRequest(spec, run_as, workspace);
+  if (!request.ok() || !kernel.has_value()) return request;
+  absl::StatusOr<std::string> value = StarterValue(*kernel);
+  if (!value.ok()) return value.status();
+  // One more record at the end of the body: the header's length grows.
+  std::string record;
+  AppendU32(record, CE_TAG_KERNEL);
+  AppendU32(record, static_cast<uint32_t>(value->size()));
+  record.append(*value);
+  const uint64_t body = request->size() - CE_REQ_HEADER_BYTES + record.size();
+  if (body > CE_REQ_MAX_BODY_BYTES) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the launcher request would be ", body, " bytes; at most ",
+                     CE_REQ_MAX_BODY_BYTES));
+  }
+  std::string length;
+  AppendU32(length, static_cast<uint32_t>(body));
+  request->replace(CE_REQ_MAGIC_BYTES + 4, 4, length);
+  request->append(record);
+  return request;
 }
 
 std::vector<BundleEntry> BundleEntries(absl::string_view request,
@@ -166,6 +202,10 @@ std::vector<std::string> LauncherCommand() {
 
 std::vector<std::string> LauncherWaitCommand() {
   return {absl::StrCat(kSandboxBundleDir, "/", kLauncherKey), "--wait"};
+}
+
+std::vector<std::string> LauncherSessionCommand() {
+  return {absl::StrCat(kSandboxBundleDir, "/", kLauncherKey), "--session"};
 }
 
 EnvVars LauncherEnv() { return {{"HOME", kSandboxTmpDir}}; }

@@ -57,6 +57,14 @@ absl::StatusOr<std::string> BuildPrestartRequest(
     std::optional<RunAs> run_as = std::nullopt,
     absl::string_view workspace = kSandboxWorkspaceDir);
 
+// The request of one cell of a session (`launcher --session`): `spec`'s
+// run, in `kernel` (KERNEL, request_format.h) if given, else as a fresh
+// program. Errors as BuildRequest's.
+absl::StatusOr<std::string> BuildCellRequest(
+    const ExecutionSpec& spec, const std::optional<Starter>& kernel,
+    std::optional<RunAs> run_as = std::nullopt,
+    absl::string_view workspace = kSandboxWorkspaceDir);
+
 struct BundleEntry {
   std::string key;
   // Points into the request or the launcher.
@@ -77,6 +85,10 @@ std::vector<std::string> LauncherCommand();
 // --wait, which blocks reading its one request from stdin (the bundle then
 // holds only the launcher).
 std::vector<std::string> LauncherWaitCommand();
+
+// argv that starts the launcher of a session's sandbox: <bundle>/launcher
+// --session, which runs requests from stdin one after another.
+std::vector<std::string> LauncherSessionCommand();
 
 // The launcher's own environment (it passes it on to the program, without
 // CE_* and KUBERNETES_* variables, before the request's env).

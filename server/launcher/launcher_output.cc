@@ -38,6 +38,7 @@ bool LauncherOutput::Consume(LauncherEvent& event) {
       break;
     case Kind::kExit:
       exit_code_ = event.exit_code;
+      session_ended_ = event.session_ended;
       break;
     case Kind::kForeign:
       if (diagnostics_.size() < kMaxDiagnosticsBytes) {

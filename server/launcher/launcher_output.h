@@ -35,6 +35,8 @@ class LauncherOutput {
   int64_t delivered_bytes() const { return delivered_bytes_; }
   // The launcher's exit record: the program ran to its end.
   const std::optional<int>& exit_code() const { return exit_code_; }
+  // Session mode: the exit record said the session ended with this cell.
+  bool session_ended() const { return session_ended_; }
   // Lines that were not frames, newline-separated.
   const std::string& diagnostics() const { return diagnostics_; }
 
@@ -49,6 +51,7 @@ class LauncherOutput {
   int64_t delivered_bytes_ = 0;
   bool output_limit_reached_ = false;
   std::optional<int> exit_code_;
+  bool session_ended_ = false;
   std::string diagnostics_;
   std::vector<WorkspaceFile> files_;
   int64_t file_bytes_ = 0;

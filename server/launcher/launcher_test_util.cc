@@ -112,19 +112,22 @@ LauncherProcess::LauncherProcess(const std::vector<std::string>& argv,
   close(in[0]);
   stdout_fd_ = out[0];
   stdin_fd_ = in[1];
-  if (input.has_value()) {
-    // A blocking write: the launcher reads its whole request first.
-    absl::string_view rest = *input;
-    while (!rest.empty()) {
-      const ssize_t n = write(stdin_fd_, rest.data(), rest.size());
-      if (n <= 0) break;
-      rest.remove_prefix(n);
-    }
+  if (input.has_value()) Write(*input);
+  if (!keep_stdin_open) CloseStdin();
+}
+
+void LauncherProcess::Write(absl::string_view data) {
+  // A blocking write: the launcher reads its whole request first.
+  while (!data.empty() && stdin_fd_ >= 0) {
+    const ssize_t n = write(stdin_fd_, data.data(), data.size());
+    if (n <= 0) break;
+    data.remove_prefix(n);
   }
-  if (!keep_stdin_open) {
-    close(stdin_fd_);
-    stdin_fd_ = -1;
-  }
+}
+
+void LauncherProcess::CloseStdin() {
+  if (stdin_fd_ >= 0) close(stdin_fd_);
+  stdin_fd_ = -1;
 }
 
 LauncherProcess::~LauncherProcess() {
@@ -150,7 +153,14 @@ std::string LauncherProcess::ReadLine() {
 }
 
 LaunchResult LauncherProcess::Finish(int timeout_seconds, int pause_ms) {
-  std::string raw = std::exchange(buffered_, "");
+  std::string raw;
+  const int code = ReadToExit(raw, timeout_seconds, pause_ms);
+  return Decode(std::move(raw), code);
+}
+
+int LauncherProcess::ReadToExit(std::string& raw, int timeout_seconds,
+                                int pause_ms) {
+  raw = std::exchange(buffered_, "");
   const absl::Time deadline = absl::Now() + absl::Seconds(timeout_seconds);
   for (;;) {
     const int64_t left = absl::ToInt64Milliseconds(deadline - absl::Now());
@@ -171,9 +181,7 @@ LaunchResult LauncherProcess::Finish(int timeout_seconds, int pause_ms) {
   int status = 0;
   waitpid(pid_, &status, 0);
   pid_ = -1;
-  const int code =
-      WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
-  return Decode(std::move(raw), code);
+  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
 void LauncherProcess::Signal(int signum) { kill(pid_, signum); }

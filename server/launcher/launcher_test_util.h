@@ -58,9 +58,15 @@ class LauncherProcess {
   ~LauncherProcess();
   // One line of stdout, '\n' included ("" at EOF).
   std::string ReadLine();
+  // More input on its stdin (kept open), and its end.
+  void Write(absl::string_view data);
+  void CloseStdin();
   // Reads to EOF and waits (SIGKILL after `timeout_seconds`); with
   // pause_ms, sleeps that long before each read of at most 512 bytes.
   LaunchResult Finish(int timeout_seconds = 60, int pause_ms = 0);
+  // The same without decoding: the rest of stdout into `raw`; returns the
+  // launcher's exit code.
+  int ReadToExit(std::string& raw, int timeout_seconds = 60, int pause_ms = 0);
   void Signal(int signum);
   pid_t pid() const { return pid_; }
 

@@ -46,9 +46,74 @@ except BaseException:
     raise
 )py";
 
-}  // namespace
+// The session kernel: one __main__ for every cell. SIGINT stays blocked
+// while it waits and reports; one still pending when a cell arrives was
+// meant for an earlier cell (the host's interrupt raced its end) and is
+// dropped.
+constexpr char kPythonKernel[] = R"py(import sys
+def _ce_kernel():
+    import _signal, os, struct
+    block = lambda: _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT})
+    main = type(sys)('__main__')
+    main.__builtins__ = sys.modules['builtins']
+    main.__annotations__ = {}
+    main.__cached__ = None
+    sys.modules['__main__'] = main
+    sys.path[0] = os.getcwd()
+    def read_exactly(size):
+        data = b''
+        while len(data) < size:
+            chunk = os.read(3, size - len(data))
+            if not chunk:
+                os._exit(0)
+            data += chunk
+        return data
+    def flush():
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+    while True:
+        block()
+        size = struct.unpack('<I', read_exactly(4))[0]
+        args = [os.fsdecode(arg) for arg in read_exactly(size).split(b'\0')]
+        path = os.path.join(os.getcwd(), args[0])
+        sys.argv[:] = args
+        main.__file__ = path
+        if _signal.SIGINT in _signal.sigpending():
+            _signal.sigwait({_signal.SIGINT})  # meant for an earlier cell
+        code = 0
+        try:
+            _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGINT})
+            with open(path, 'rb') as file:
+                source = file.read()
+            exec(compile(source, path, 'exec', dont_inherit=True), main.__dict__)
+            block()
+        except SystemExit:
+            block()
+            flush()
+            raise
+        except BaseException as error:
+            block()
+            trace = error.__traceback__
+            if trace is not None and trace.tb_frame.f_code is _ce_kernel.__code__:
+                error.__traceback__ = trace.tb_next
+            try:
+                sys.excepthook(type(error), error, error.__traceback__)
+            except BaseException:
+                pass
+            del error, trace
+            code = 1
+        flush()
+        os.write(4, struct.pack('<i', code))
+_ce_kernel()
+)py";
 
-std::optional<Starter> StarterFor(const LanguageProfile& language) {
+// The interpreter's part of `language`'s command (argv up to its file), if
+// it is a Python interpreter with only options that run nothing else.
+std::optional<std::vector<std::string>> PythonInterpreter(
+    const LanguageProfile& language) {
   const std::vector<std::string>& command = language.command;
   if (command.size() < 2 || command.back() != language.file_name) {
     return std::nullopt;
@@ -72,12 +137,30 @@ std::optional<Starter> StarterFor(const LanguageProfile& language) {
       return std::nullopt;
     }
   }
+  return std::vector<std::string>(command.begin(), command.end() - 1);
+}
+
+std::optional<Starter> PythonStarter(const LanguageProfile& language,
+                                     const char* code) {
+  std::optional<std::vector<std::string>> interpreter =
+      PythonInterpreter(language);
+  if (!interpreter.has_value()) return std::nullopt;
   Starter starter;
-  starter.shared_args = static_cast<uint32_t>(command.size() - 1);
-  starter.argv.assign(command.begin(), command.end() - 1);
+  starter.shared_args = static_cast<uint32_t>(interpreter->size());
+  starter.argv = *std::move(interpreter);
   starter.argv.push_back("-c");
-  starter.argv.push_back(kPythonStarter);
+  starter.argv.push_back(code);
   return starter;
+}
+
+}  // namespace
+
+std::optional<Starter> StarterFor(const LanguageProfile& language) {
+  return PythonStarter(language, kPythonStarter);
+}
+
+std::optional<Starter> KernelFor(const LanguageProfile& language) {
+  return PythonStarter(language, kPythonKernel);
 }
 
 }  // namespace codeexec

@@ -38,6 +38,17 @@ struct Starter {
 // the language's file.
 std::optional<Starter> StarterFor(const LanguageProfile& language);
 
+// The session kernel (KERNEL, request_format.h) for `language`, if it has
+// one (the same languages as StarterFor): `python3 -c <kernel>` runs each
+// cell's file as code of one persistent __main__ module, so globals,
+// imports and open files stay from cell to cell. A cell's uncaught
+// exception is printed as the interpreter prints it (sys.excepthook,
+// without the kernel's frame) and the cell's exit code is 1, the kernel
+// living on; SystemExit (sys.exit()) ends the kernel, and so the session,
+// with its code. SIGINT (the host's interrupt at a cell's timeout) raises
+// KeyboardInterrupt in the cell; it is blocked between cells.
+std::optional<Starter> KernelFor(const LanguageProfile& language);
+
 }  // namespace codeexec
 
 #endif  // CODEEXEC_SERVER_LAUNCHER_PYTHON_PRESTART_H_

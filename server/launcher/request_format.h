@@ -28,6 +28,8 @@
  *   PRESTART     u32 k, then a starter's argv, each entry NUL-terminated;
  *                at most once, waiting mode only (below); PROGRAM may be
  *                absent then
+ *   KERNEL       u32 k, then a kernel's argv, each entry NUL-terminated;
+ *                at most once, session mode only (below)
  *
  * A workspace file is u32 mode (permission bits only), u32 path length,
  * path (relative, no empty, "." or ".." component), content (the rest).
@@ -49,7 +51,26 @@
  * stdin and, on fd 3, arguments k.. of the command separated by NUL bytes,
  * then end of file; it must close fd 3 and run them as the command would.
  * Otherwise it is killed and the program started as usual. So an
- * interpreter's start-up is paid before the request (python_prestart.h). */
+ * interpreter's start-up is paid before the request (python_prestart.h).
+ *
+ * Session mode (`launcher --session`) reads requests from the stream one
+ * after another and runs each to its exit record (a cell); the end of the
+ * stream between cells ends the launcher (exit 0). The workspace stays from
+ * cell to cell: a cell's program and input files replace files of the same
+ * path, and a cell returns only the files it created or changed. During a
+ * cell, a CE_REQ_INTERRUPT byte on the stream interrupts it (SIGINT to its
+ * process group); before a request's header such bytes are skipped, like
+ * primer bytes. A cell without KERNEL is a fresh program, as in the other
+ * modes. A cell with KERNEL runs in the session's kernel, a process started
+ * by the first such cell (as its program would be, with an empty stdin)
+ * with the read end of a pipe as fd 3 and the write end of another as fd 4,
+ * which lives as long as the session: for each cell the kernel reads from
+ * fd 3 a u32 length and then arguments k.. of the cell's command separated
+ * by NUL bytes, runs them, writes the cell's output to its stdout and
+ * stderr and then the cell's exit code (i32) to fd 4. A kernel that exits
+ * ends its cell with its exit code and ends the session: that exit record
+ * says so (frame_format.h) and the launcher exits with the code. So a
+ * language's interpreter keeps its state between cells (python_kernel.h). */
 #ifndef CODEEXEC_SERVER_LAUNCHER_REQUEST_FORMAT_H_
 #define CODEEXEC_SERVER_LAUNCHER_REQUEST_FORMAT_H_
 
@@ -59,6 +80,7 @@
 #define CE_REQ_HEADER_BYTES 12u
 #define CE_REQ_RECORD_HEADER_BYTES 8u
 #define CE_REQ_PRIMER '\n'
+#define CE_REQ_INTERRUPT '\x03'
 
 enum ce_req_tag {
   CE_TAG_ARG = 1,
@@ -73,6 +95,7 @@ enum ce_req_tag {
   CE_TAG_FILE = 10,
   CE_TAG_STDIN = 11,
   CE_TAG_PRESTART = 12,
+  CE_TAG_KERNEL = 13,
 };
 
 /* Maxima: a larger request is malformed (the writer refuses to make it). */

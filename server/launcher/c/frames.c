@@ -103,6 +103,14 @@ void emit_exit(int code) {
   write_text(line);
 }
 
+void emit_session_end(int code) {
+  char line[40];
+  snprintf(line, sizeof(line),
+           CE_FRAME_PREFIX "%c %d " CE_FRAME_SESSION_END "\n", CE_FRAME_EXIT,
+           code);
+  write_text(line);
+}
+
 enum { kMessageBytes = 4096 };
 
 /* "launcher: <formatted>\n" into message (kMessageBytes). */

@@ -20,6 +20,9 @@ void emit_truncated(void);
 /* "@ce1 x <code>": the last frame. */
 void emit_exit(int code);
 
+/* "@ce1 x <code> end": the last frame of a session (its kernel exited). */
+void emit_session_end(int code);
+
 /* "@ce1 e" with "launcher: <message>\n", printf-style. */
 void report(const char* format, ...) __attribute__((format(printf, 1, 2)));
 

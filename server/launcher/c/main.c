@@ -9,6 +9,9 @@
  *                             request from stdin, then runs it the same way;
  *                             a PRESTART before it starts the interpreter
  *                             ahead (../request_format.h)
+ *   launcher --session        session mode: runs requests from stdin one
+ *                             after another, a language's kernel kept
+ *                             between them (session.h)
  *
  * The request (../request_format.h) carries the command, env, workspace,
  * caps, run_as, the program, input files and stdin. The launcher writes the
@@ -46,6 +49,7 @@
 #include "server/launcher/c/frames.h"
 #include "server/launcher/c/program.h"
 #include "server/launcher/c/request.h"
+#include "server/launcher/c/session.h"
 #include "server/launcher/c/workspace.h"
 #include "server/launcher/request_format.h"
 
@@ -120,6 +124,9 @@ int main(int argc, char** argv) {
   struct ce_request request, prestarted_request;
   struct ce_prestarted starter = {.program = {.pid = 0}};
   int failed = 1;
+  if (argc == 2 && strcmp(argv[1], "--session") == 0) {
+    return run_session();
+  }
   if (argc == 2 && strcmp(argv[1], "--wait") == 0) {
     failed = read_waiting(&request, &prestarted_request, &starter, error,
                           sizeof(error)) != 0;
@@ -130,7 +137,9 @@ int main(int argc, char** argv) {
       failed = 1;
     }
   } else {
-    strcpy(error, "usage: launcher <request-file> | launcher --wait");
+    strcpy(error,
+           "usage: launcher <request-file> | launcher --wait | "
+           "launcher --session");
   }
   if (failed) {
     discard_prestarted(&starter);
@@ -138,7 +147,7 @@ int main(int argc, char** argv) {
     return CE_EXIT_BAD_REQUEST;
   }
   struct ce_program program;
-  int started = write_inputs(&request, error, sizeof(error)) == 0;
+  int started = write_inputs(&request, 0, error, sizeof(error)) == 0;
   int by_starter = 0;
   if (started && starter.program.pid > 0) {
     by_starter =
@@ -158,8 +167,8 @@ int main(int argc, char** argv) {
                               .sa_flags = SA_RESTART};
   sigemptyset(&forward.sa_mask);
   sigaction(SIGTERM, &forward, NULL);
-  const int code = pump(&request, &program);
-  if (collect_outputs(&request, error, sizeof(error)) != 0) {
+  const int code = pump(&request, &program, -1);
+  if (collect_outputs(&request, NULL, error, sizeof(error)) != 0) {
     report("%s", error);
   }
   return finish(code);

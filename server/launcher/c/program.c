@@ -19,6 +19,7 @@
 
 #include "server/launcher/c/frames.h"
 #include "server/launcher/frame_format.h"
+#include "server/launcher/request_format.h"
 
 extern char** environ;
 
@@ -73,9 +74,7 @@ static char** program_env(const struct ce_request* r) {
   return env;
 }
 
-/* The program's stdin: the request's bytes in a memfd (a file in /tmp if
- * memfd_create is missing), so any size is there without a writer. */
-static int stdin_file(const struct ce_request* r) {
+int stdin_file(const struct ce_request* r) {
   int fd = memfd_create("stdin", MFD_CLOEXEC);
   if (fd < 0) fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0) return -1;
@@ -116,13 +115,13 @@ static int close_inherited(int first, int keep) {
 }
 
 /* In the child: never returns. Reports a failure through fail_fd. Runs
- * argv (the request's command, or a prestart's starter); go_fd (if >= 0)
- * becomes fd 3. */
+ * argv (the request's command, a prestart's starter or a session's kernel);
+ * extra[0] and extra[1] (where >= 0) become fds 3 and 4. */
 __attribute__((noreturn)) static void exec_child(const struct ce_request* r,
                                                  char* const* argv, char** env,
                                                  int stdin_fd, int out_fd,
                                                  int err_fd, int fail_fd,
-                                                 int go_fd) {
+                                                 const int* extra) {
   const char* step = "setsid";
   int ok = setsid() >= 0;
   struct sigaction dfl = {.sa_handler = SIG_DFL};
@@ -134,18 +133,28 @@ __attribute__((noreturn)) static void exec_child(const struct ce_request* r,
     step = "dup2";
     ok = dup2(stdin_fd, 0) == 0 && dup2(out_fd, 1) == 1 && dup2(err_fd, 2) == 2;
   }
-  if (ok && go_fd >= 0 && fail_fd == 3) { /* make room for go_fd */
-    fail_fd = fcntl(3, F_DUPFD_CLOEXEC, 4);
-    ok = fail_fd >= 0;
-  }
-  if (ok && go_fd >= 0) { /* dup2 onto itself would keep close-on-exec */
-    ok = go_fd == 3 ? fcntl(3, F_SETFD, 0) == 0 : dup2(go_fd, 3) == 3;
+  const int extras = extra[0] < 0 ? 0 : extra[1] < 0 ? 1 : 2;
+  const int first_free = 3 + extras;
+  if (ok && extras > 0) {
+    /* Everything moves above 3..first_free-1 first, then into place (dup2
+     * clears close-on-exec on the copies the program keeps). */
+    step = "dup";
+    if (fail_fd < first_free) {
+      fail_fd = fcntl(fail_fd, F_DUPFD_CLOEXEC, first_free);
+      ok = fail_fd >= 0;
+    }
+    int moved[2] = {-1, -1};
+    for (int i = 0; ok && i < extras; ++i) {
+      moved[i] = fcntl(extra[i], F_DUPFD_CLOEXEC, first_free);
+      ok = moved[i] >= 0;
+    }
+    for (int i = 0; ok && i < extras; ++i) ok = dup2(moved[i], 3 + i) == 3 + i;
   }
   if (ok) {
     /* Nothing else the launcher was given reaches the program (fail_fd
      * closes at exec). Where close_range is missing, /proc/self/fd. */
     step = "closing inherited descriptors";
-    ok = close_inherited(go_fd >= 0 ? 4 : 3, fail_fd) == 0;
+    ok = close_inherited(first_free, fail_fd) == 0;
   }
   if (ok) {
     step = "chdir";
@@ -175,7 +184,7 @@ static void close_all(const int* fds, size_t n) {
   }
 }
 
-static int wait_program(struct ce_program* p, int options) {
+int wait_program(struct ce_program* p, int options) {
   while (!p->exited) {
     const pid_t pid = waitpid(p->pid, &p->status, options);
     if (pid == p->pid) p->exited = 1;
@@ -186,11 +195,9 @@ static int wait_program(struct ce_program* p, int options) {
                                 : WEXITSTATUS(p->status);
 }
 
-/* Starts argv as r's program would be; go_fd (>= 0) becomes its fd 3 and
- * is closed here, stdin_fd too. */
-static int start_child(const struct ce_request* r, char* const* argv,
-                       int stdin_fd, int go_fd, struct ce_program* p,
-                       char* error, size_t error_size) {
+int start_child(const struct ce_request* r, char* const* argv, int stdin_fd,
+                const int* extra, struct ce_program* p, char* error,
+                size_t error_size) {
   int out[2] = {-1, -1}, err[2] = {-1, -1}, fail[2] = {-1, -1};
   char** env = program_env(r);
   if (env == NULL || stdin_fd < 0 || pipe2(out, O_CLOEXEC) != 0 ||
@@ -201,11 +208,11 @@ static int start_child(const struct ce_request* r, char* const* argv,
   memset(p, 0, sizeof(*p));
   p->pid = fork();
   if (p->pid == 0) {
-    exec_child(r, argv, env, stdin_fd, out[1], err[1], fail[1], go_fd);
+    exec_child(r, argv, env, stdin_fd, out[1], err[1], fail[1], extra);
   }
   const int saved = errno;
-  const int ours[] = {out[1], err[1], fail[1], stdin_fd, go_fd};
-  close_all(ours, 5);
+  const int ours[] = {out[1], err[1], fail[1], stdin_fd, extra[0], extra[1]};
+  close_all(ours, 6);
   free(env);
   p->stdout_fd = out[0];
   p->stderr_fd = err[0];
@@ -235,7 +242,8 @@ static int start_child(const struct ce_request* r, char* const* argv,
 
 int start_program(const struct ce_request* r, struct ce_program* p, char* error,
                   size_t error_size) {
-  return start_child(r, r->argv, stdin_file(r), -1, p, error, error_size);
+  const int none[2] = {-1, -1};
+  return start_child(r, r->argv, stdin_file(r), none, p, error, error_size);
 }
 
 int prestart(const struct ce_request* pre, struct ce_prestarted* z, char* error,
@@ -254,7 +262,8 @@ int prestart(const struct ce_request* pre, struct ce_prestarted* z, char* error,
     if (kept >= 0) close(kept);
     return -1;
   }
-  if (start_child(pre, pre->prestart_argv, stdin_fd, go[0], &z->program, error,
+  const int extra[2] = {go[0], -1};
+  if (start_child(pre, pre->prestart_argv, stdin_fd, extra, &z->program, error,
                   error_size) != 0) {
     close(kept);
     close(go[1]);
@@ -332,15 +341,27 @@ static void end_run(const struct ce_program* p) {
   if (getpid() == 1) kill(-1, SIGKILL);
 }
 
+int read_interrupt(int* fd) {
+  unsigned char bytes[64];
+  const ssize_t n = read(*fd, bytes, sizeof(bytes));
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return 0;
+  if (n <= 0) { /* the host closed the stream: nothing more to read */
+    *fd = -1;
+    return 0;
+  }
+  return memchr(bytes, CE_REQ_INTERRUPT, (size_t)n) != NULL;
+}
+
 static int64_t now_ms(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-int pump(const struct ce_request* r, struct ce_program* p) {
-  struct pollfd fds[2] = {{.fd = p->stdout_fd, .events = POLLIN},
-                          {.fd = p->stderr_fd, .events = POLLIN}};
+int pump(const struct ce_request* r, struct ce_program* p, int interrupt_fd) {
+  struct pollfd fds[3] = {{.fd = p->stdout_fd, .events = POLLIN},
+                          {.fd = p->stderr_fd, .events = POLLIN},
+                          {.fd = interrupt_fd, .events = POLLIN}};
   const char tags[2] = {CE_FRAME_STDOUT, CE_FRAME_STDERR};
   int open_fds = 2;
   /* Forward max_output_bytes + 1, no more: the host sees the limit hit. */
@@ -349,8 +370,11 @@ int pump(const struct ce_request* r, struct ce_program* p) {
   int64_t drain_deadline = -1;
   static unsigned char chunk[CE_FRAME_CHUNK_BYTES];
   while (open_fds > 0) {
-    int events = poll(fds, 2, 100);
+    int events = poll(fds, 3, 100);
     if (events < 0) events = 0; /* EINTR: a signal we outlive */
+    if (fds[2].fd >= 0 && fds[2].revents != 0 && read_interrupt(&fds[2].fd)) {
+      kill(-p->pid, SIGINT);
+    }
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || fds[i].revents == 0) continue;
       ssize_t n = read(fds[i].fd, chunk, sizeof(chunk));

@@ -27,6 +27,27 @@ int is_survived_signal(int signum);
  * with an empty mask. how: SIG_BLOCK, or SIG_SETMASK to clear the mask. */
 void mask_reserved_signals(int how);
 
+/* The program's stdin: the request's bytes in a memfd (a file in /tmp if
+ * memfd_create is missing), so any size is there without a writer; -1 on
+ * failure. */
+int stdin_file(const struct ce_request* request);
+
+/* Starts argv as request's program would be (session, pipes, user, cwd,
+ * env), with stdin_fd as its stdin and extra[0], extra[1] (where >= 0) as
+ * its fds 3 and 4; closes stdin_fd and the extras here. 0, or -1 with a
+ * message in error. */
+int start_child(const struct ce_request* request, char* const* argv,
+                int stdin_fd, const int* extra, struct ce_program* program,
+                char* error, size_t error_size);
+
+/* Reaps the program (options as waitpid's, e.g. WNOHANG); its exit code
+ * (signal N -> 128 + N), or -1 while it runs. */
+int wait_program(struct ce_program* program, int options);
+
+/* Reads what is there on the host's stream during a run; 1 if it held a
+ * CE_REQ_INTERRUPT byte. At the stream's end sets *fd to -1. */
+int read_interrupt(int* fd);
+
 /* Starts the program; 0, or -1 with a message in error (the command was not
  * found, the workspace is gone, ...). */
 int start_program(const struct ce_request* request, struct ce_program* program,
@@ -56,7 +77,10 @@ void discard_prestarted(struct ce_prestarted* z);
 
 /* Forwards the program's pipes as o/e frames until EOF (or the drain time
  * after the program exited), enforcing max_output_bytes; returns its exit
- * code (signal N -> 128 + N). */
-int pump(const struct ce_request* request, struct ce_program* program);
+ * code (signal N -> 128 + N). interrupt_fd (>= 0: the host's stream, in
+ * session mode) is watched for CE_REQ_INTERRUPT: SIGINT to the program's
+ * process group. */
+int pump(const struct ce_request* request, struct ce_program* program,
+         int interrupt_fd);
 
 #endif /* CODEEXEC_SERVER_LAUNCHER_C_PROGRAM_H_ */

@@ -68,18 +68,22 @@ static int64_t body_length(const unsigned char* header, char* error,
 
 /* Reads the header and the body it announces; the file variant also wants
  * nothing after it. */
-static unsigned char* read_request(int fd, int want_eof, char* error,
-                                   size_t error_size) {
+static unsigned char* read_request(int fd, int want_eof, int* ended,
+                                   char* error, size_t error_size) {
   unsigned char header[CE_REQ_HEADER_BYTES];
   size_t have = 0;
-  if (!want_eof) { /* a stream: primer bytes before the header are skipped */
+  if (!want_eof) { /* a stream: primer and interrupt bytes are skipped */
     do {
       if (read_exactly(fd, header, 1) != 0) {
+        if (ended != NULL && errno == 0) {
+          *ended = 1;
+          return NULL;
+        }
         fail(error, error_size, "request: truncated header (%s)",
              errno ? strerror(errno) : "end of input");
         return NULL;
       }
-    } while (header[0] == CE_REQ_PRIMER);
+    } while (header[0] == CE_REQ_PRIMER || header[0] == CE_REQ_INTERRUPT);
     have = 1;
   }
   if (read_exactly(fd, header + have, sizeof(header) - have) != 0) {
@@ -130,13 +134,19 @@ unsigned char* read_request_file(const char* path, char* error,
     fail(error, error_size, "request: %s: %s", path, strerror(errno));
     return NULL;
   }
-  unsigned char* buffer = read_request(fd, 1, error, error_size);
+  unsigned char* buffer = read_request(fd, 1, NULL, error, error_size);
   close(fd);
   return buffer;
 }
 
 unsigned char* read_request_fd(int fd, char* error, size_t error_size) {
-  return read_request(fd, 0, error, error_size);
+  return read_request(fd, 0, NULL, error, error_size);
+}
+
+unsigned char* read_next_request(int fd, int* ended, char* error,
+                                 size_t error_size) {
+  *ended = 0;
+  return read_request(fd, 0, ended, error, error_size);
 }
 
 int is_safe_relative_path(const char* path) {
@@ -217,25 +227,25 @@ static int number(const unsigned char* value, size_t size, size_t want,
     return -1;                            \
   } while (0)
 
-/* PRESTART: u32 k, then NUL-terminated argv entries (at least one). */
-static int parse_prestart(const unsigned char* value, size_t size,
-                          struct ce_request* r, char* error,
-                          size_t error_size) {
+/* PRESTART and KERNEL: u32 k, then NUL-terminated argv entries (at least
+ * one). */
+static int parse_starter(const unsigned char* value, size_t size,
+                         const char* what, char*** argv, size_t* argc,
+                         uint32_t* shared_args, char* error,
+                         size_t error_size) {
   if (size < 5 || value[size - 1] != '\0') {
-    FAIL("request: prestart must be k and NUL-terminated arguments");
+    FAIL("request: %s must be k and NUL-terminated arguments", what);
   }
-  r->prestart_shared_args = u32(value);
+  *shared_args = u32(value);
   for (size_t at = 4; at < size;) {
     const size_t n = strlen((const char*)value + at);
-    if (r->prestart_argc >= CE_REQ_MAX_ARGS)
-      FAIL("request: too many arguments");
+    if (*argc >= CE_REQ_MAX_ARGS) FAIL("request: too many arguments");
     char* arg = malloc(n + 1);
-    r->prestart_argv =
-        append(r->prestart_argv, &r->prestart_argc, sizeof(char*));
-    if (arg == NULL || r->prestart_argv == NULL) FAIL("request: out of memory");
+    *argv = append(*argv, argc, sizeof(char*));
+    if (arg == NULL || *argv == NULL) FAIL("request: out of memory");
     memcpy(arg, value + at, n + 1);
-    r->prestart_argv[r->prestart_argc - 1] = arg;
-    r->prestart_argv[r->prestart_argc] = NULL;
+    (*argv)[*argc - 1] = arg;
+    (*argv)[*argc] = NULL;
     at += n + 1;
   }
   return 0;
@@ -307,7 +317,13 @@ static int parse_record(uint32_t tag, const unsigned char* value, size_t size,
       r->stdin_size = size;
       return 0;
     case CE_TAG_PRESTART:
-      return parse_prestart(value, size, r, error, error_size);
+      return parse_starter(value, size, "prestart", &r->prestart_argv,
+                           &r->prestart_argc, &r->prestart_shared_args, error,
+                           error_size);
+    case CE_TAG_KERNEL:
+      return parse_starter(value, size, "kernel", &r->kernel_argv,
+                           &r->kernel_argc, &r->kernel_shared_args, error,
+                           error_size);
     default:
       FAIL("request: unknown tag %u", tag);
   }
@@ -349,5 +365,28 @@ int parse_request(const unsigned char* buffer, struct ce_request* r,
     return 0; /* a prestart needs no program */
   }
   if (r->program.path == NULL) FAIL("request: no program");
+  if (r->kernel_argv != NULL &&
+      (r->kernel_shared_args == 0 || r->kernel_shared_args >= r->argc)) {
+    FAIL("request: kernel shares %u of %zu arguments", r->kernel_shared_args,
+         r->argc);
+  }
   return 0;
+}
+
+static void free_strings(char** strings, size_t n) {
+  for (size_t i = 0; i < n; ++i) free(strings[i]);
+  free(strings);
+}
+
+void free_request(struct ce_request* r, unsigned char* buffer) {
+  free_strings(r->argv, r->argc);
+  free_strings(r->env, r->envc);
+  free_strings(r->prestart_argv, r->prestart_argc);
+  free_strings(r->kernel_argv, r->kernel_argc);
+  free(r->workspace);
+  free(r->program.path);
+  for (size_t i = 0; i < r->filec; ++i) free(r->files[i].path);
+  free(r->files);
+  free(buffer);
+  memset(r, 0, sizeof(*r));
 }

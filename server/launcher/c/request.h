@@ -32,6 +32,10 @@ struct ce_request {
   char** prestart_argv;
   size_t prestart_argc;
   uint32_t prestart_shared_args;
+  /* KERNEL: the session kernel's argv (NULL-terminated) and k. */
+  char** kernel_argv;
+  size_t kernel_argc;
+  uint32_t kernel_shared_args;
 };
 
 /* Reads one request: the whole of the file at path (cold mode), or exactly
@@ -40,11 +44,18 @@ struct ce_request {
 unsigned char* read_request_file(const char* path, char* error,
                                  size_t error_size);
 unsigned char* read_request_fd(int fd, char* error, size_t error_size);
+/* As read_request_fd, but the end of the stream before a request's first
+ * byte sets *ended (and returns NULL without an error): session mode. */
+unsigned char* read_next_request(int fd, int* ended, char* error,
+                                 size_t error_size);
 
 /* Parses buffer (as returned above) into request; 0, or -1 with a message
  * in error. */
 int parse_request(const unsigned char* buffer, struct ce_request* request,
                   char* error, size_t error_size);
+
+/* Frees what parse_request allocated for request, and buffer. */
+void free_request(struct ce_request* request, unsigned char* buffer);
 
 /* A path the request may name in the workspace: relative, no empty, "." or
  * ".." component. */

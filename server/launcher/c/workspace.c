@@ -42,12 +42,29 @@ static char* join(const char* dir, const char* name) {
   return a ? path : memmove(path, path + 1, b + 1);
 }
 
+/* Makes us the owner of dir if the program is (a session's cell made it):
+ * we write there without DAC_OVERRIDE. Records rel in owned, which goes
+ * back to the program with the directories we made. */
+static int take_over(int dir, const char* rel, size_t n,
+                     struct strings* owned) {
+  struct stat st;
+  if (fstat(dir, &st) != 0) return -1;
+  if (st.st_uid == geteuid()) return 0;
+  if (fchown(dir, geteuid(), getegid()) != 0) return -1;
+  if (add(owned, strndup(rel, n)) != 0) {
+    errno = ENOMEM;
+    return -1;
+  }
+  return 0;
+}
+
 /* Opens the directory holding rel (a safe relative path) below the
  * workspace, one component at a time and never through a symlink; with
- * created != NULL, makes missing directories and records them there.
- * Returns the fd and points *base at rel's last component, or -1. */
+ * created != NULL, makes missing directories and records them there, and
+ * with own set also takes over existing ones (take_over). Returns the fd
+ * and points *base at rel's last component, or -1. */
 static int open_parent(int workspace, const char* rel, const char** base,
-                       struct strings* created) {
+                       struct strings* created, int own) {
   int dir = dup(workspace);
   const char* part = rel;
   for (const char* slash; dir >= 0 && (slash = strchr(part, '/')) != NULL;
@@ -76,16 +93,34 @@ static int open_parent(int workspace, const char* rel, const char** base,
     const int next = openat(dir, name, kDirFlags);
     close(dir);
     dir = next;
+    if (dir >= 0 && own &&
+        take_over(dir, rel, (size_t)(slash - rel), created) != 0) {
+      const int saved = errno;
+      close(dir);
+      errno = saved;
+      return -1;
+    }
   }
   *base = part;
   return dir;
 }
 
 static int write_file(int workspace, const struct ce_file* file,
-                      const struct ce_request* r, struct strings* created) {
+                      const struct ce_request* r, struct strings* created,
+                      int replace) {
   const char* base;
-  const int dir = open_parent(workspace, file->path, &base, created);
+  const int dir = open_parent(workspace, file->path, &base, created,
+                              replace && r->has_run_as);
   if (dir < 0) return -1;
+  /* A session's file of the same path (or a symlink a cell left there)
+   * goes; a directory stays, and the create below fails on it. */
+  if (replace && unlinkat(dir, base, 0) != 0 && errno != ENOENT &&
+      errno != EISDIR) {
+    const int saved = errno;
+    close(dir);
+    errno = saved;
+    return -1;
+  }
   const int fd =
       openat(dir, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
              file->mode);
@@ -100,33 +135,41 @@ static int write_file(int workspace, const struct ce_file* file,
   return failed ? -1 : 0;
 }
 
-int write_inputs(const struct ce_request* r, char* error, size_t error_size) {
+int write_inputs(const struct ce_request* r, int replace, char* error,
+                 size_t error_size) {
   const int workspace = open(r->workspace, kDirFlags);
   if (workspace < 0) {
     snprintf(error, error_size, "%s: %s", r->workspace, strerror(errno));
     return -1;
   }
   struct strings created = {0};
-  int failed = 0;
+  /* A session's workspace is the program's after its first cell. */
+  int failed =
+      replace && r->has_run_as && fchown(workspace, geteuid(), getegid()) != 0;
+  if (failed) {
+    snprintf(error, error_size, "chown %s: %s", r->workspace, strerror(errno));
+  }
   for (size_t i = 0; i <= r->filec && !failed; ++i) {
     const struct ce_file* file = i == 0 ? &r->program : &r->files[i - 1];
-    if (write_file(workspace, file, r, &created) != 0) {
+    if (write_file(workspace, file, r, &created, replace) != 0) {
       snprintf(error, error_size, "%s/%s: %s", r->workspace, file->path,
                strerror(errno));
       failed = 1;
     }
   }
-  /* Directories last: we (root without DAC_OVERRIDE) write there. */
-  if (!failed && r->has_run_as) {
-    failed = fchown(workspace, r->uid, r->gid) != 0;
-    for (size_t i = 0; i < created.n && !failed; ++i) {
-      failed = fchownat(workspace, created.items[i], r->uid, r->gid,
-                        AT_SYMLINK_NOFOLLOW) != 0;
+  /* Directories last: we (root without DAC_OVERRIDE) write there. Given
+   * back after a failure too: the session's program lives on. */
+  if (r->has_run_as) {
+    int chowned = fchown(workspace, r->uid, r->gid) == 0;
+    for (size_t i = 0; i < created.n && chowned; ++i) {
+      chowned = fchownat(workspace, created.items[i], r->uid, r->gid,
+                         AT_SYMLINK_NOFOLLOW) == 0;
     }
-    if (failed) {
+    if (!chowned && !failed) {
       snprintf(error, error_size, "chown in %s: %s", r->workspace,
                strerror(errno));
     }
+    failed = failed || !chowned;
   }
   for (size_t i = 0; i < created.n; ++i) free(created.items[i]);
   free(created.items);
@@ -196,8 +239,13 @@ static const struct ce_file* input_at(const struct ce_request* r,
   return NULL;
 }
 
-int collect_outputs(const struct ce_request* r, char* error,
-                    size_t error_size) {
+static int before(const struct timespec* a, const struct timespec* b) {
+  return a->tv_sec < b->tv_sec ||
+         (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+int collect_outputs(const struct ce_request* r, const struct timespec* since,
+                    char* error, size_t error_size) {
   const int workspace = open(r->workspace, kDirFlags);
   if (workspace < 0) {
     snprintf(error, error_size, "%s: %s", r->workspace, strerror(errno));
@@ -212,15 +260,16 @@ int collect_outputs(const struct ce_request* r, char* error,
     const char* rel = paths.items[i];
     if (strcmp(rel, r->program.path) == 0) continue;
     const char* base;
-    const int dir = open_parent(workspace, rel, &base, NULL);
+    const int dir = open_parent(workspace, rel, &base, NULL, 0);
     if (dir < 0) continue;
     const int fd =
         openat(dir, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     close(dir);
     if (fd < 0) continue; /* a symlink, or gone */
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      close(fd);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        (since != NULL && before(&st.st_mtim, since))) {
+      close(fd); /* not a file, or not changed since the cell began */
       continue;
     }
     const struct ce_file* original = input_at(r, rel);
