@@ -52,6 +52,15 @@ void ReadServer(YamlMap map, ServerOptions& server) {
   map.RejectUnknownKeys();
 }
 
+void ReadSessions(YamlMap map, SessionOptions& sessions) {
+  map.Integer("maxSessions", sessions.max_sessions);
+  map.Duration("defaultIdleTimeout", sessions.default_idle_timeout);
+  map.Duration("maxIdleTimeout", sessions.max_idle_timeout);
+  map.Duration("defaultMaxLifetime", sessions.default_max_lifetime);
+  map.Duration("maxLifetime", sessions.max_lifetime);
+  map.RejectUnknownKeys();
+}
+
 void ReadDispatcher(YamlMap map, DispatcherOptions& dispatcher) {
   map.Integer("workers", dispatcher.workers);
   map.Integer("queueSize", dispatcher.queue_size);
@@ -134,6 +143,7 @@ absl::Status ReadServerConfig(const YAML::Node& tree, bool file_has_content,
   ReadIdentity(root, "kind", kKind, file_has_content);
   ReadServer(root.Map("server"), config.server);
   ReadDispatcher(root.Map("dispatcher"), config.dispatcher);
+  ReadSessions(root.Map("sessions"), config.sessions);
   ReadLimits(root.Map("limits"), config.validation.limits);
   ReadLanguages(root.Map("languages"), config.validation.languages);
   root.String("defaultLanguage", config.validation.default_language);

@@ -15,6 +15,7 @@
 #include "server/api/validator_options.h"
 #include "server/exec/backend_names.h"
 #include "server/exec/dispatcher_options.h"
+#include "server/exec/session_options.h"
 #include "server/kube/kube_options.h"
 #include "server/local/local_backend_options.h"
 
@@ -45,6 +46,7 @@ struct ServerOptions {
 struct ServerConfig {
   ServerOptions server;
   DispatcherOptions dispatcher;
+  SessionOptions sessions;
   ValidatorOptions validation;  // limits + languages
   LocalBackendOptions local;
   kube::KubernetesOptions kubernetes;

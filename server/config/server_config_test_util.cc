@@ -31,6 +31,14 @@ void ExpectSameConfig(const ServerConfig& actual,
             expected.server.max_unsent_output_bytes);
   EXPECT_EQ(actual.dispatcher.workers, expected.dispatcher.workers);
   EXPECT_EQ(actual.dispatcher.queue_size, expected.dispatcher.queue_size);
+  EXPECT_EQ(actual.sessions.max_sessions, expected.sessions.max_sessions);
+  EXPECT_EQ(actual.sessions.default_idle_timeout,
+            expected.sessions.default_idle_timeout);
+  EXPECT_EQ(actual.sessions.max_idle_timeout,
+            expected.sessions.max_idle_timeout);
+  EXPECT_EQ(actual.sessions.default_max_lifetime,
+            expected.sessions.default_max_lifetime);
+  EXPECT_EQ(actual.sessions.max_lifetime, expected.sessions.max_lifetime);
 
   const LimitsOptions& limits = actual.validation.limits;
   const LimitsOptions& want = expected.validation.limits;

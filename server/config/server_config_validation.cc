@@ -86,6 +86,29 @@ absl::Status ValidateDispatcher(const DispatcherOptions& dispatcher) {
   return CheckNotNegative("dispatcher.queueSize", dispatcher.queue_size);
 }
 
+absl::Status ValidateSessions(const SessionOptions& sessions) {
+  const std::pair<const char*, absl::Duration> positive[] = {
+      {"sessions.defaultIdleTimeout", sessions.default_idle_timeout},
+      {"sessions.maxIdleTimeout", sessions.max_idle_timeout},
+      {"sessions.defaultMaxLifetime", sessions.default_max_lifetime},
+      {"sessions.maxLifetime", sessions.max_lifetime},
+  };
+  for (const auto& [path, value] : positive) {
+    if (value <= absl::ZeroDuration()) {
+      return ConfigError(path, "must be greater than zero");
+    }
+  }
+  if (sessions.default_idle_timeout > sessions.max_idle_timeout) {
+    return ConfigError("sessions.defaultIdleTimeout",
+                       "must not exceed sessions.maxIdleTimeout");
+  }
+  if (sessions.default_max_lifetime > sessions.max_lifetime) {
+    return ConfigError("sessions.defaultMaxLifetime",
+                       "must not exceed sessions.maxLifetime");
+  }
+  return CheckNotNegative("sessions.maxSessions", sessions.max_sessions);
+}
+
 absl::Status ValidateLimits(const LimitsOptions& limits) {
   const ResourceLimits& resources = limits.default_resources;
   if (limits.default_timeout <= absl::ZeroDuration()) {
@@ -233,6 +256,7 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
   return FirstError({
       ValidateServer(config.server),
       ValidateDispatcher(config.dispatcher),
+      ValidateSessions(config.sessions),
       ValidateLimits(config.validation.limits),
       ValidateLanguages(config.validation),
       ValidateLocal(config.local),

@@ -2,10 +2,13 @@
 #ifndef CODEEXEC_SERVER_EXEC_BACKEND_H_
 #define CODEEXEC_SERVER_EXEC_BACKEND_H_
 
+#include <memory>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "server/exec/backend_names.h"
 #include "server/exec/cancellation.h"
@@ -27,6 +30,29 @@ class OutputSink {
   // at its next write instead of growing the server's memory, while the
   // run's own timeout still counts (pass the run's deadline).
   virtual bool WaitForRoom(absl::Time deadline) { return true; }
+};
+
+// The sandbox of one session (CreateSession): its cells run there one at a
+// time, and it stays between them. Destroying it ends the sandbox and
+// removes everything of it, like the cleanup of a run.
+class SandboxSession {
+ public:
+  virtual ~SandboxSession() = default;
+
+  // The sandbox's name (runsc container id, or Job name).
+  virtual std::string_view sandbox_name() const = 0;
+
+  // Runs one cell: Backend::Run's contract, except that the sandbox stays
+  // and only the files the cell created or changed come back. A cell
+  // stopped at its timeout, on cancellation or at the output cap is
+  // interrupted (SIGINT to its processes: Python raises KeyboardInterrupt);
+  // one that does not end within a grace gets its sandbox killed. Then, or
+  // when the session's interpreter exits or its sandbox dies, the result
+  // has session_ended set and says why; the session is not used again.
+  // Called from one thread at a time.
+  virtual absl::StatusOr<ExecutionResult> RunCell(
+      const ExecutionSpec& spec, OutputSink& sink,
+      const Cancellation& cancel) = 0;
 };
 
 class Backend {
@@ -58,6 +84,16 @@ class Backend {
   virtual absl::StatusOr<ExecutionResult> Run(const ExecutionSpec& spec,
                                               OutputSink& sink,
                                               const Cancellation& cancel) = 0;
+
+  // Starts the sandbox of a session whose cells run like `shape` (its
+  // language, limits and env; code and files come with each cell), named by
+  // `session_id`; returns once it is ready. UNIMPLEMENTED where the backend
+  // has no sessions. Blocks: call it from a worker thread.
+  virtual absl::StatusOr<std::unique_ptr<SandboxSession>> StartSession(
+      const ExecutionSpec& shape, std::string_view session_id) {
+    return absl::UnimplementedError(
+        absl::StrCat("the ", std::string(Name()), " backend has no sessions"));
+  }
 };
 
 }  // namespace codeexec

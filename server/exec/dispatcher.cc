@@ -29,8 +29,27 @@ Dispatcher::~Dispatcher() {
 
 absl::Status Dispatcher::Submit(ExecutionSpec spec,
                                 std::shared_ptr<ExecutionObserver> observer,
-                                std::shared_ptr<Cancellation> cancel) {
+                                std::shared_ptr<Cancellation> cancel,
+                                SandboxSession* session) {
   absl::MutexLock lock(&mu_);
+  if (absl::Status admitted = AdmitLocked(); !admitted.ok()) return admitted;
+  queue_.push_back(Task{std::move(spec), std::move(observer), std::move(cancel),
+                        absl::Now(), session, nullptr});
+  PublishGauges();
+  return absl::OkStatus();
+}
+
+absl::Status Dispatcher::SubmitJob(std::function<void(const Cancellation&)> job,
+                                   std::shared_ptr<Cancellation> cancel) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status admitted = AdmitLocked(); !admitted.ok()) return admitted;
+  queue_.push_back(Task{ExecutionSpec(), nullptr, std::move(cancel),
+                        absl::Now(), nullptr, std::move(job)});
+  PublishGauges();
+  return absl::OkStatus();
+}
+
+absl::Status Dispatcher::AdmitLocked() {
   if (!accepting_) {
     if (metrics_ != nullptr) metrics_->RecordRejected("shutting_down");
     return absl::UnavailableError(
@@ -45,9 +64,6 @@ absl::Status Dispatcher::Submit(ExecutionSpec spec,
         "execution queue is full (", options_.workers, " running, ", waiting,
         " waiting, queue size ", options_.queue_size, "); retry later"));
   }
-  queue_.push_back(Task{std::move(spec), std::move(observer), std::move(cancel),
-                        absl::Now()});
-  PublishGauges();
   return absl::OkStatus();
 }
 
@@ -107,6 +123,15 @@ void Dispatcher::WorkerLoop() {
       PublishGauges();
     }
     const absl::Duration queue_wait = absl::Now() - task.enqueued;
+    if (task.job) {
+      task.job(*task.cancel);
+      absl::MutexLock lock(&mu_);
+      --running_;
+      running_cancels_.erase(std::find(running_cancels_.begin(),
+                                       running_cancels_.end(), task.cancel));
+      PublishGauges();
+      continue;
+    }
     absl::StatusOr<ExecutionResult> result = RunTask(task, queue_wait);
     // The sandbox is gone: no longer in flight, even before the client
     // hears of it (so a client that got Finished sees the gauge at rest).
@@ -182,7 +207,9 @@ absl::StatusOr<ExecutionResult> Dispatcher::RunTask(Task& task,
         absl::StrCat("cancelled before it started: ", task.cancel->Reason());
   } else {
     CountingSink sink(*task.observer, metrics_);
-    result = backend_.Run(task.spec, sink, *task.cancel);
+    result = task.session != nullptr
+                 ? task.session->RunCell(task.spec, sink, *task.cancel)
+                 : backend_.Run(task.spec, sink, *task.cancel);
   }
   if (result.ok()) result->timings.queue = queue_wait;
   return result;

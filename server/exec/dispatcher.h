@@ -3,6 +3,7 @@
 #define CODEEXEC_SERVER_EXEC_DISPATCHER_H_
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -42,9 +43,18 @@ class Dispatcher {
   // Queues an execution. RESOURCE_EXHAUSTED when the queue is full,
   // UNAVAILABLE once StopAccepting was called. On OK the observer gets
   // OnFinished exactly once, even if cancelled while still queued.
+  // With `session` (which must outlive the execution: the observer holds
+  // it), the run is a cell of that session (SandboxSession::RunCell).
   absl::Status Submit(ExecutionSpec spec,
                       std::shared_ptr<ExecutionObserver> observer,
-                      std::shared_ptr<Cancellation> cancel);
+                      std::shared_ptr<Cancellation> cancel,
+                      SandboxSession* session = nullptr);
+
+  // Queues `job` (a session's sandbox start) like an execution: the same
+  // bound, a worker of the same pool; it gets `cancel` (which shutdown
+  // fires) and must call back whoever waits for it. Errors as Submit's.
+  absl::Status SubmitJob(std::function<void(const Cancellation&)> job,
+                         std::shared_ptr<Cancellation> cancel);
 
   // Shutdown, phase 1: refuse new executions; queued and running go on.
   void StopAccepting();
@@ -62,7 +72,12 @@ class Dispatcher {
     std::shared_ptr<ExecutionObserver> observer;
     std::shared_ptr<Cancellation> cancel;
     absl::Time enqueued;
+    SandboxSession* session = nullptr;
+    // Set for SubmitJob's tasks (then spec and observer are unused).
+    std::function<void(const Cancellation&)> job;
   };
+  // OK if one more task may be queued; counts a refusal.
+  absl::Status AdmitLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void WorkerLoop();
   // Runs the task on the backend (OnStarted, output); OnFinished is left to
   // the caller.

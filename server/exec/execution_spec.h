@@ -105,6 +105,9 @@ struct ExecutionResult {
   std::vector<WorkspaceFile> output_files;
   bool output_files_truncated = false;
   PhaseTimings timings;
+  // A session's cell only: the session ended with it (its interpreter
+  // exited, or its sandbox died or had to be killed); `message` says why.
+  bool session_ended = false;
 };
 
 // A backend whose Run ends in an error status (a failure of the service)

@@ -231,6 +231,31 @@ absl::StatusOr<ExecutionResult> GvisorBackend::Run(const ExecutionSpec& spec,
   return result;
 }
 
+absl::StatusOr<std::unique_ptr<SandboxSession>> GvisorBackend::StartSession(
+    const ExecutionSpec& shape, std::string_view session_id) {
+  const std::string id(session_id);
+  if (!IsValidSandboxId(id)) {
+    return absl::InternalError(
+        absl::StrCat("session id \"", id, "\" cannot name a sandbox"));
+  }
+  if (start_watcher_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "gvisor-local sessions need inotify to see their sandbox boot");
+  }
+  LocalSession::Parts parts{
+      .setup = &setup_,
+      .runsc = &runsc_,
+      .driver = &driver_,
+      .start_watcher = start_watcher_.get(),
+      .kill_grace = options_.kill_grace,
+      .run_as = RunAs{options_.run_as_uid, options_.run_as_gid}};
+  absl::StatusOr<std::unique_ptr<LocalSession>> session =
+      LocalSession::Start(parts, ShapeOf(shape, options_),
+                          KernelFor(shape.language), std::string(session_id));
+  if (!session.ok()) return session.status();
+  return std::unique_ptr<SandboxSession>(*std::move(session));
+}
+
 std::optional<ExecutionResult> GvisorBackend::RunWarm(
     const ExecutionSpec& spec, OutputSink& sink, const Cancellation& cancel) {
   if (warm_pool_ == nullptr) return std::nullopt;

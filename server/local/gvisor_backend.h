@@ -19,6 +19,7 @@
 #include "server/local/container_start_watcher.h"
 #include "server/local/io_pump.h"
 #include "server/local/local_backend_options.h"
+#include "server/local/local_session.h"
 #include "server/local/oci_bundle.h"
 #include "server/local/runsc_cli.h"
 #include "server/local/sandbox_cgroup.h"
@@ -80,6 +81,12 @@ class GvisorBackend : public Backend {
   absl::StatusOr<ExecutionResult> Run(const ExecutionSpec& spec,
                                       OutputSink& sink,
                                       const Cancellation& cancel) override;
+
+  // A LocalSession (local_session.h) of `shape`'s language and limits, its
+  // sandbox named `session_id`. FAILED_PRECONDITION without inotify (a
+  // session's boot is seen through it); UNAVAILABLE if it did not boot.
+  absl::StatusOr<std::unique_ptr<SandboxSession>> StartSession(
+      const ExecutionSpec& shape, std::string_view session_id) override;
 
   // The warm pool (null when local.warmPool.size is 0 or inotify is
   // unavailable); for tests and benchmarks that wait for it to fill.

@@ -23,9 +23,11 @@ constexpr size_t kReadChunk = 64 * 1024;
 
 }  // namespace
 
-IoPump::IoPump(ChildProcess& child, LauncherOutput& output, OutputSink& sink)
-    : child_(child), output_(output), sink_(sink) {
-  child_.stdin_fd().reset();  // the launcher reads its stdin from the bundle
+IoPump::IoPump(ChildProcess& child, LauncherOutput& output, OutputSink& sink,
+               Mode mode)
+    : child_(child), mode_(mode), output_(output), sink_(sink) {
+  // A run's launcher has its request (bundle or stdin) already.
+  if (mode_ == Mode::kRun) child_.stdin_fd().reset();
 }
 
 void IoPump::ReadFrames() {
@@ -66,6 +68,9 @@ IoPump::Stop IoPump::Run(absl::Time deadline, int wakeup_fd) {
     if (output_.output_limit_reached() && !output_limit_reported_) {
       output_limit_reported_ = true;
       return Stop::kOutputLimit;
+    }
+    if (mode_ == Mode::kSessionCell && output_.exit_code().has_value()) {
+      return Stop::kExitRecord;
     }
     const bool reading =
         child_.stdout_fd().valid() || child_.stderr_fd().valid();

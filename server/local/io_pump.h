@@ -25,6 +25,7 @@ class IoPump {
  public:
   enum class Stop {
     kExited,       // the process was reaped and its output drained
+    kExitRecord,   // session mode: the cell's exit record came
     kDeadline,     // `deadline` passed first
     kWakeup,       // `wakeup_fd` became readable
     kOutputLimit,  // more than the output cap was produced
@@ -33,9 +34,15 @@ class IoPump {
   // runsc's stderr beyond this is dropped.
   static constexpr size_t kMaxStderrBytes = 16 * 1024;
 
-  // `child` was spawned with Stdio::kPipes (its stdin is closed here) and
-  // must outlive the pump, as must `output` and `sink`.
-  IoPump(ChildProcess& child, LauncherOutput& output, OutputSink& sink);
+  // A run's sandbox (its stdin is closed here: the launcher has its
+  // request), or one cell of a session's (stdin stays: the next cell's
+  // request goes there; Run stops at the cell's exit record).
+  enum class Mode { kRun, kSessionCell };
+
+  // `child` was spawned with Stdio::kPipes and must outlive the pump, as
+  // must `output` and `sink`.
+  IoPump(ChildProcess& child, LauncherOutput& output, OutputSink& sink,
+         Mode mode = Mode::kRun);
 
   // Pumps until one of the Stop reasons. May be called again after it
   // returns (e.g. to drain after killing the sandbox); kOutputLimit is
@@ -54,6 +61,7 @@ class IoPump {
   void ReadStderr();
 
   ChildProcess& child_;
+  const Mode mode_;
   LauncherOutput& output_;
   OutputSink& sink_;
   FrameParser parser_;

@@ -64,6 +64,7 @@ ExecutionResult SandboxDriver::Drive(
   StopReason stop_reason = StopReason::kNone;
   switch (pump.Run(sandbox.clock_start + spec.timeout, wakeup_fd)) {
     case IoPump::Stop::kExited:
+    case IoPump::Stop::kExitRecord:  // not in Mode::kRun
       break;
     case IoPump::Stop::kDeadline:
       stop_reason = StopReason::kTimeout;

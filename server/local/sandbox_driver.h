@@ -50,12 +50,12 @@ class SandboxDriver {
       OutputSink& sink, const Cancellation& cancel,
       std::optional<absl::Time>* first_output = nullptr) const;
 
- private:
   // Kills the running sandbox (runsc kill, then SIGKILL of runsc after
   // kill_grace) and waits for `runsc run` to exit, draining its output.
   void StopSandbox(const std::string& id, ChildProcess& child,
                    IoPump& pump) const;
 
+ private:
   const RunscCli& runsc_;
   const absl::Duration kill_grace_;
 };

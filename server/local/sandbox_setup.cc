@@ -53,7 +53,8 @@ SandboxSetup::SandboxSetup(const LocalBackendOptions& options,
 
 absl::Status SandboxSetup::Prepare(const SandboxShape& shape,
                                    std::optional<absl::string_view> request,
-                                   SandboxResources& resources) const {
+                                   SandboxResources& resources,
+                                   bool session) const {
   resources.bundle_dir = state_.BundleDir(resources.id);
   // Limits, then the bundle that points runsc below them: config.json and,
   // in launcher/, what the launcher reads.
@@ -67,7 +68,9 @@ absl::Status SandboxSetup::Prepare(const SandboxShape& shape,
   resources.cgroup = *std::move(cgroup);
 
   OciBundleConfig bundle;
-  bundle.args = request ? LauncherCommand() : LauncherWaitCommand();
+  bundle.args = request   ? LauncherCommand()
+                : session ? LauncherSessionCommand()
+                          : LauncherWaitCommand();
   bundle.env = LauncherEnv();
   bundle.max_processes = options_.max_processes;
   bundle.tmp_bytes = options_.tmp_bytes;

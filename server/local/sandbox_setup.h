@@ -55,10 +55,11 @@ class SandboxSetup {
   // Creates the cgroup and the bundles of sandbox `resources.id` (filling
   // in `resources` as it goes, so TearDown removes what was made). With a
   // request, the launcher reads it from its bundle; without, it is started
-  // with --wait and reads it from stdin. Errors say which part failed.
+  // with --wait and reads it from stdin, or (session) with --session and
+  // reads one cell's request after another. Errors say which part failed.
   absl::Status Prepare(const SandboxShape& shape,
                        std::optional<absl::string_view> request,
-                       SandboxResources& resources) const;
+                       SandboxResources& resources, bool session = false) const;
 
   // Removes the container's runsc state (if any), the bundles and the
   // cgroup; logs what it could not remove. The sandbox must have exited.

@@ -100,40 +100,70 @@ WarmSandboxes::WarmSandboxes(const SandboxSetup& setup, const RunscCli& runsc,
       prestart_(std::move(prestart)),
       kill_grace_(kill_grace) {}
 
-absl::StatusOr<std::unique_ptr<WarmSandbox>> WarmSandboxes::Start() {
-  auto sandbox = std::make_unique<LocalWarmSandbox>();
-  sandbox->resources.id = absl::StrCat("warm-", next_number_.fetch_add(1));
+absl::Status BootStreamSandbox(const SandboxSetup& setup, const RunscCli& runsc,
+                               ContainerStartWatcher& start_watcher,
+                               const SandboxShape& shape, bool session,
+                               absl::Duration kill_grace,
+                               SandboxResources& resources,
+                               std::optional<ChildProcess>& child) {
   absl::Status prepared =
-      setup_.Prepare(shape_, std::nullopt, sandbox->resources);
+      setup.Prepare(shape, std::nullopt, resources, session);
   if (!prepared.ok()) {
-    setup_.TearDown(sandbox->resources);
+    setup.TearDown(resources);
     return prepared;
   }
-  WatchedContainer boot(start_watcher_, sandbox->resources.id);
-  absl::StatusOr<ChildProcess> child = ChildProcess::Spawn(
-      runsc_.RunArgv(sandbox->resources.bundle_dir, sandbox->resources.id),
-      ChildProcess::Stdio::kPipes);
-  if (!child.ok()) {
-    setup_.TearDown(sandbox->resources);
+  WatchedContainer boot(start_watcher, resources.id);
+  absl::StatusOr<ChildProcess> spawned =
+      ChildProcess::Spawn(runsc.RunArgv(resources.bundle_dir, resources.id),
+                          ChildProcess::Stdio::kPipes);
+  if (!spawned.ok()) {
+    setup.TearDown(resources);
     return absl::UnavailableError(
-        absl::StrCat("cannot start runsc: ", child.status().message()));
+        absl::StrCat("cannot start runsc: ", spawned.status().message()));
   }
-  sandbox->child.emplace(*std::move(child));
+  child.emplace(*std::move(spawned));
   const absl::Time give_up = absl::Now() + kBootTimeout;
   while (!boot.WaitRunning(std::min(give_up, absl::Now() + kBootPollInterval))
               .has_value()) {
-    if (sandbox->child->TryReap() || absl::Now() >= give_up) {
-      const std::string said = ReadAvailable(sandbox->child->stderr_fd());
+    if (child->TryReap() || absl::Now() >= give_up) {
+      const std::string said = ReadAvailable(child->stderr_fd());
       const std::string why =
-          sandbox->child->reaped()
-              ? absl::StrCat("runsc exited with ",
-                             ShellExitCode(sandbox->child->wait_status()))
-              : absl::StrCat("not running after ",
-                             absl::FormatDuration(kBootTimeout));
-      Discard(*sandbox);
+          child->reaped() ? absl::StrCat("runsc exited with ",
+                                         ShellExitCode(child->wait_status()))
+                          : absl::StrCat("not running after ",
+                                         absl::FormatDuration(kBootTimeout));
+      EndStreamSandbox(setup, runsc, kill_grace, resources, *child);
+      child.reset();
       return absl::UnavailableError(absl::StrCat(
-          "warm sandbox did not start: ", why, said.empty() ? "" : ": ", said));
+          "the sandbox did not start: ", why, said.empty() ? "" : ": ", said));
     }
+  }
+  return absl::OkStatus();
+}
+
+void EndStreamSandbox(const SandboxSetup& setup, const RunscCli& runsc,
+                      absl::Duration kill_grace,
+                      const SandboxResources& resources, ChildProcess& child) {
+  child.stdin_fd().reset();
+  if (!WaitForExit(child, kill_grace)) {
+    absl::Status killed = runsc.Kill(resources.id);
+    if (!killed.ok() || !WaitForExit(child, kill_grace)) {
+      child.Kill();
+      child.WaitBlocking();
+    }
+  }
+  setup.TearDown(resources);
+}
+
+absl::StatusOr<std::unique_ptr<WarmSandbox>> WarmSandboxes::Start() {
+  auto sandbox = std::make_unique<LocalWarmSandbox>();
+  sandbox->resources.id = absl::StrCat("warm-", next_number_.fetch_add(1));
+  absl::Status booted = BootStreamSandbox(
+      setup_, runsc_, start_watcher_, shape_,
+      /*session=*/false, kill_grace_, sandbox->resources, sandbox->child);
+  if (!booted.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("warm sandbox: ", booted.message()));
   }
   if (!prestart_.empty()) {
     absl::Status sent =
@@ -149,16 +179,8 @@ absl::StatusOr<std::unique_ptr<WarmSandbox>> WarmSandboxes::Start() {
 }
 
 void WarmSandboxes::Discard(LocalWarmSandbox& sandbox) const {
-  ChildProcess& child = *sandbox.child;
-  child.stdin_fd().reset();
-  if (!WaitForExit(child, kill_grace_)) {
-    absl::Status killed = runsc_.Kill(sandbox.resources.id);
-    if (!killed.ok() || !WaitForExit(child, kill_grace_)) {
-      child.Kill();
-      child.WaitBlocking();
-    }
-  }
-  setup_.TearDown(sandbox.resources);
+  EndStreamSandbox(setup_, runsc_, kill_grace_, sandbox.resources,
+                   *sandbox.child);
 }
 
 void WarmSandboxes::Retire(std::unique_ptr<WarmSandbox> sandbox) const {

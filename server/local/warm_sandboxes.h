@@ -41,6 +41,25 @@ class LocalWarmSandbox : public WarmSandbox {
 absl::Status DeliverRequest(ChildProcess& child, absl::string_view request,
                             absl::Time deadline, bool close_stdin = true);
 
+// Prepares and boots a sandbox whose launcher reads its requests from stdin:
+// `launcher --wait` (a warm sandbox) or, with `session`, `launcher
+// --session` (a session's). Returns once runsc says the container runs,
+// `child` holding `runsc run`; on failure nothing of it is left and the
+// error carries runsc's own words.
+absl::Status BootStreamSandbox(const SandboxSetup& setup, const RunscCli& runsc,
+                               ContainerStartWatcher& start_watcher,
+                               const SandboxShape& shape, bool session,
+                               absl::Duration kill_grace,
+                               SandboxResources& resources,
+                               std::optional<ChildProcess>& child);
+
+// Ends such a sandbox (closing its stdin ends a waiting launcher, or a
+// session's between cells; one that does not exit within kill_grace is
+// killed) and removes what it left.
+void EndStreamSandbox(const SandboxSetup& setup, const RunscCli& runsc,
+                      absl::Duration kill_grace,
+                      const SandboxResources& resources, ChildProcess& child);
+
 // Starts and retires the backend's warm sandboxes (WarmPool::Hooks).
 class WarmSandboxes {
  public:

@@ -1,0 +1,181 @@
+#include "server/local/local_session.h"
+
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <utility>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/launcher/launcher_output.h"
+#include "server/launcher/request_format.h"
+#include "server/local/io_pump.h"
+#include "server/local/run_outcome.h"
+#include "server/local/warm_sandboxes.h"
+
+namespace codeexec {
+namespace {
+
+ExecutionResult Failed(std::string message, bool session_ended) {
+  ExecutionResult result;
+  result.outcome = Outcome::kSandboxError;
+  result.message = std::move(message);
+  result.session_ended = session_ended;
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LocalSession>> LocalSession::Start(
+    const Parts& parts, const SandboxShape& shape,
+    std::optional<Starter> kernel, std::string id) {
+  std::unique_ptr<LocalSession> session(
+      new LocalSession(parts, std::move(kernel)));
+  session->resources_.id = std::move(id);
+  absl::Status booted = BootStreamSandbox(
+      *parts.setup, *parts.runsc, *parts.start_watcher, shape,
+      /*session=*/true, parts.kill_grace, session->resources_, session->child_);
+  if (!booted.ok()) {
+    session->ended_ = true;  // nothing left to end
+    return booted;
+  }
+  return session;
+}
+
+LocalSession::LocalSession(const Parts& parts, std::optional<Starter> kernel)
+    : parts_(parts), kernel_(std::move(kernel)) {}
+
+LocalSession::~LocalSession() {
+  if (!child_.has_value()) return;
+  // Closing the stream ends the launcher between cells; one that does not
+  // exit is killed. Then everything of the sandbox goes.
+  EndStreamSandbox(*parts_.setup, *parts_.runsc, parts_.kill_grace, resources_,
+                   *child_);
+}
+
+bool LocalSession::Interrupt() {
+  const char interrupt = CE_REQ_INTERRUPT;
+  return DeliverRequest(*child_, absl::string_view(&interrupt, 1),
+                        absl::Now() + kInterruptGrace,
+                        /*close_stdin=*/false)
+      .ok();
+}
+
+absl::StatusOr<ExecutionResult> LocalSession::RunCell(
+    const ExecutionSpec& spec, OutputSink& sink, const Cancellation& cancel) {
+  if (ended_ || child_->TryReap()) {
+    ended_ = true;
+    return Failed("the session's sandbox has ended", true);
+  }
+  absl::StatusOr<std::string> request = BuildCellRequest(
+      spec, kernel_, RunAs{parts_.run_as.uid, parts_.run_as.gid});
+  if (!request.ok()) {
+    return Failed(absl::StrCat("cannot write the code and input files: ",
+                               request.status().message()),
+                  false);
+  }
+  const absl::Time start = absl::Now();
+  absl::Status delivered =
+      DeliverRequest(*child_, *request, start + spec.timeout,
+                     /*close_stdin=*/false);
+  if (!delivered.ok()) {
+    ended_ = true;
+    return Failed(
+        absl::StrCat("the session's sandbox is gone: ", delivered.message()),
+        true);
+  }
+  const absl::Time delivered_time = absl::Now();
+
+  // Cancellation wakes the pump through an eventfd (as SandboxDriver's).
+  UniqueFd wakeup(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  const int wakeup_fd = wakeup.get();
+  const Cancellation::CallbackId callback = cancel.AddCallback([wakeup_fd] {
+    const uint64_t one = 1;
+    if (wakeup_fd >= 0) {
+      ssize_t ignored = write(wakeup_fd, &one, sizeof(one));
+      (void)ignored;
+    }
+  });
+  absl::Cleanup remove_callback = [&] { cancel.RemoveCallback(callback); };
+
+  LauncherOutput output(spec, sink);
+  IoPump pump(*child_, output, sink, IoPump::Mode::kSessionCell);
+  StopReason stop_reason = StopReason::kNone;
+  switch (pump.Run(start + spec.timeout, wakeup_fd)) {
+    case IoPump::Stop::kExitRecord:
+    case IoPump::Stop::kExited:
+      break;
+    case IoPump::Stop::kDeadline:
+      stop_reason = StopReason::kTimeout;
+      break;
+    case IoPump::Stop::kWakeup:
+      stop_reason = StopReason::kCancelled;
+      break;
+    case IoPump::Stop::kOutputLimit:
+      stop_reason = StopReason::kOutputLimit;
+      break;
+  }
+  bool killed = false;
+  if (stop_reason != StopReason::kNone && !output.exit_code().has_value() &&
+      !child_->reaped()) {
+    // The cell, not the session, is stopped: an interrupt, then the grace.
+    const bool sent = Interrupt();
+    if (!sent || pump.Run(absl::Now() + kInterruptGrace, -1) !=
+                     IoPump::Stop::kExitRecord) {
+      parts_.driver->StopSandbox(resources_.id, *child_, pump);
+      killed = true;
+    }
+  }
+  const absl::Time end_time = absl::Now();
+
+  RunFacts facts;
+  facts.stop_reason = stop_reason;
+  facts.wait_status = child_->reaped() ? child_->wait_status() : 0;
+  facts.exit_record = output.exit_code();
+  facts.sandbox_messages = pump.runsc_stderr();
+  if (!output.diagnostics().empty()) {
+    absl::StrAppend(&facts.sandbox_messages,
+                    facts.sandbox_messages.empty() ? "" : "\n",
+                    output.diagnostics());
+  }
+  facts.output_truncated = output.output_limit_reached();
+  facts.memory = resources_.cgroup->ReadMemoryEvents();
+  facts.memory_limit_bytes = spec.resources.memory_limit_bytes;
+  facts.timeout = spec.timeout;
+  facts.max_output_bytes = spec.max_output_bytes;
+  if (stop_reason == StopReason::kCancelled) {
+    facts.cancel_reason = cancel.Reason();
+  }
+  RunVerdict verdict = ClassifyRun(facts);
+
+  ExecutionResult result;
+  result.outcome = verdict.outcome;
+  result.exit_code = verdict.exit_code;
+  result.message = std::move(verdict.message);
+  result.truncated = verdict.truncated;
+  result.timings.create = delivered_time - start;
+  result.timings.run = end_time - delivered_time;
+  output.TakeFiles(result);
+  if (killed) {
+    absl::StrAppend(&result.message, result.message.empty() ? "" : "; ",
+                    "the cell did not stop within ",
+                    absl::FormatDuration(kInterruptGrace),
+                    " of its interrupt: the session's sandbox was killed");
+  } else if (output.session_ended()) {
+    absl::StrAppend(&result.message, result.message.empty() ? "" : "; ",
+                    "the session's interpreter exited with code ",
+                    result.exit_code, ": the session has ended");
+  } else if (child_->reaped() || child_->TryReap()) {
+    absl::StrAppend(&result.message, result.message.empty() ? "" : "; ",
+                    "the session's sandbox has ended");
+  }
+  result.session_ended = killed || output.session_ended() || child_->reaped();
+  ended_ = result.session_ended;
+  return result;
+}
+
+}  // namespace codeexec
