@@ -30,9 +30,11 @@
 #include "server/config/server_config.h"
 #include "server/exec/dispatcher.h"
 #include "server/exec/json_log.h"
+#include "server/exec/session_registry.h"
 #include "server/kube/kubernetes_backend.h"
 #include "server/local/gvisor_backend.h"
 #include "server/metrics/service_metrics.h"
+#include "server/metrics/session_metrics.h"
 
 ABSL_FLAG(std::string, config, "",
           "Server config file (YAML, kind ServerConfig); empty = defaults.");
@@ -183,10 +185,14 @@ int Run(const ServerConfig& config) {
     metrics_port = exposer->GetListeningPorts().at(0);
   }
 
+  // The registry outlives the dispatcher: cells still running at shutdown
+  // release their sessions into it.
+  SessionMetrics session_metrics(metrics.registry().get());
+  SessionRegistry sessions(config.sessions, **backend, session_metrics.Hooks());
   Dispatcher dispatcher(config.dispatcher, **backend, &metrics);
   CodeExecutorService service(config.validation,
                               config.server.max_unsent_output_bytes, **backend,
-                              dispatcher, &metrics);
+                              dispatcher, &metrics, &sessions);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -239,6 +245,9 @@ int Run(const ServerConfig& config) {
   health->SetServingStatus(false);
   dispatcher.StopAccepting();
   bool drained = dispatcher.WaitIdle(config.server.shutdown_grace);
+  // Sessions end with the replica: running cells are cancelled, every
+  // session's sandbox deleted (on the registry's closer thread).
+  sessions.CloseAll();
   // Phase 2: cancel the rest (their sandboxes are torn down).
   if (!drained) {
     dispatcher.CancelAll("the server is shutting down");

@@ -13,8 +13,6 @@
 #include "server/exec/utf8.h"
 
 namespace codeexec {
-namespace {
-
 std::string NewExecutionId() {
   static absl::Mutex mu(absl::kConstInit);
   static absl::BitGen* bitgen = new absl::BitGen();
@@ -22,6 +20,8 @@ std::string NewExecutionId() {
   const uint64_t bits = absl::Uniform<uint64_t>(*bitgen) & 0xffffffffffffULL;
   return absl::StrFormat("ce-%012x", bits);
 }
+
+namespace {
 
 std::string Sha256Hex(std::string_view data) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -42,6 +42,8 @@ absl::StatusOr<codeexecutor::v1::ExecuteRequest> Decode(
       reinterpret_cast<const char*>(slice.begin()), slice.size()));
 }
 
+}  // namespace
+
 std::optional<absl::Duration> TimeToDeadline(
     const grpc::CallbackServerContext& context) {
   const auto deadline = context.deadline();
@@ -50,8 +52,6 @@ std::optional<absl::Duration> TimeToDeadline(
   if (remaining > std::chrono::hours(24 * 365)) return std::nullopt;
   return absl::FromChrono(remaining);
 }
-
-}  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
@@ -62,12 +62,14 @@ CodeExecutorService::CodeExecutorService(ValidatorOptions options,
                                          int64_t max_unsent_output_bytes,
                                          const Backend& backend,
                                          Dispatcher& dispatcher,
-                                         ServiceMetrics* metrics)
+                                         ServiceMetrics* metrics,
+                                         SessionRegistry* sessions)
     : options_(std::move(options)),
       max_unsent_output_bytes_(max_unsent_output_bytes),
       backend_(backend),
       dispatcher_(dispatcher),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      sessions_(sessions) {}
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* CodeExecutorService::Execute(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* wire) {
@@ -75,11 +77,12 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* CodeExecutorService::Execute(
   const codeexecutor::v1::ExecuteRequest* request =
       decoded.ok() ? &*decoded
                    : &codeexecutor::v1::ExecuteRequest::default_instance();
+  const bool cell = decoded.ok() && !request->session_id().empty();
   absl::StatusOr<ExecutionSpec> spec =
-      decoded.ok()
-          ? BuildExecutionSpec(*request, options_, TimeToDeadline(*context))
-          : absl::StatusOr<ExecutionSpec>(decoded.status());
-  if (spec.ok()) {
+      !decoded.ok() ? absl::StatusOr<ExecutionSpec>(decoded.status())
+      : cell        ? ExecutionSpec()  // checked against its session's shape
+             : BuildExecutionSpec(*request, options_, TimeToDeadline(*context));
+  if (spec.ok() && !cell) {
     if (absl::Status valid = backend_.Validate(*spec); !valid.ok()) {
       spec = valid;
     }
@@ -88,7 +91,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* CodeExecutorService::Execute(
   identity.execution_id = NewExecutionId();
   identity.client_request_id = request->client_request_id();
   identity.backend = std::string(backend_.Name());
-  identity.language = spec.ok() ? spec->language_name : request->language();
+  identity.language =
+      spec.ok() && !cell ? spec->language_name : request->language();
   identity.code_sha256 = Sha256Hex(request->code());
   identity.code_bytes = request->code().size();
   std::shared_ptr<ExecuteStream> stream =
@@ -103,6 +107,10 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* CodeExecutorService::Execute(
                                    : "deadline");
     }
     stream->FinishWithError(ToGrpcStatus(spec.status()));
+    return reactor;
+  }
+  if (cell) {
+    SubmitCell(context, *request, identity.execution_id, std::move(stream));
     return reactor;
   }
   spec->execution_id = identity.execution_id;

@@ -11,24 +11,28 @@
 #include <cstdint>
 
 #include "codeexecutor/v1/code_executor.grpc.pb.h"
+#include "server/api/execute_stream.h"
 #include "server/api/request_validator.h"
 #include "server/exec/dispatcher.h"
+#include "server/exec/session_registry.h"
 #include "server/metrics/service_metrics.h"
 
 namespace codeexec {
 
 class CodeExecutorService final
     : public codeexecutor::v1::CodeExecutor::WithRawCallbackMethod_Execute<
-          codeexecutor::v1::CodeExecutor::Service> {
+          codeexecutor::v1::CodeExecutor::CallbackService> {
  public:
   // `backend` (asked to Validate each request and named in Accepted: the
-  // one `dispatcher` runs on), `dispatcher` and `metrics` (may be null) must
-  // outlive the service. `max_unsent_output_bytes` bounds each call's output
-  // not yet sent to its client (server.maxUnsentOutputBytes); above it the
-  // run's output is paused (ExecuteStream::WaitForRoom).
+  // one `dispatcher` runs on), `dispatcher`, `metrics` and `sessions` (both
+  // may be null: no metrics, no sessions) must outlive the service.
+  // `max_unsent_output_bytes` bounds each call's output not yet sent to its
+  // client (server.maxUnsentOutputBytes); above it the run's output is
+  // paused (ExecuteStream::WaitForRoom).
   CodeExecutorService(ValidatorOptions options, int64_t max_unsent_output_bytes,
                       const Backend& backend, Dispatcher& dispatcher,
-                      ServiceMetrics* metrics);
+                      ServiceMetrics* metrics,
+                      SessionRegistry* sessions = nullptr);
 
   // `wire` is a serialized ExecuteRequest; the stream carries serialized
   // ExecuteResponses.
@@ -36,13 +40,38 @@ class CodeExecutorService final
       grpc::CallbackServerContext* context,
       const grpc::ByteBuffer* wire) override;
 
+  // session_calls.cc: the session's sandbox starts on a dispatcher worker;
+  // the call answers when it is ready.
+  grpc::ServerUnaryReactor* CreateSession(
+      grpc::CallbackServerContext* context,
+      const codeexecutor::v1::CreateSessionRequest* request,
+      codeexecutor::v1::Session* response) override;
+  grpc::ServerUnaryReactor* CloseSession(
+      grpc::CallbackServerContext* context,
+      const codeexecutor::v1::CloseSessionRequest* request,
+      codeexecutor::v1::CloseSessionResponse* response) override;
+
  private:
+  // session_calls.cc: an Execute with a session_id, its stream created.
+  void SubmitCell(grpc::CallbackServerContext* context,
+                  const codeexecutor::v1::ExecuteRequest& request,
+                  std::string execution_id,
+                  std::shared_ptr<ExecuteStream> stream);
+
   const ValidatorOptions options_;
   const int64_t max_unsent_output_bytes_;
   const Backend& backend_;
   Dispatcher& dispatcher_;
   ServiceMetrics* const metrics_;
+  SessionRegistry* const sessions_;
 };
+
+// "ce-" + 12 hex digits: a new execution's id.
+std::string NewExecutionId();
+
+// The deadline of `context`'s call as time left, if it has one.
+std::optional<absl::Duration> TimeToDeadline(
+    const grpc::CallbackServerContext& context);
 
 // gRPC status for an internal absl::Status (same code, same message made
 // valid UTF-8).

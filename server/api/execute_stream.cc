@@ -69,6 +69,10 @@ void LogFinished(const ExecutionIdentity& id, const ExecutionResult& result) {
         {"start", ms(t.start)},
         {"run", ms(t.run)},
         {"cleanup", ms(t.cleanup)}}}};
+  if (!id.session_id.empty()) {
+    fields["session_id"] = id.session_id;
+    fields["session_ended"] = result.session_ended;
+  }
   LogEvent(LogLevel::kInfo, "execution_finished", std::move(fields));
 }
 
@@ -153,7 +157,9 @@ void ExecuteStream::OnStarted(absl::Duration queue_wait) {
   auto* started = response.mutable_started();
   started->set_execution_id(identity_.execution_id);
   started->set_backend(identity_.backend);
-  started->set_sandbox_name(identity_.execution_id);
+  started->set_sandbox_name(identity_.sandbox_name.empty()
+                                ? identity_.execution_id
+                                : identity_.sandbox_name);
   started->set_client_request_id(identity_.client_request_id);
   SetDuration(queue_wait, started->mutable_queue_wait());
   Enqueue(std::move(response), /*last=*/false);
@@ -209,6 +215,7 @@ void ExecuteStream::OnFinished(const absl::StatusOr<ExecutionResult>& ran) {
   finished->set_message(ToValidUtf8(result.message));
   finished->set_truncated(result.truncated);
   finished->set_output_files_truncated(result.output_files_truncated);
+  finished->set_session_ended(result.session_ended);
   for (const WorkspaceFile& file : result.output_files) {
     auto* out = finished->add_output_files();
     if (IsValidUtf8(file.path)) {

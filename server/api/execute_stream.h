@@ -37,6 +37,10 @@ struct ExecutionIdentity {
   std::string language;
   std::string code_sha256;
   size_t code_bytes = 0;
+  // A session's cell: the session and its sandbox (else the sandbox is
+  // named by the execution id).
+  std::string session_id;
+  std::string sandbox_name;
 };
 
 class ExecuteStream : public ExecutionObserver,
@@ -50,6 +54,15 @@ class ExecuteStream : public ExecutionObserver,
                                                int64_t max_unsent_output_bytes);
   Reactor* reactor() const;
   const std::shared_ptr<Cancellation>& cancellation() const { return cancel_; }
+
+  // A session's cell: names the session and its sandbox in Started and the
+  // log. Only before the stream is submitted.
+  void SetSession(std::string session_id, std::string sandbox_name,
+                  std::string language) {
+    identity_.session_id = std::move(session_id);
+    identity_.sandbox_name = std::move(sandbox_name);
+    identity_.language = std::move(language);
+  }
 
   // Ends the call with `status` before anything was written (the execution
   // was never queued).
@@ -77,7 +90,7 @@ class ExecuteStream : public ExecutionObserver,
   void HandleWriteDone(bool ok);
   void HandleDone();
 
-  const ExecutionIdentity identity_;
+  ExecutionIdentity identity_;  // fixed once submitted
   const int64_t max_unsent_output_bytes_;
   const std::shared_ptr<Cancellation> cancel_ =
       std::make_shared<Cancellation>();

@@ -55,7 +55,8 @@ absl::Status CheckStrings(const ExecuteRequestWire& raw) {
         {"limits.cpu_limit", &limits.cpu_limit()},
         {"limits.memory_requested", &limits.memory_requested()},
         {"limits.memory_limit", &limits.memory_limit()},
-        {"client_request_id", &raw.client_request_id()}}) {
+        {"client_request_id", &raw.client_request_id()},
+        {"session_id", &raw.session_id()}}) {
     if (auto s = CheckUtf8(field, *text); !s.ok()) return s;
   }
   return absl::OkStatus();
