@@ -11,7 +11,7 @@ the ADK code executor (``pip install 'code-executor-client[adk]'``).
 """
 
 from .aio import AsyncCodeExecutorClient, AsyncExecutionStream
-from .client import CodeExecutorClient, ExecutionStream
+from .client import CodeExecutorClient, ExecutionStream, Session
 from .errors import (
     CallCancelledError,
     CodeExecutorError,
@@ -21,6 +21,8 @@ from .errors import (
     PermissionDeniedError,
     ProtocolError,
     ResourceExhaustedError,
+    SessionBusyError,
+    SessionNotFoundError,
     UnauthenticatedError,
     UnavailableError,
 )
@@ -31,6 +33,7 @@ from .types import (
     Finished,
     Outcome,
     Output,
+    SessionInfo,
     Started,
     Stderr,
     Stdout,
@@ -58,6 +61,10 @@ __all__ = [
     "PermissionDeniedError",
     "ProtocolError",
     "ResourceExhaustedError",
+    "Session",
+    "SessionBusyError",
+    "SessionInfo",
+    "SessionNotFoundError",
     "Started",
     "Stderr",
     "Stdout",

@@ -9,7 +9,9 @@
 A drop-in replacement for ADK's ``GkeCodeExecutor``: the same resource knobs
 (timeout_seconds, cpu_requested, mem_requested, cpu_limit, mem_limit), but the
 sandbox is created by a shared service, stdout and stderr stay apart, a timed
-out run is killed, input files go in and output files come back.
+out run is killed, input files go in and output files come back. With
+``stateful=True`` the code blocks of one ADK session share an interpreter
+(a code-executor session), as with ADK's Vertex AI executor.
 
 Requires the ``adk`` extra: ``pip install 'code-executor-client[adk]'``.
 """
@@ -41,7 +43,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     ) from e
 
 from .client import CodeExecutorClient
-from .errors import CodeExecutorError
+from .errors import CodeExecutorError, SessionNotFoundError
 from .types import ExecutionResult, Outcome
 
 if TYPE_CHECKING:
@@ -66,14 +68,18 @@ _DEADLINE_SLACK_SECONDS = 60
 
 
 class _ClientHolder:
-    """Holds the lazily created gRPC client; a copy of the executor gets none.
+    """Holds the lazily created gRPC client and, when stateful, which
+    code-executor session serves which ADK session; a copy of the executor
+    gets none of them.
 
     ADK and pydantic copy agents (``model_copy(deep=True)``), and a gRPC
-    channel cannot be copied, so a copy simply connects again on first use.
+    channel cannot be copied, so a copy simply connects again on first use
+    (and opens its own sessions).
     """
 
     def __init__(self) -> None:
         self.client: Any = None
+        self.sessions: dict[str, str] = {}  # ADK execution_id -> session_id
         self.lock = threading.Lock()
 
     def __deepcopy__(self, memo: dict) -> _ClientHolder:
@@ -87,7 +93,14 @@ class RemoteCodeExecutor(BaseCodeExecutor):
     """Executes the agent's code in a fresh gVisor sandbox of a code-executor service.
 
     Each ``execute_code`` is one ``Execute`` call: a new sandbox, nothing kept
-    between runs (so ``stateful`` is always False). A failure of the service
+    between runs. With ``stateful=True`` the blocks of one ADK session (ADK
+    passes its id as ``CodeExecutionInput.execution_id``) run as cells of one
+    code-executor session, created on the first block: variables, imports and
+    workspace files stay. Such a session lives until it is idle for
+    ``session_idle_timeout_seconds`` (server default 10 min), reaches
+    ``session_max_lifetime_seconds`` (default 1 h), its interpreter exits, or
+    ``close()``; the next block then starts a new one and its stderr begins
+    with a note that the earlier state is gone. A failure of the service
     itself (unreachable, queue full, request rejected) does not raise: it comes
     back as a result whose stderr says what failed, as ADK's own executors do,
     so the agent can react to it.
@@ -130,15 +143,15 @@ class RemoteCodeExecutor(BaseCodeExecutor):
     """Deadline of the gRPC call; None = timeout_seconds plus a minute of slack
     (no deadline when timeout_seconds is None too)."""
 
-    # This executor cannot be stateful: every run gets a fresh sandbox.
-    stateful: bool = Field(default=False, frozen=True, exclude=True)
+    stateful: bool = False
+    """Run the blocks of one ADK session in one interpreter (see above)."""
+
+    session_idle_timeout_seconds: Optional[float] = None
+    session_max_lifetime_seconds: Optional[float] = None
+    """Bounds of a stateful session; None = the server's defaults (each is
+    capped by the server's maximum)."""
 
     _holder: _ClientHolder = PrivateAttr(default_factory=_ClientHolder)
-
-    def __init__(self, **data: Any) -> None:
-        if data.get("stateful"):
-            raise ValueError("Cannot set `stateful=True` in RemoteCodeExecutor.")
-        super().__init__(**data)
 
     def _client(self) -> CodeExecutorClient:
         holder = self._holder
@@ -153,12 +166,80 @@ class RemoteCodeExecutor(BaseCodeExecutor):
             return holder.client
 
     def close(self) -> None:
-        """Closes the connection; the next execution opens a new one."""
+        """Closes the sessions this executor opened and the connection; the
+        next execution opens a new one."""
         holder = self._holder
         with holder.lock:
             client, holder.client = holder.client, None
-        if client is not None:
-            client.close()
+            sessions, holder.sessions = holder.sessions, {}
+        if client is None:
+            return
+        for session_id in sessions.values():
+            try:
+                client.close_session(session_id)
+            except CodeExecutorError as e:  # expired meanwhile: nothing to do
+                logger.debug("closing session %s: %s", session_id, e)
+        client.close()
+
+    def _open_session(self, key: str, request_id: str | None) -> str:
+        info = self._client().create_session(
+            language=self.language,
+            env=self.env or None,
+            timeout_seconds=self.timeout_seconds,
+            cpu_requested=self.cpu_requested,
+            cpu_limit=self.cpu_limit,
+            memory_requested=self.mem_requested,
+            memory_limit=self.mem_limit,
+            max_output_bytes=self.max_output_bytes,
+            idle_timeout=self.session_idle_timeout_seconds,
+            max_lifetime=self.session_max_lifetime_seconds,
+            client_request_id=request_id,
+        )
+        with self._holder.lock:
+            self._holder.sessions[key] = info.session_id
+        logger.debug("ADK session %s: code-executor session %s", key, info.session_id)
+        return info.session_id
+
+    def _forget_session(self, key: str, session_id: str) -> None:
+        with self._holder.lock:
+            if self._holder.sessions.get(key) == session_id:
+                del self._holder.sessions[key]
+
+    def _run_cell(
+        self, key: str, code: str, files: list, request_id: str | None
+    ) -> tuple[ExecutionResult, str]:
+        """Runs code in the session of ADK session `key`; returns the result
+        and a note for its stderr when the session's state was lost."""
+        with self._holder.lock:
+            session_id = self._holder.sessions.get(key)
+        note = ""
+        for attempt in range(2):
+            if session_id is None:
+                session_id = self._open_session(key, request_id)
+            try:
+                result = self._client().run(
+                    code,
+                    session_id=session_id,
+                    files=files,
+                    timeout_seconds=self.timeout_seconds,
+                    client_request_id=request_id,
+                    rpc_timeout=self._rpc_timeout(),
+                )
+                break
+            except SessionNotFoundError:
+                if attempt == 1:
+                    raise
+                self._forget_session(key, session_id)
+                session_id = None
+                note = (
+                    "Note: the code-executor session of this conversation had "
+                    "ended (idle timeout, max lifetime or a restart); its "
+                    "variables and files are gone, and this code ran in a new "
+                    "session.\n"
+                )
+        if result.session_ended:
+            self._forget_session(key, session_id)
+        return result, note
 
     def _rpc_timeout(self) -> float | None:
         if self.rpc_timeout_seconds is not None:
@@ -177,22 +258,29 @@ class RemoteCodeExecutor(BaseCodeExecutor):
             (f.name, _input_file_bytes(f.content))
             for f in code_execution_input.input_files or []
         ]
-        request_id = getattr(invocation_context, "invocation_id", None)
+        request_id = (getattr(invocation_context, "invocation_id", None) or "")[:128]
+        key = code_execution_input.execution_id if self.stateful else None
+        note = ""
         try:
-            result = self._client().run(
-                code_execution_input.code,
-                language=self.language,
-                env=self.env or None,
-                files=files,
-                timeout_seconds=self.timeout_seconds,
-                cpu_requested=self.cpu_requested,
-                cpu_limit=self.cpu_limit,
-                memory_requested=self.mem_requested,
-                memory_limit=self.mem_limit,
-                max_output_bytes=self.max_output_bytes,
-                client_request_id=(request_id or "")[:128] or None,
-                rpc_timeout=self._rpc_timeout(),
-            )
+            if key:
+                result, note = self._run_cell(
+                    key, code_execution_input.code, files, request_id or None
+                )
+            else:
+                result = self._client().run(
+                    code_execution_input.code,
+                    language=self.language,
+                    env=self.env or None,
+                    files=files,
+                    timeout_seconds=self.timeout_seconds,
+                    cpu_requested=self.cpu_requested,
+                    cpu_limit=self.cpu_limit,
+                    memory_requested=self.mem_requested,
+                    memory_limit=self.mem_limit,
+                    max_output_bytes=self.max_output_bytes,
+                    client_request_id=request_id or None,
+                    rpc_timeout=self._rpc_timeout(),
+                )
         except CodeExecutorError as e:
             logger.error("code-executor at %s failed: %s", self.target, e)
             return CodeExecutionResult(
@@ -207,7 +295,10 @@ class RemoteCodeExecutor(BaseCodeExecutor):
             "Execution %s ended: %s (exit code %s)",
             result.execution_id, result.outcome.value, result.exit_code,
         )
-        return to_code_execution_result(result)
+        converted = to_code_execution_result(result)
+        if note:
+            converted.stderr = note + converted.stderr
+        return converted
 
 
 def _input_file_bytes(content: str | bytes) -> bytes:

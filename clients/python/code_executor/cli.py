@@ -47,7 +47,55 @@ def build_parser() -> argparse.ArgumentParser:
         "and stream its stdout and stderr; exit with its exit code.",
     )
     run.add_argument("file", metavar="FILE|-", help="program to run; '-' reads standard input")
-    conn = run.add_argument_group("connection")
+    run.add_argument(
+        "-s", "--session", metavar="ID",
+        help="run as the next cell of this open session (`session create`); the "
+        "session fixes language, env, stdin and resources",
+    )
+    _add_connection(run)
+    req = run.add_argument_group("request")
+    _add_request(req)
+    req.add_argument(
+        "--stdin", metavar="LOCAL", type=pathlib.Path,
+        help="file fed to the program's standard input",
+    )
+    req.add_argument(
+        "-o", "--output-dir", metavar="DIR", type=pathlib.Path,
+        help="write the files the program created or changed under DIR",
+    )
+    req.add_argument("--request-id", help="client request id (echoed in the server's logs)")
+    _add_limits(run)
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="report the execution id, outcome and timings on stderr")
+
+    session = sub.add_parser(
+        "session",
+        help="create or close a session (one sandbox for several runs)",
+        description="`session create` starts a session and prints its id; `run "
+        "--session ID` runs cells in it (Python: one interpreter, its globals "
+        "stay); `session close ID` deletes its sandbox.",
+    )
+    session_sub = session.add_subparsers(dest="session_command", required=True)
+    create = session_sub.add_parser("create", help="start a session, print its id")
+    _add_connection(create)
+    _add_request(create.add_argument_group("session"))
+    _add_limits(create)
+    create.add_argument("--idle-timeout", metavar="SECONDS", type=float,
+                        help="close it after this long without a cell")
+    create.add_argument("--max-lifetime", metavar="SECONDS", type=float,
+                        help="close it this long after its start")
+    create.add_argument("-v", "--verbose", action="store_true",
+                        help="report what the server applied on stderr")
+    close = session_sub.add_parser("close", help="close a session, delete its sandbox")
+    close.add_argument("session_id", metavar="ID")
+    _add_connection(close)
+    close.add_argument("-v", "--verbose", action="store_true",
+                       help="report how many cells it ran on stderr")
+    return parser
+
+
+def _add_connection(parser: argparse.ArgumentParser) -> None:
+    conn = parser.add_argument_group("connection")
     conn.add_argument(
         "--target",
         default=os.environ.get(TARGET_ENV, DEFAULT_TARGET),
@@ -62,7 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--rpc-timeout", metavar="SECONDS", type=float,
         help="deadline of the whole call (default: none)",
     )
-    req = run.add_argument_group("request")
+
+
+def _add_request(req: argparse._ArgumentGroup) -> None:
     req.add_argument(
         "-l", "--language",
         help="language profile (default: from FILE's suffix, .py python, .sh bash, "
@@ -77,16 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=[], type=_file_arg,
         help="put LOCAL (default: PATH) into the workspace at PATH (repeatable)",
     )
-    req.add_argument(
-        "--stdin", metavar="LOCAL", type=pathlib.Path,
-        help="file fed to the program's standard input",
-    )
-    req.add_argument(
-        "-o", "--output-dir", metavar="DIR", type=pathlib.Path,
-        help="write the files the program created or changed under DIR",
-    )
-    req.add_argument("--request-id", help="client request id (echoed in the server's logs)")
-    lim = run.add_argument_group("limits (default: the server's)")
+
+
+def _add_limits(parser: argparse.ArgumentParser) -> None:
+    lim = parser.add_argument_group("limits (default: the server's)")
     lim.add_argument("-t", "--timeout", metavar="SECONDS", type=_positive_int,
                      help="wall-clock limit of the run")
     lim.add_argument("--cpu-requested", metavar="QTY", help='e.g. "200m"')
@@ -95,9 +139,6 @@ def build_parser() -> argparse.ArgumentParser:
     lim.add_argument("--memory-limit", metavar="QTY", help='e.g. "512Mi"')
     lim.add_argument("--max-output-bytes", metavar="N", type=_positive_int,
                      help="cap on stdout + stderr")
-    run.add_argument("-v", "--verbose", action="store_true",
-                     help="report the execution id, outcome and timings on stderr")
-    return parser
 
 
 def _env_pair(text: str) -> tuple[str, str]:
@@ -173,9 +214,13 @@ def _run(args: argparse.Namespace, stdout: BinaryIO, stderr: BinaryIO) -> int:
     )
     stream = None
     try:
+        language = args.language
+        if language is None and args.session is None:
+            language = _language_of(args.file)
         stream = client.stream(
             code,
-            language=args.language or _language_of(args.file),
+            session_id=args.session,
+            language=language,
             stdin=stdin_data,
             env=dict(args.env),
             files=files,
@@ -236,11 +281,58 @@ def _save_files(root: pathlib.Path, finished: Finished, say) -> None:
         say("some output files were left out (server's output-file caps)")
 
 
+def _session(args: argparse.Namespace, stdout: BinaryIO, stderr: BinaryIO) -> int:
+    def say(text: str) -> None:
+        _write(stderr, f"code-executor: {text}\n".encode())
+
+    try:
+        roots = args.root_certificates.read_bytes() if args.root_certificates else None
+        files = [(path, local.read_bytes()) for path, local in getattr(args, "files", [])]
+    except OSError as e:
+        say(f"error: {e}")
+        return 2
+    client = CodeExecutorClient(
+        args.target, secure=args.secure, root_certificates=roots, timeout=args.rpc_timeout
+    )
+    try:
+        if args.session_command == "close":
+            cells = client.close_session(args.session_id)
+            if args.verbose:
+                say(f"closed {args.session_id} after {cells} cells")
+            return 0
+        info = client.create_session(
+            language=args.language,
+            env=dict(args.env),
+            files=files,
+            timeout_seconds=args.timeout,
+            cpu_requested=args.cpu_requested,
+            cpu_limit=args.cpu_limit,
+            memory_requested=args.memory_requested,
+            memory_limit=args.memory_limit,
+            max_output_bytes=args.max_output_bytes,
+            idle_timeout=args.idle_timeout,
+            max_lifetime=args.max_lifetime,
+        )
+        _write(stdout, f"{info.session_id}\n".encode())
+        if args.verbose:
+            say(f"{info.language} session on {info.backend} ({info.sandbox_name}), "
+                f"memory {info.memory_limit}, cpu {info.cpu_limit}, idle timeout "
+                f"{info.idle_timeout:g}s, max lifetime {info.max_lifetime:g}s")
+        return 0
+    except CodeExecutorError as e:
+        say(f"service error: {e.code.name}: {e.message}")
+        return EXIT_SERVICE_ERROR
+    finally:
+        client.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "run":
             return _run(args, sys.stdout.buffer, sys.stderr.buffer)
+        if args.command == "session":
+            return _session(args, sys.stdout.buffer, sys.stderr.buffer)
     except KeyboardInterrupt:  # before the call started
         return EXIT_INTERRUPTED
     return 2

@@ -10,18 +10,21 @@ import grpc
 from . import _channel
 from ._proto.codeexecutor.v1 import code_executor_pb2_grpc as pb_grpc
 from .errors import ProtocolError, from_rpc_error
+from ._proto.codeexecutor.v1 import code_executor_pb2 as pb
 from .types import (
     Event,
     ExecutionResult,
     FilesArg,
     Finished,
     ResultBuilder,
+    SessionInfo,
     Started,
     build_request,
+    build_session_request,
     event_from_proto,
 )
 
-__all__ = ["CodeExecutorClient", "ExecutionStream"]
+__all__ = ["CodeExecutorClient", "ExecutionStream", "Session"]
 
 
 class ExecutionStream(Iterator[Event]):
@@ -150,6 +153,7 @@ class CodeExecutorClient:
         memory_limit: str | None = None,
         max_output_bytes: int | None = None,
         client_request_id: str | None = None,
+        session_id: str | None = None,
         rpc_timeout: float | None = None,
         metadata: _channel.Metadata | None = None,
     ) -> ExecutionStream:
@@ -158,7 +162,9 @@ class CodeExecutorClient:
         Request options mirror the proto's ExecuteRequest and Limits; None
         leaves a field to the server's default. ``files`` is {path: content}
         or a list of ``File``. ``rpc_timeout`` overrides the client's deadline
-        for this call; ``metadata`` is added to the client's.
+        for this call; ``metadata`` is added to the client's. With
+        ``session_id`` the code runs as the next cell of that open session
+        (``create_session``), which fixes language, env, stdin and resources.
         Raises ``CodeExecutorError`` (from iterating) if the service fails.
         """
         request = build_request(
@@ -174,6 +180,7 @@ class CodeExecutorClient:
             memory_limit=memory_limit,
             max_output_bytes=max_output_bytes,
             client_request_id=client_request_id,
+            session_id=session_id,
         )
         call = self._stub.Execute(
             request,
@@ -190,6 +197,47 @@ class CodeExecutorClient:
         """
         return self.stream(code, **options).result()
 
+    def create_session(
+        self,
+        *,
+        rpc_timeout: float | None = None,
+        metadata: _channel.Metadata | None = None,
+        **options: Any,
+    ) -> SessionInfo:
+        """Starts a session (one sandbox for several cells) and returns it once
+        its sandbox is ready. Options: ``language``, ``env``, ``files``, the
+        limits of ``stream()``, ``idle_timeout`` and ``max_lifetime`` (seconds),
+        ``client_request_id``. Python cells share one interpreter.
+        """
+        try:
+            reply = self._stub.CreateSession(
+                build_session_request(**options),
+                timeout=rpc_timeout if rpc_timeout is not None else self.timeout,
+                metadata=_channel.merge_metadata(self._metadata, metadata),
+            )
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
+        return SessionInfo.from_proto(reply)
+
+    def close_session(
+        self, session_id: str, *, metadata: _channel.Metadata | None = None
+    ) -> int:
+        """Ends a session and deletes its sandbox; returns how many cells it ran.
+        Raises ``NotFoundError``-like ``CodeExecutorError`` if it is not open."""
+        try:
+            reply = self._stub.CloseSession(
+                pb.CloseSessionRequest(session_id=session_id),
+                timeout=self.timeout,
+                metadata=_channel.merge_metadata(self._metadata, metadata),
+            )
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
+        return reply.cells
+
+    def session(self, **options: Any) -> Session:
+        """``create_session(**options)`` as a context manager that closes it."""
+        return Session(self, self.create_session(**options))
+
     def close(self) -> None:
         self._channel.close()
 
@@ -198,3 +246,34 @@ class CodeExecutorClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Session:
+    """An open session of a ``CodeExecutorClient``: ``run()`` and ``stream()``
+    send cells to it; ``close()`` (or leaving the ``with`` block) ends it."""
+
+    def __init__(self, client: CodeExecutorClient, info: SessionInfo) -> None:
+        self.client = client
+        self.info = info
+
+    @property
+    def session_id(self) -> str:
+        return self.info.session_id
+
+    def stream(self, code: str, **options: Any) -> ExecutionStream:
+        return self.client.stream(code, session_id=self.session_id, **options)
+
+    def run(self, code: str, **options: Any) -> ExecutionResult:
+        return self.client.run(code, session_id=self.session_id, **options)
+
+    def close(self) -> int:
+        return self.client.close_session(self.session_id)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass  # already gone (expired, or ended with a cell)

@@ -78,6 +78,14 @@ class CallCancelledError(CodeExecutorError):
     """The call was cancelled (CANCELLED) before the run finished."""
 
 
+class SessionNotFoundError(CodeExecutorError):
+    """NOT_FOUND: the session is not open (closed, expired, or ended)."""
+
+
+class SessionBusyError(CodeExecutorError):
+    """FAILED_PRECONDITION: another cell of the session is running."""
+
+
 class InternalError(CodeExecutorError):
     """The server failed internally (INTERNAL, UNKNOWN, ...)."""
 
@@ -97,6 +105,8 @@ _BY_CODE: dict[grpc.StatusCode, type[CodeExecutorError]] = {
     grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
     grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
     grpc.StatusCode.CANCELLED: CallCancelledError,
+    grpc.StatusCode.NOT_FOUND: SessionNotFoundError,
+    grpc.StatusCode.FAILED_PRECONDITION: SessionBusyError,
     grpc.StatusCode.INTERNAL: InternalError,
     grpc.StatusCode.UNKNOWN: InternalError,
     grpc.StatusCode.DATA_LOSS: InternalError,

@@ -147,6 +147,8 @@ class Finished:
     truncated: bool
     output_files: tuple[File, ...]
     output_files_truncated: bool
+    # A session's cell: the session ended with it (``message`` says why).
+    session_ended: bool = False
 
     @property
     def ok(self) -> bool:
@@ -185,6 +187,7 @@ def event_from_proto(msg: pb.ExecuteResponse) -> Event | None:
                 File(x.path, x.content, x.raw_path or None) for x in f.output_files
             ),
             output_files_truncated=f.output_files_truncated,
+            session_ended=f.session_ended,
         )
     return None
 
@@ -203,6 +206,8 @@ class ExecutionResult:
     truncated: bool
     output_files_truncated: bool
     started: Started | None
+    # A session's cell ended its session (interpreter exited, sandbox died).
+    session_ended: bool = False
 
     @property
     def stdout(self) -> str:
@@ -258,6 +263,7 @@ class ResultBuilder:
             truncated=f.truncated,
             output_files_truncated=f.output_files_truncated,
             started=self.started,
+            session_ended=f.session_ended,
         )
 
 
@@ -297,6 +303,7 @@ def build_request(
     memory_limit: str | None = None,
     max_output_bytes: int | None = None,
     client_request_id: str | None = None,
+    session_id: str | None = None,
 ) -> pb.ExecuteRequest:
     """Builds an ExecuteRequest; None (the default) leaves a field to the server."""
     limits = pb.Limits(
@@ -314,7 +321,79 @@ def build_request(
         env=dict(env or {}),
         files=_files(files),
         client_request_id=client_request_id or "",
+        session_id=session_id or "",
     )
     if limits.ByteSize():
         request.limits.CopyFrom(limits)
+    return request
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionInfo:
+    """An open session (``create_session``): its id and what the server applied."""
+
+    session_id: str
+    language: str
+    backend: str
+    sandbox_name: str
+    idle_timeout: float  # seconds
+    max_lifetime: float  # seconds
+    memory_limit: str
+    cpu_limit: str
+
+    @staticmethod
+    def from_proto(s: pb.Session) -> SessionInfo:
+        return SessionInfo(
+            session_id=s.session_id,
+            language=s.language,
+            backend=s.backend,
+            sandbox_name=s.sandbox_name,
+            idle_timeout=_seconds(s, "idle_timeout"),
+            max_lifetime=_seconds(s, "max_lifetime"),
+            memory_limit=s.limits.memory_limit,
+            cpu_limit=s.limits.cpu_limit,
+        )
+
+
+def build_session_request(
+    *,
+    language: str | None = None,
+    env: Mapping[str, str] | None = None,
+    files: FilesArg | None = None,
+    timeout_seconds: int | None = None,
+    cpu_requested: str | None = None,
+    cpu_limit: str | None = None,
+    memory_requested: str | None = None,
+    memory_limit: str | None = None,
+    max_output_bytes: int | None = None,
+    idle_timeout: float | None = None,
+    max_lifetime: float | None = None,
+    client_request_id: str | None = None,
+) -> pb.CreateSessionRequest:
+    """Builds a CreateSessionRequest; None leaves a field to the server."""
+    template = build_request(
+        "",
+        language=language,
+        env=env,
+        files=files,
+        timeout_seconds=timeout_seconds,
+        cpu_requested=cpu_requested,
+        cpu_limit=cpu_limit,
+        memory_requested=memory_requested,
+        memory_limit=memory_limit,
+        max_output_bytes=max_output_bytes,
+        client_request_id=client_request_id,
+    )
+    request = pb.CreateSessionRequest(
+        language=template.language,
+        env=dict(template.env),
+        files=list(template.files),
+        client_request_id=template.client_request_id,
+    )
+    if template.HasField("limits"):
+        request.limits.CopyFrom(template.limits)
+    if idle_timeout:
+        request.idle_timeout.FromNanoseconds(int(idle_timeout * 1e9))
+    if max_lifetime:
+        request.max_lifetime.FromNanoseconds(int(max_lifetime * 1e9))
     return request

@@ -82,8 +82,7 @@ def test_is_an_adk_code_executor_with_gke_knobs():
     assert (ex.cpu_requested, ex.mem_requested, ex.cpu_limit, ex.mem_limit) == (
         "200m", "256Mi", "1", "512Mi")
     assert ex.stateful is False
-    with pytest.raises(ValueError):
-        RemoteCodeExecutor(stateful=True)
+    assert RemoteCodeExecutor(stateful=True).stateful is True
     LlmAgent(name="a", model=ScriptedLlm(replies=["hi"]), code_executor=ex)
 
 
@@ -242,4 +241,77 @@ def test_input_files_reach_the_sandbox(server):
         code="print(open('data.csv').read().splitlines()[1])",
         input_files=[AdkFile(name="data.csv", content=csv, mime_type="text/csv")]))
     assert (out.stdout, out.stderr, exit_code(out)) == ("1,2\n", "", 0)
+    ex.close()
+
+
+async def _two_turns(agent, first: str, second: str):
+    """Two user turns in one ADK session; returns the events of each."""
+    from google.adk.runners import InMemoryRunner
+    from google.genai import types
+
+    runner = InMemoryRunner(agent=agent, app_name="stateful-test")
+    session = await runner.session_service.create_session(
+        app_name="stateful-test", user_id="tester")
+    turns = []
+    for text in (first, second):
+        events = []
+        async for event in runner.run_async(
+            user_id="tester", session_id=session.id,
+            new_message=types.Content(role="user", parts=[types.Part(text=text)]),
+        ):
+            events.append(event)
+        turns.append(events)
+    return turns, session
+
+
+def test_stateful_agent_keeps_its_variables_from_turn_to_turn(server):
+    model = ScriptedLlm(replies=[
+        code_reply("import hashlib\nrows = [b'\\xff' * 3, b'ok']\nprint('loaded')"),
+        "Loaded.",
+        code_reply("print(len(rows), hashlib.sha256(b''.join(rows)).hexdigest())"),
+        "Done.",
+    ])
+    ex = RemoteCodeExecutor(target=server.target, stateful=True,
+                            session_idle_timeout_seconds=120)
+    agent = LlmAgent(name="analyst", model=model, code_executor=ex)
+    created = server.metric("codeexec_sessions_created_total")
+    (first, second), session = asyncio.run(
+        _two_turns(agent, "Load the rows.", "How many rows are there?"))
+
+    assert [r.output for r in execution_results(first)] == [
+        "Code execution result:\nloaded\n\n"]
+    # The second turn's code used `rows` from the first: one interpreter.
+    import hashlib
+    digest = hashlib.sha256(b"\xff" * 3 + b"ok").hexdigest()
+    (answer,) = execution_results(second)
+    assert answer.outcome.name == "OUTCOME_OK", answer.output
+    assert f"2 {digest}" in answer.output
+    assert server.metric("codeexec_sessions_created_total") == created + 1
+    assert list(ex._holder.sessions) == [session.id]  # ADK's execution_id
+    assert server.metric("codeexec_sessions_open") >= 1
+    ex.close()
+    assert ex._holder.sessions == {}
+
+
+def test_stateful_executor_starts_a_new_session_and_says_so(server):
+    ex = RemoteCodeExecutor(target=server.target, stateful=True)
+    out = ex.execute_code(None, CodeExecutionInput(code="x = 1", execution_id="adk-1"))
+    assert (out.stdout, out.stderr) == ("", "")
+    # The session ends behind the executor's back (as by its idle timeout).
+    session_id = ex._holder.sessions["adk-1"]
+    ex._client().close_session(session_id)
+    out = ex.execute_code(None, CodeExecutionInput(
+        code="print('x' in globals())", execution_id="adk-1"))
+    assert out.stdout == "False\n"
+    assert out.stderr.startswith("Note: the code-executor session of this "
+                                 "conversation had ended")
+    assert ex._holder.sessions["adk-1"] != session_id
+    # Another ADK session gets a session of its own.
+    out = ex.execute_code(None, CodeExecutionInput(code="print(1)", execution_id="adk-2"))
+    assert out.stdout == "1\n"
+    assert len(set(ex._holder.sessions.values())) == 2
+    # sys.exit ends the interpreter: the next block starts a new session.
+    ex.execute_code(None, CodeExecutionInput(code="import sys; sys.exit(0)",
+                                             execution_id="adk-2"))
+    assert "adk-2" not in ex._holder.sessions
     ex.close()

@@ -144,3 +144,45 @@ def test_missing_file_exits_2(tmp_path):
     )
     assert done.returncode == 2
     assert b"nope.py" in done.stderr
+
+
+def session_cli(server, *args, timeout=120):
+    return subprocess.run(
+        [sys.executable, "-m", "code_executor", "session", *map(str, args),
+         "--target", server.target],
+        capture_output=True, timeout=timeout,
+    )
+
+
+def test_session_create_run_close(server, tmp_path):
+    seed = tmp_path / "seed.bin"
+    seed.write_bytes(bytes(range(256)))
+    created = session_cli(server, "create", "-f", f"seed.bin={seed}",
+                          "--idle-timeout", "60", "-v")
+    assert created.returncode == 0, created.stderr
+    session_id = created.stdout.decode().strip()
+    assert session_id.startswith("cs-")
+    assert b"python session on gvisor-local" in created.stderr
+    assert b"idle timeout 60s" in created.stderr
+
+    first = tmp_path / "first.py"
+    first.write_text("import hashlib\ndigest = hashlib.sha256(open('seed.bin', 'rb').read())\n")
+    second = tmp_path / "second.py"
+    second.write_text("print(digest.hexdigest())\n")
+    assert cli(server, "--session", session_id, first).returncode == 0
+    done = cli(server, "--session", session_id, second)
+    assert done.returncode == 0, done.stderr
+    import hashlib
+    assert done.stdout.decode() == hashlib.sha256(bytes(range(256))).hexdigest() + "\n"
+    # The session fixes the language: a cell may not set it.
+    refused = cli(server, "--session", session_id, "-l", "bash", second)
+    assert refused.returncode == 125
+    assert b"INVALID_ARGUMENT: language:" in refused.stderr
+
+    closed = session_cli(server, "close", session_id, "-v")
+    assert closed.returncode == 0, closed.stderr
+    assert f"closed {session_id} after 2 cells".encode() in closed.stderr
+    gone = cli(server, "--session", session_id, second)
+    assert gone.returncode == 125
+    assert b"NOT_FOUND" in gone.stderr
+    assert session_cli(server, "close", session_id).returncode == 125

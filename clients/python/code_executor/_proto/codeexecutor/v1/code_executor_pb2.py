@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#codeexecutor/v1/code_executor.proto\x12\x0f\x63odeexecutor.v1\x1a\x1egoogle/protobuf/duration.proto\"\x8c\x02\n\x0e\x45xecuteRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\r\n\x05stdin\x18\x03 \x01(\x0c\x12\x35\n\x03\x65nv\x18\x04 \x03(\x0b\x32(.codeexecutor.v1.ExecuteRequest.EnvEntry\x12$\n\x05\x66iles\x18\x05 \x03(\x0b\x32\x15.codeexecutor.v1.File\x12\'\n\x06limits\x18\x06 \x01(\x0b\x32\x17.codeexecutor.v1.Limits\x12\x19\n\x11\x63lient_request_id\x18\x07 \x01(\t\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"7\n\x04\x46ile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\x12\x10\n\x08raw_path\x18\x03 \x01(\x0c\"\x95\x01\n\x06Limits\x12\x17\n\x0ftimeout_seconds\x18\x01 \x01(\r\x12\x15\n\rcpu_requested\x18\x02 \x01(\t\x12\x11\n\tcpu_limit\x18\x03 \x01(\t\x12\x18\n\x10memory_requested\x18\x04 \x01(\t\x12\x14\n\x0cmemory_limit\x18\x05 \x01(\t\x12\x18\n\x10max_output_bytes\x18\x06 \x01(\x04\"\xa1\x01\n\x0f\x45xecuteResponse\x12+\n\x07started\x18\x01 \x01(\x0b\x32\x18.codeexecutor.v1.StartedH\x00\x12)\n\x06output\x18\x02 \x01(\x0b\x32\x17.codeexecutor.v1.OutputH\x00\x12-\n\x08\x66inished\x18\x03 \x01(\x0b\x32\x19.codeexecutor.v1.FinishedH\x00\x42\x07\n\x05\x65vent\"\x90\x01\n\x07Started\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x14\n\x0csandbox_name\x18\x03 \x01(\t\x12-\n\nqueue_wait\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x19\n\x11\x63lient_request_id\x18\x05 \x01(\t\"\x80\x01\n\x06Output\x12.\n\x06stream\x18\x01 \x01(\x0e\x32\x1e.codeexecutor.v1.Output.Stream\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"8\n\x06Stream\x12\x16\n\x12STREAM_UNSPECIFIED\x10\x00\x12\n\n\x06STDOUT\x10\x01\x12\n\n\x06STDERR\x10\x02\"\x82\x03\n\x08\x46inished\x12\x11\n\texit_code\x18\x01 \x01(\x05\x12\x32\n\x07outcome\x18\x02 \x01(\x0e\x32!.codeexecutor.v1.Finished.Outcome\x12\x0f\n\x07message\x18\x03 \x01(\t\x12.\n\x07timings\x18\x04 \x01(\x0b\x32\x1d.codeexecutor.v1.PhaseTimings\x12\x11\n\ttruncated\x18\x05 \x01(\x08\x12+\n\x0coutput_files\x18\x06 \x03(\x0b\x32\x15.codeexecutor.v1.File\x12\x1e\n\x16output_files_truncated\x18\x07 \x01(\x08\"\x8d\x01\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x06\n\x02OK\x10\x01\x12\x10\n\x0cNONZERO_EXIT\x10\x02\x12\x0b\n\x07TIMEOUT\x10\x03\x12\x0e\n\nOOM_KILLED\x10\x04\x12\x10\n\x0cOUTPUT_LIMIT\x10\x05\x12\r\n\tCANCELLED\x10\x06\x12\x11\n\rSANDBOX_ERROR\x10\x07\"\xb8\x02\n\x0cPhaseTimings\x12(\n\x05queue\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12)\n\x06\x63reate\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08schedule\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\x05start\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12&\n\x03run\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12*\n\x07\x63leanup\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\x05total\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration2^\n\x0c\x43odeExecutor\x12N\n\x07\x45xecute\x12\x1f.codeexecutor.v1.ExecuteRequest\x1a .codeexecutor.v1.ExecuteResponse0\x01\x42\x34Z2code-executor/proto/codeexecutor/v1;codeexecutorv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#codeexecutor/v1/code_executor.proto\x12\x0f\x63odeexecutor.v1\x1a\x1egoogle/protobuf/duration.proto\"\xa0\x02\n\x0e\x45xecuteRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\r\n\x05stdin\x18\x03 \x01(\x0c\x12\x35\n\x03\x65nv\x18\x04 \x03(\x0b\x32(.codeexecutor.v1.ExecuteRequest.EnvEntry\x12$\n\x05\x66iles\x18\x05 \x03(\x0b\x32\x15.codeexecutor.v1.File\x12\'\n\x06limits\x18\x06 \x01(\x0b\x32\x17.codeexecutor.v1.Limits\x12\x19\n\x11\x63lient_request_id\x18\x07 \x01(\t\x12\x12\n\nsession_id\x18\x08 \x01(\t\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xdd\x02\n\x14\x43reateSessionRequest\x12\x10\n\x08language\x18\x01 \x01(\t\x12;\n\x03\x65nv\x18\x02 \x03(\x0b\x32..codeexecutor.v1.CreateSessionRequest.EnvEntry\x12$\n\x05\x66iles\x18\x03 \x03(\x0b\x32\x15.codeexecutor.v1.File\x12\'\n\x06limits\x18\x04 \x01(\x0b\x32\x17.codeexecutor.v1.Limits\x12/\n\x0cidle_timeout\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cmax_lifetime\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x19\n\x11\x63lient_request_id\x18\x07 \x01(\t\x1a*\n\x08\x45nvEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xfc\x01\n\x07Session\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\'\n\x06limits\x18\x03 \x01(\x0b\x32\x17.codeexecutor.v1.Limits\x12/\n\x0cidle_timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12/\n\x0cmax_lifetime\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07\x62\x61\x63kend\x18\x06 \x01(\t\x12\x14\n\x0csandbox_name\x18\x07 \x01(\t\x12\x19\n\x11\x63lient_request_id\x18\x08 \x01(\t\")\n\x13\x43loseSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"%\n\x14\x43loseSessionResponse\x12\r\n\x05\x63\x65lls\x18\x01 \x01(\r\"7\n\x04\x46ile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\x0c\x12\x10\n\x08raw_path\x18\x03 \x01(\x0c\"\x95\x01\n\x06Limits\x12\x17\n\x0ftimeout_seconds\x18\x01 \x01(\r\x12\x15\n\rcpu_requested\x18\x02 \x01(\t\x12\x11\n\tcpu_limit\x18\x03 \x01(\t\x12\x18\n\x10memory_requested\x18\x04 \x01(\t\x12\x14\n\x0cmemory_limit\x18\x05 \x01(\t\x12\x18\n\x10max_output_bytes\x18\x06 \x01(\x04\"\xa1\x01\n\x0f\x45xecuteResponse\x12+\n\x07started\x18\x01 \x01(\x0b\x32\x18.codeexecutor.v1.StartedH\x00\x12)\n\x06output\x18\x02 \x01(\x0b\x32\x17.codeexecutor.v1.OutputH\x00\x12-\n\x08\x66inished\x18\x03 \x01(\x0b\x32\x19.codeexecutor.v1.FinishedH\x00\x42\x07\n\x05\x65vent\"\x90\x01\n\x07Started\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x14\n\x0csandbox_name\x18\x03 \x01(\t\x12-\n\nqueue_wait\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x19\n\x11\x63lient_request_id\x18\x05 \x01(\t\"\x80\x01\n\x06Output\x12.\n\x06stream\x18\x01 \x01(\x0e\x32\x1e.codeexecutor.v1.Output.Stream\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"8\n\x06Stream\x12\x16\n\x12STREAM_UNSPECIFIED\x10\x00\x12\n\n\x06STDOUT\x10\x01\x12\n\n\x06STDERR\x10\x02\"\x99\x03\n\x08\x46inished\x12\x11\n\texit_code\x18\x01 \x01(\x05\x12\x32\n\x07outcome\x18\x02 \x01(\x0e\x32!.codeexecutor.v1.Finished.Outcome\x12\x0f\n\x07message\x18\x03 \x01(\t\x12.\n\x07timings\x18\x04 \x01(\x0b\x32\x1d.codeexecutor.v1.PhaseTimings\x12\x11\n\ttruncated\x18\x05 \x01(\x08\x12+\n\x0coutput_files\x18\x06 \x03(\x0b\x32\x15.codeexecutor.v1.File\x12\x1e\n\x16output_files_truncated\x18\x07 \x01(\x08\x12\x15\n\rsession_ended\x18\x08 \x01(\x08\"\x8d\x01\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x06\n\x02OK\x10\x01\x12\x10\n\x0cNONZERO_EXIT\x10\x02\x12\x0b\n\x07TIMEOUT\x10\x03\x12\x0e\n\nOOM_KILLED\x10\x04\x12\x10\n\x0cOUTPUT_LIMIT\x10\x05\x12\r\n\tCANCELLED\x10\x06\x12\x11\n\rSANDBOX_ERROR\x10\x07\"\xb8\x02\n\x0cPhaseTimings\x12(\n\x05queue\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12)\n\x06\x63reate\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12+\n\x08schedule\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\x05start\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12&\n\x03run\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12*\n\x07\x63leanup\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12(\n\x05total\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration2\x8d\x02\n\x0c\x43odeExecutor\x12N\n\x07\x45xecute\x12\x1f.codeexecutor.v1.ExecuteRequest\x1a .codeexecutor.v1.ExecuteResponse0\x01\x12P\n\rCreateSession\x12%.codeexecutor.v1.CreateSessionRequest\x1a\x18.codeexecutor.v1.Session\x12[\n\x0c\x43loseSession\x12$.codeexecutor.v1.CloseSessionRequest\x1a%.codeexecutor.v1.CloseSessionResponseB4Z2code-executor/proto/codeexecutor/v1;codeexecutorv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,28 +35,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'Z2code-executor/proto/codeexecutor/v1;codeexecutorv1'
   _globals['_EXECUTEREQUEST_ENVENTRY']._loaded_options = None
   _globals['_EXECUTEREQUEST_ENVENTRY']._serialized_options = b'8\001'
+  _globals['_CREATESESSIONREQUEST_ENVENTRY']._loaded_options = None
+  _globals['_CREATESESSIONREQUEST_ENVENTRY']._serialized_options = b'8\001'
   _globals['_EXECUTEREQUEST']._serialized_start=89
-  _globals['_EXECUTEREQUEST']._serialized_end=357
-  _globals['_EXECUTEREQUEST_ENVENTRY']._serialized_start=315
-  _globals['_EXECUTEREQUEST_ENVENTRY']._serialized_end=357
-  _globals['_FILE']._serialized_start=359
-  _globals['_FILE']._serialized_end=414
-  _globals['_LIMITS']._serialized_start=417
-  _globals['_LIMITS']._serialized_end=566
-  _globals['_EXECUTERESPONSE']._serialized_start=569
-  _globals['_EXECUTERESPONSE']._serialized_end=730
-  _globals['_STARTED']._serialized_start=733
-  _globals['_STARTED']._serialized_end=877
-  _globals['_OUTPUT']._serialized_start=880
-  _globals['_OUTPUT']._serialized_end=1008
-  _globals['_OUTPUT_STREAM']._serialized_start=952
-  _globals['_OUTPUT_STREAM']._serialized_end=1008
-  _globals['_FINISHED']._serialized_start=1011
-  _globals['_FINISHED']._serialized_end=1397
-  _globals['_FINISHED_OUTCOME']._serialized_start=1256
-  _globals['_FINISHED_OUTCOME']._serialized_end=1397
-  _globals['_PHASETIMINGS']._serialized_start=1400
-  _globals['_PHASETIMINGS']._serialized_end=1712
-  _globals['_CODEEXECUTOR']._serialized_start=1714
-  _globals['_CODEEXECUTOR']._serialized_end=1808
+  _globals['_EXECUTEREQUEST']._serialized_end=377
+  _globals['_EXECUTEREQUEST_ENVENTRY']._serialized_start=335
+  _globals['_EXECUTEREQUEST_ENVENTRY']._serialized_end=377
+  _globals['_CREATESESSIONREQUEST']._serialized_start=380
+  _globals['_CREATESESSIONREQUEST']._serialized_end=729
+  _globals['_CREATESESSIONREQUEST_ENVENTRY']._serialized_start=335
+  _globals['_CREATESESSIONREQUEST_ENVENTRY']._serialized_end=377
+  _globals['_SESSION']._serialized_start=732
+  _globals['_SESSION']._serialized_end=984
+  _globals['_CLOSESESSIONREQUEST']._serialized_start=986
+  _globals['_CLOSESESSIONREQUEST']._serialized_end=1027
+  _globals['_CLOSESESSIONRESPONSE']._serialized_start=1029
+  _globals['_CLOSESESSIONRESPONSE']._serialized_end=1066
+  _globals['_FILE']._serialized_start=1068
+  _globals['_FILE']._serialized_end=1123
+  _globals['_LIMITS']._serialized_start=1126
+  _globals['_LIMITS']._serialized_end=1275
+  _globals['_EXECUTERESPONSE']._serialized_start=1278
+  _globals['_EXECUTERESPONSE']._serialized_end=1439
+  _globals['_STARTED']._serialized_start=1442
+  _globals['_STARTED']._serialized_end=1586
+  _globals['_OUTPUT']._serialized_start=1589
+  _globals['_OUTPUT']._serialized_end=1717
+  _globals['_OUTPUT_STREAM']._serialized_start=1661
+  _globals['_OUTPUT_STREAM']._serialized_end=1717
+  _globals['_FINISHED']._serialized_start=1720
+  _globals['_FINISHED']._serialized_end=2129
+  _globals['_FINISHED_OUTCOME']._serialized_start=1988
+  _globals['_FINISHED_OUTCOME']._serialized_end=2129
+  _globals['_PHASETIMINGS']._serialized_start=2132
+  _globals['_PHASETIMINGS']._serialized_end=2444
+  _globals['_CODEEXECUTOR']._serialized_start=2447
+  _globals['_CODEEXECUTOR']._serialized_end=2716
 # @@protoc_insertion_point(module_scope)

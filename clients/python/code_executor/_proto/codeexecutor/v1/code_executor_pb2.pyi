@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ExecuteRequest(_message.Message):
-    __slots__ = ("code", "language", "stdin", "env", "files", "limits", "client_request_id")
+    __slots__ = ("code", "language", "stdin", "env", "files", "limits", "client_request_id", "session_id")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,7 @@ class ExecuteRequest(_message.Message):
     FILES_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     CLIENT_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     code: str
     language: str
     stdin: bytes
@@ -33,7 +34,65 @@ class ExecuteRequest(_message.Message):
     files: _containers.RepeatedCompositeFieldContainer[File]
     limits: Limits
     client_request_id: str
-    def __init__(self, code: _Optional[str] = ..., language: _Optional[str] = ..., stdin: _Optional[bytes] = ..., env: _Optional[_Mapping[str, str]] = ..., files: _Optional[_Iterable[_Union[File, _Mapping]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., client_request_id: _Optional[str] = ...) -> None: ...
+    session_id: str
+    def __init__(self, code: _Optional[str] = ..., language: _Optional[str] = ..., stdin: _Optional[bytes] = ..., env: _Optional[_Mapping[str, str]] = ..., files: _Optional[_Iterable[_Union[File, _Mapping]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., client_request_id: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
+
+class CreateSessionRequest(_message.Message):
+    __slots__ = ("language", "env", "files", "limits", "idle_timeout", "max_lifetime", "client_request_id")
+    class EnvEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    IDLE_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    MAX_LIFETIME_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    language: str
+    env: _containers.ScalarMap[str, str]
+    files: _containers.RepeatedCompositeFieldContainer[File]
+    limits: Limits
+    idle_timeout: _duration_pb2.Duration
+    max_lifetime: _duration_pb2.Duration
+    client_request_id: str
+    def __init__(self, language: _Optional[str] = ..., env: _Optional[_Mapping[str, str]] = ..., files: _Optional[_Iterable[_Union[File, _Mapping]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., idle_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_lifetime: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., client_request_id: _Optional[str] = ...) -> None: ...
+
+class Session(_message.Message):
+    __slots__ = ("session_id", "language", "limits", "idle_timeout", "max_lifetime", "backend", "sandbox_name", "client_request_id")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    IDLE_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    MAX_LIFETIME_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
+    SANDBOX_NAME_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    language: str
+    limits: Limits
+    idle_timeout: _duration_pb2.Duration
+    max_lifetime: _duration_pb2.Duration
+    backend: str
+    sandbox_name: str
+    client_request_id: str
+    def __init__(self, session_id: _Optional[str] = ..., language: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., idle_timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_lifetime: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., backend: _Optional[str] = ..., sandbox_name: _Optional[str] = ..., client_request_id: _Optional[str] = ...) -> None: ...
+
+class CloseSessionRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class CloseSessionResponse(_message.Message):
+    __slots__ = ("cells",)
+    CELLS_FIELD_NUMBER: _ClassVar[int]
+    cells: int
+    def __init__(self, cells: _Optional[int] = ...) -> None: ...
 
 class File(_message.Message):
     __slots__ = ("path", "content", "raw_path")
@@ -102,7 +161,7 @@ class Output(_message.Message):
     def __init__(self, stream: _Optional[_Union[Output.Stream, str]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class Finished(_message.Message):
-    __slots__ = ("exit_code", "outcome", "message", "timings", "truncated", "output_files", "output_files_truncated")
+    __slots__ = ("exit_code", "outcome", "message", "timings", "truncated", "output_files", "output_files_truncated", "session_ended")
     class Outcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         OUTCOME_UNSPECIFIED: _ClassVar[Finished.Outcome]
@@ -128,6 +187,7 @@ class Finished(_message.Message):
     TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FILES_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FILES_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ENDED_FIELD_NUMBER: _ClassVar[int]
     exit_code: int
     outcome: Finished.Outcome
     message: str
@@ -135,7 +195,8 @@ class Finished(_message.Message):
     truncated: bool
     output_files: _containers.RepeatedCompositeFieldContainer[File]
     output_files_truncated: bool
-    def __init__(self, exit_code: _Optional[int] = ..., outcome: _Optional[_Union[Finished.Outcome, str]] = ..., message: _Optional[str] = ..., timings: _Optional[_Union[PhaseTimings, _Mapping]] = ..., truncated: _Optional[bool] = ..., output_files: _Optional[_Iterable[_Union[File, _Mapping]]] = ..., output_files_truncated: _Optional[bool] = ...) -> None: ...
+    session_ended: bool
+    def __init__(self, exit_code: _Optional[int] = ..., outcome: _Optional[_Union[Finished.Outcome, str]] = ..., message: _Optional[str] = ..., timings: _Optional[_Union[PhaseTimings, _Mapping]] = ..., truncated: _Optional[bool] = ..., output_files: _Optional[_Iterable[_Union[File, _Mapping]]] = ..., output_files_truncated: _Optional[bool] = ..., session_ended: _Optional[bool] = ...) -> None: ...
 
 class PhaseTimings(_message.Message):
     __slots__ = ("queue", "create", "schedule", "start", "run", "cleanup", "total")

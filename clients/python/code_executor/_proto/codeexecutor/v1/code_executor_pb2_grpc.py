@@ -39,6 +39,16 @@ class CodeExecutorStub:
                 request_serializer=codeexecutor_dot_v1_dot_code__executor__pb2.ExecuteRequest.SerializeToString,
                 response_deserializer=codeexecutor_dot_v1_dot_code__executor__pb2.ExecuteResponse.FromString,
                 _registered_method=True)
+        self.CreateSession = channel.unary_unary(
+                '/codeexecutor.v1.CodeExecutor/CreateSession',
+                request_serializer=codeexecutor_dot_v1_dot_code__executor__pb2.CreateSessionRequest.SerializeToString,
+                response_deserializer=codeexecutor_dot_v1_dot_code__executor__pb2.Session.FromString,
+                _registered_method=True)
+        self.CloseSession = channel.unary_unary(
+                '/codeexecutor.v1.CodeExecutor/CloseSession',
+                request_serializer=codeexecutor_dot_v1_dot_code__executor__pb2.CloseSessionRequest.SerializeToString,
+                response_deserializer=codeexecutor_dot_v1_dot_code__executor__pb2.CloseSessionResponse.FromString,
+                _registered_method=True)
 
 
 class CodeExecutorServicer:
@@ -56,6 +66,29 @@ class CodeExecutorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSession(self, request, context):
+        """Starts a session: one sandbox kept for several executions (cells), each
+        an Execute with `session_id`. For Python every cell runs in one
+        interpreter (globals, imports and open files stay); for other languages
+        each cell is a new program in the same sandbox. The workspace stays
+        from cell to cell. Returns once the sandbox is ready. Errors:
+        INVALID_ARGUMENT naming the field, RESOURCE_EXHAUSTED when the replica
+        has its maximum of sessions open (or the queue is full), UNIMPLEMENTED
+        where the backend has no sessions. Sessions live in the replica that
+        created them and end with it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloseSession(self, request, context):
+        """Ends a session and deletes its sandbox. NOT_FOUND if there is no such
+        open session. A cell still running is cancelled.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CodeExecutorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -63,6 +96,16 @@ def add_CodeExecutorServicer_to_server(servicer, server):
                     servicer.Execute,
                     request_deserializer=codeexecutor_dot_v1_dot_code__executor__pb2.ExecuteRequest.FromString,
                     response_serializer=codeexecutor_dot_v1_dot_code__executor__pb2.ExecuteResponse.SerializeToString,
+            ),
+            'CreateSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSession,
+                    request_deserializer=codeexecutor_dot_v1_dot_code__executor__pb2.CreateSessionRequest.FromString,
+                    response_serializer=codeexecutor_dot_v1_dot_code__executor__pb2.Session.SerializeToString,
+            ),
+            'CloseSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseSession,
+                    request_deserializer=codeexecutor_dot_v1_dot_code__executor__pb2.CloseSessionRequest.FromString,
+                    response_serializer=codeexecutor_dot_v1_dot_code__executor__pb2.CloseSessionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -92,6 +135,60 @@ class CodeExecutor:
             '/codeexecutor.v1.CodeExecutor/Execute',
             codeexecutor_dot_v1_dot_code__executor__pb2.ExecuteRequest.SerializeToString,
             codeexecutor_dot_v1_dot_code__executor__pb2.ExecuteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/codeexecutor.v1.CodeExecutor/CreateSession',
+            codeexecutor_dot_v1_dot_code__executor__pb2.CreateSessionRequest.SerializeToString,
+            codeexecutor_dot_v1_dot_code__executor__pb2.Session.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/codeexecutor.v1.CodeExecutor/CloseSession',
+            codeexecutor_dot_v1_dot_code__executor__pb2.CloseSessionRequest.SerializeToString,
+            codeexecutor_dot_v1_dot_code__executor__pb2.CloseSessionResponse.FromString,
             options,
             channel_credentials,
             insecure,
