@@ -256,6 +256,54 @@ TEST_F(SessionServerTest, BashCellsAreNewShellsInTheSameWorkspace) {
   EXPECT_EQ(second.stdout_text, "unset\nkept\n");
 }
 
+// A cell leaves links and a FIFO where the next cell's inputs go: the
+// launcher (root in the sandbox) must neither write through them nor hang.
+TEST_F(SessionServerTest, ACellsLinksCannotRedirectTheNextCellsFiles) {
+  absl::StatusOr<Session> session = Create();
+  ASSERT_TRUE(session.ok()) << session.status();
+  ASSERT_EQ(Cell(session->session_id(),
+                 "import os\n"
+                 "os.symlink('/etc/hostname', 'in.bin')\n"
+                 "os.symlink('/tmp', 'link')\n"
+                 "os.mkfifo('fifo')\n")
+                .finished.outcome(),
+            Finished::OK);
+  std::string data;
+  for (int i = 0; i < 4; ++i) {
+    for (int b = 0; b < 256; ++b) data.push_back(static_cast<char>(b));
+  }
+  ExecuteRequest replace = MakeRequest(
+      "import os, hashlib\n"
+      "print(os.path.islink('in.bin'),"
+      " hashlib.sha256(open('in.bin', 'rb').read()).hexdigest())\n");
+  replace.set_session_id(session->session_id());
+  auto* file = replace.add_files();
+  file->set_path("in.bin");
+  file->set_content(data);
+  ExecuteOutcome replaced = Execute(*stub_, replace);
+  EXPECT_EQ(replaced.stdout_text, absl::StrCat("False ", Sha256Hex(data), "\n"))
+      << replaced.stderr_text;
+
+  for (const char* path : {"link/planted", "fifo/planted"}) {
+    ExecuteRequest redirect = MakeRequest("print('ran')");
+    redirect.set_session_id(session->session_id());
+    auto* planted = redirect.add_files();
+    planted->set_path(path);
+    planted->set_content("planted");
+    ExecuteOutcome refused = Execute(*stub_, redirect);
+    EXPECT_EQ(refused.finished.outcome(), Finished::NONZERO_EXIT) << path;
+    EXPECT_EQ(refused.stdout_text, "") << path;
+    EXPECT_THAT(refused.stderr_text,
+                HasSubstr(absl::StrCat("/workspace/", path, ": ")));
+    EXPECT_FALSE(refused.finished.session_ended());
+  }
+  // Nothing landed behind the link; the workspace is still the program's.
+  ExecuteOutcome after =
+      Cell(session->session_id(),
+           "import os\nprint(os.listdir('/tmp'), os.stat('.').st_uid)\n");
+  EXPECT_EQ(after.stdout_text, "[] 65534\n") << after.stderr_text;
+}
+
 TEST_F(SessionServerTest, SessionsAreApartAndTheirFilesComeWithTheFirstCell) {
   CreateSessionRequest request;
   auto* file = request.add_files();

@@ -12,7 +12,23 @@
 
 #include "server/launcher/c/frames.h"
 
-enum { kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC };
+/* Opens the directory name below dir, never through a symlink. Not with
+ * O_DIRECTORY: gVisor (runsc 2026-09) follows a symlink to a directory when
+ * O_NOFOLLOW comes with O_DIRECTORY, where Linux fails; a session's program
+ * could otherwise point the launcher's writes anywhere in the sandbox.
+ * O_NONBLOCK: a FIFO in the way fails here instead of blocking. */
+static int open_dir_at(int dir, const char* name) {
+  const int fd =
+      openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    close(fd);
+    errno = ENOTDIR;
+    return -1;
+  }
+  return fd;
+}
 
 struct strings {
   char** items;
@@ -90,7 +106,7 @@ static int open_parent(int workspace, const char* rel, const char** base,
         return -1;
       }
     }
-    const int next = openat(dir, name, kDirFlags);
+    const int next = open_dir_at(dir, name);
     close(dir);
     dir = next;
     if (dir >= 0 && own &&
@@ -137,7 +153,7 @@ static int write_file(int workspace, const struct ce_file* file,
 
 int write_inputs(const struct ce_request* r, int replace, char* error,
                  size_t error_size) {
-  const int workspace = open(r->workspace, kDirFlags);
+  const int workspace = open_dir_at(AT_FDCWD, r->workspace);
   if (workspace < 0) {
     snprintf(error, error_size, "%s: %s", r->workspace, strerror(errno));
     return -1;
@@ -194,7 +210,7 @@ static void walk(int dir, const char* prefix, struct strings* out) {
     char* rel = join(prefix, name);
     if (rel == NULL) continue;
     if (S_ISDIR(st.st_mode)) {
-      const int sub = openat(dirfd(stream), name, kDirFlags);
+      const int sub = open_dir_at(dirfd(stream), name);
       if (sub >= 0) walk(sub, rel, out);
       free(rel);
     } else if (add(out, rel) != 0) {
@@ -246,7 +262,7 @@ static int before(const struct timespec* a, const struct timespec* b) {
 
 int collect_outputs(const struct ce_request* r, const struct timespec* since,
                     char* error, size_t error_size) {
-  const int workspace = open(r->workspace, kDirFlags);
+  const int workspace = open_dir_at(AT_FDCWD, r->workspace);
   if (workspace < 0) {
     snprintf(error, error_size, "%s: %s", r->workspace, strerror(errno));
     return -1;
