@@ -129,6 +129,18 @@ def _add_request(req: argparse._ArgumentGroup) -> None:
     )
 
 
+def _limits(args: argparse.Namespace) -> dict:
+    """The options _add_limits added, as the client's keyword arguments."""
+    return dict(
+        timeout_seconds=args.timeout,
+        cpu_requested=args.cpu_requested,
+        cpu_limit=args.cpu_limit,
+        memory_requested=args.memory_requested,
+        memory_limit=args.memory_limit,
+        max_output_bytes=args.max_output_bytes,
+    )
+
+
 def _add_limits(parser: argparse.ArgumentParser) -> None:
     lim = parser.add_argument_group("limits (default: the server's)")
     lim.add_argument("-t", "--timeout", metavar="SECONDS", type=_positive_int,
@@ -224,12 +236,7 @@ def _run(args: argparse.Namespace, stdout: BinaryIO, stderr: BinaryIO) -> int:
             stdin=stdin_data,
             env=dict(args.env),
             files=files,
-            timeout_seconds=args.timeout,
-            cpu_requested=args.cpu_requested,
-            cpu_limit=args.cpu_limit,
-            memory_requested=args.memory_requested,
-            memory_limit=args.memory_limit,
-            max_output_bytes=args.max_output_bytes,
+            **_limits(args),
             client_request_id=args.request_id,
         )
         finished = None
@@ -304,12 +311,7 @@ def _session(args: argparse.Namespace, stdout: BinaryIO, stderr: BinaryIO) -> in
             language=args.language,
             env=dict(args.env),
             files=files,
-            timeout_seconds=args.timeout,
-            cpu_requested=args.cpu_requested,
-            cpu_limit=args.cpu_limit,
-            memory_requested=args.memory_requested,
-            memory_limit=args.memory_limit,
-            max_output_bytes=args.max_output_bytes,
+            **_limits(args),
             idle_timeout=args.idle_timeout,
             max_lifetime=args.max_lifetime,
         )
