@@ -132,34 +132,11 @@ absl::StatusOr<ExecutionResult> LocalSession::RunCell(
   }
   const absl::Time end_time = absl::Now();
 
-  RunFacts facts;
-  facts.stop_reason = stop_reason;
-  facts.wait_status = child_->reaped() ? child_->wait_status() : 0;
-  facts.exit_record = output.exit_code();
-  facts.sandbox_messages = pump.runsc_stderr();
-  if (!output.diagnostics().empty()) {
-    absl::StrAppend(&facts.sandbox_messages,
-                    facts.sandbox_messages.empty() ? "" : "\n",
-                    output.diagnostics());
-  }
-  facts.output_truncated = output.output_limit_reached();
-  facts.memory = resources_.cgroup->ReadMemoryEvents();
-  facts.memory_limit_bytes = spec.resources.memory_limit_bytes;
-  facts.timeout = spec.timeout;
-  facts.max_output_bytes = spec.max_output_bytes;
-  if (stop_reason == StopReason::kCancelled) {
-    facts.cancel_reason = cancel.Reason();
-  }
-  RunVerdict verdict = ClassifyRun(facts);
-
-  ExecutionResult result;
-  result.outcome = verdict.outcome;
-  result.exit_code = verdict.exit_code;
-  result.message = std::move(verdict.message);
-  result.truncated = verdict.truncated;
+  ExecutionResult result = ResultOfRun(
+      spec, stop_reason, child_->reaped() ? child_->wait_status() : 0, output,
+      pump, *resources_.cgroup, cancel);
   result.timings.create = delivered_time - start;
   result.timings.run = end_time - delivered_time;
-  output.TakeFiles(result);
   if (killed) {
     absl::StrAppend(&result.message, result.message.empty() ? "" : "; ",
                     "the cell did not stop within ",

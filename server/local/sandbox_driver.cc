@@ -94,9 +94,21 @@ ExecutionResult SandboxDriver::Drive(
                      : BootEndTime(running_time, pump.first_output_time(),
                                    sandbox.clock_start, end_time);
 
+  ExecutionResult result = ResultOfRun(spec, stop_reason, child.wait_status(),
+                                       output, pump, *sandbox.cgroup, cancel);
+  result.timings.start = start_end - sandbox.clock_start;
+  result.timings.run = end_time - start_end;
+  if (first_output != nullptr) *first_output = pump.first_output_time();
+  return result;
+}
+
+ExecutionResult ResultOfRun(const ExecutionSpec& spec, StopReason stop_reason,
+                            int wait_status, LauncherOutput& output,
+                            const IoPump& pump, const SandboxCgroup& cgroup,
+                            const Cancellation& cancel) {
   RunFacts facts;
   facts.stop_reason = stop_reason;
-  facts.wait_status = child.wait_status();
+  facts.wait_status = wait_status;
   facts.exit_record = output.exit_code();
   facts.sandbox_messages = pump.runsc_stderr();
   if (!output.diagnostics().empty()) {
@@ -105,12 +117,13 @@ ExecutionResult SandboxDriver::Drive(
                     output.diagnostics());
   }
   facts.output_truncated = output.output_limit_reached();
-  facts.memory = sandbox.cgroup->ReadMemoryEvents();
+  facts.memory = cgroup.ReadMemoryEvents();
   facts.memory_limit_bytes = spec.resources.memory_limit_bytes;
   facts.timeout = spec.timeout;
   facts.max_output_bytes = spec.max_output_bytes;
-  if (stop_reason == StopReason::kCancelled)
+  if (stop_reason == StopReason::kCancelled) {
     facts.cancel_reason = cancel.Reason();
+  }
   RunVerdict verdict = ClassifyRun(facts);
 
   ExecutionResult result;
@@ -118,10 +131,7 @@ ExecutionResult SandboxDriver::Drive(
   result.exit_code = verdict.exit_code;
   result.message = std::move(verdict.message);
   result.truncated = verdict.truncated;
-  result.timings.start = start_end - sandbox.clock_start;
-  result.timings.run = end_time - start_end;
   output.TakeFiles(result);
-  if (first_output != nullptr) *first_output = pump.first_output_time();
   return result;
 }
 

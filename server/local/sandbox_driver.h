@@ -12,6 +12,8 @@
 #include "absl/time/time.h"
 #include "server/base/child_process.h"
 #include "server/exec/backend.h"
+#include "server/exec/run_verdict.h"
+#include "server/launcher/launcher_output.h"
 #include "server/local/container_start_watcher.h"
 #include "server/local/io_pump.h"
 #include "server/local/runsc_cli.h"
@@ -35,6 +37,14 @@ struct StartedSandbox {
   // Warm: the sandbox was running before clock_start (timings.start is 0).
   bool booted = false;
 };
+
+// A run's result from what its sandbox left: why it was stopped, runsc's
+// wait status, the launcher's exit record, diagnostics and files, the
+// cgroup's memory events (ClassifyRun). Timings are the caller's.
+ExecutionResult ResultOfRun(const ExecutionSpec& spec, StopReason stop_reason,
+                            int wait_status, LauncherOutput& output,
+                            const IoPump& pump, const SandboxCgroup& cgroup,
+                            const Cancellation& cancel);
 
 class SandboxDriver {
  public:
