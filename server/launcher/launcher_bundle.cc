@@ -169,14 +169,18 @@ absl::StatusOr<std::string> BuildCellRequest(
     const ExecutionSpec& spec, const std::optional<Starter>& kernel,
     std::optional<RunAs> run_as, absl::string_view workspace) {
   absl::StatusOr<std::string> request = BuildRequest(spec, run_as, workspace);
-  if (!request.ok() || !kernel.has_value()) return request;
-  absl::StatusOr<std::string> value = StarterValue(*kernel);
-  if (!value.ok()) return value.status();
-  // One more record at the end of the body: the header's length grows.
+  if (!request.ok()) return request;
+  // More records at the end of the body: the header's length grows.
   std::string record;
-  AppendU32(record, CE_TAG_KERNEL);
-  AppendU32(record, static_cast<uint32_t>(value->size()));
-  record.append(*value);
+  AppendU32(record, CE_TAG_SESSION);
+  AppendU32(record, 0);
+  if (kernel.has_value()) {
+    absl::StatusOr<std::string> value = StarterValue(*kernel);
+    if (!value.ok()) return value.status();
+    AppendU32(record, CE_TAG_KERNEL);
+    AppendU32(record, static_cast<uint32_t>(value->size()));
+    record.append(*value);
+  }
   const uint64_t body = request->size() - CE_REQ_HEADER_BYTES + record.size();
   if (body > CE_REQ_MAX_BODY_BYTES) {
     return absl::InvalidArgumentError(

@@ -57,9 +57,10 @@ absl::StatusOr<std::string> BuildPrestartRequest(
     std::optional<RunAs> run_as = std::nullopt,
     absl::string_view workspace = kSandboxWorkspaceDir);
 
-// The request of one cell of a session (`launcher --session`): `spec`'s
-// run, in `kernel` (KERNEL, request_format.h) if given, else as a fresh
-// program. Errors as BuildRequest's.
+// The request of one cell of a session: `spec`'s run, in `kernel` (KERNEL,
+// request_format.h) if given, else as a fresh program, marked SESSION (so
+// that a launcher waiting on a stream turns into a session's). Errors as
+// BuildRequest's.
 absl::StatusOr<std::string> BuildCellRequest(
     const ExecutionSpec& spec, const std::optional<Starter>& kernel,
     std::optional<RunAs> run_as = std::nullopt,

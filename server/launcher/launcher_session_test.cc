@@ -148,5 +148,33 @@ TEST_F(LauncherSessionTest, AMalformedRequestEndsTheSessionAsARefusal) {
   EXPECT_THAT(refused.foreign, HasSubstr("unsupported version"));
 }
 
+TEST_F(LauncherSessionTest, AWaitingLauncherTurnsIntoASessionOnACell) {
+  // A warm sandbox's launcher: --wait, its interpreter prestarted.
+  session_ = std::make_unique<LauncherProcess>(
+      std::vector<std::string>{launcher_path_, "--wait"},
+      std::vector<std::string>{}, std::nullopt, /*keep_stdin_open=*/true);
+  std::optional<Starter> starter = StarterFor(spec_.language);
+  ASSERT_TRUE(starter.has_value());
+  absl::StatusOr<std::string> prestart =
+      BuildPrestartRequest(spec_, *starter, run_as_, workspace_);
+  ASSERT_TRUE(prestart.ok()) << prestart.status();
+  session_->Write(*prestart);
+  EXPECT_EQ(Cell("x = 41").exit_code, 0);
+  EXPECT_EQ(Cell("x += 1\nprint(x)").stdout_data, "42\n");
+  EXPECT_EQ(Cell("print('x' in globals())", /*kernel=*/false).stdout_data,
+            "False\n");
+  EXPECT_EQ(Cell("print(x)").stdout_data, "42\n");
+  session_->CloseStdin();
+  std::string rest;
+  EXPECT_EQ(session_->ReadToExit(rest), 0);
+  EXPECT_EQ(rest, "");
+}
+
+TEST_F(LauncherSessionTest, ACellRequestFromAFileIsRefused) {
+  const LaunchResult refused = RunRequest(CellRequest("print(1)"));
+  EXPECT_EQ(refused.returncode, CE_EXIT_BAD_REQUEST);
+  EXPECT_THAT(refused.foreign, HasSubstr("only on a stream"));
+}
+
 }  // namespace
 }  // namespace codeexec::launcher_testing

@@ -30,6 +30,8 @@
  *                absent then
  *   KERNEL       u32 k, then a kernel's argv, each entry NUL-terminated;
  *                at most once, session mode only (below)
+ *   SESSION      empty; at most once, on a stream only: the request is a
+ *                session's cell (below)
  *
  * A workspace file is u32 mode (permission bits only), u32 path length,
  * path (relative, no empty, "." or ".." component), content (the rest).
@@ -70,7 +72,13 @@
  * stderr and then the cell's exit code (i32) to fd 4. A kernel that exits
  * ends its cell with its exit code and ends the session: that exit record
  * says so (frame_format.h) and the launcher exits with the code. So a
- * language's interpreter keeps its state between cells (python_kernel.h). */
+ * language's interpreter keeps its state between cells (python_kernel.h).
+ *
+ * A SESSION request in waiting mode (after a PRESTART or not) turns the
+ * launcher into session mode: a prestarted starter is discarded, the
+ * request runs as the session's first cell and the launcher goes on as
+ * `launcher --session` would. So a waiting sandbox (a warm pod) can become
+ * a session's. In session mode the tag changes nothing. */
 #ifndef CODEEXEC_SERVER_LAUNCHER_REQUEST_FORMAT_H_
 #define CODEEXEC_SERVER_LAUNCHER_REQUEST_FORMAT_H_
 
@@ -96,6 +104,7 @@ enum ce_req_tag {
   CE_TAG_STDIN = 11,
   CE_TAG_PRESTART = 12,
   CE_TAG_KERNEL = 13,
+  CE_TAG_SESSION = 14,
 };
 
 /* Maxima: a larger request is malformed (the writer refuses to make it). */

@@ -11,7 +11,8 @@
  *                             ahead (../request_format.h)
  *   launcher --session        session mode: runs requests from stdin one
  *                             after another, a language's kernel kept
- *                             between them (session.h)
+ *                             between them (session.h); a SESSION request
+ *                             turns waiting mode into it
  *
  * The request (../request_format.h) carries the command, env, workspace,
  * caps, run_as, the program, input files and stdin. The launcher writes the
@@ -87,30 +88,30 @@ static int finish(int code) {
   return code;
 }
 
-/* Reads and parses one request (from a file, or from stdin when waiting);
- * 0, or -1 with a message in error. */
-static int read_one(const char* path, struct ce_request* request, char* error,
-                    size_t error_size) {
-  unsigned char* buffer = path ? read_request_file(path, error, error_size)
-                               : read_request_fd(0, error, error_size);
-  return buffer == NULL ? -1
-                        : parse_request(buffer, request, error, error_size);
+/* Reads and parses one request (from a file, or from stdin when waiting)
+ * into *buffer; 0, or -1 with a message in error. */
+static int read_one(const char* path, struct ce_request* request,
+                    unsigned char** buffer, char* error, size_t error_size) {
+  *buffer = path ? read_request_file(path, error, error_size)
+                 : read_request_fd(0, error, error_size);
+  return *buffer == NULL ? -1
+                         : parse_request(*buffer, request, error, error_size);
 }
 
 /* Waiting mode: a PRESTART first has its starter started (one that cannot
  * start is no error: the run then starts fresh), and the request to run
  * follows it. */
-static int read_waiting(struct ce_request* request,
+static int read_waiting(struct ce_request* request, unsigned char** buffer,
                         struct ce_request* prestarted,
                         struct ce_prestarted* starter, char* error,
                         size_t error_size) {
-  if (read_one(NULL, request, error, error_size) != 0) return -1;
+  if (read_one(NULL, request, buffer, error, error_size) != 0) return -1;
   if (request->prestart_argv == NULL) return 0;
   *prestarted = *request;
   if (prestart(prestarted, starter, error, error_size) != 0) {
     starter->program.pid = 0;
   }
-  if (read_one(NULL, request, error, error_size) != 0) return -1;
+  if (read_one(NULL, request, buffer, error, error_size) != 0) return -1;
   if (request->prestart_argv != NULL) {
     snprintf(error, error_size, "request: a second prestart");
     return -1;
@@ -123,17 +124,25 @@ int main(int argc, char** argv) {
   char error[4096];
   struct ce_request request, prestarted_request;
   struct ce_prestarted starter = {.program = {.pid = 0}};
+  unsigned char* buffer = NULL;
   int failed = 1;
   if (argc == 2 && strcmp(argv[1], "--session") == 0) {
-    return run_session();
+    return run_session(NULL, NULL);
   }
   if (argc == 2 && strcmp(argv[1], "--wait") == 0) {
-    failed = read_waiting(&request, &prestarted_request, &starter, error,
-                          sizeof(error)) != 0;
+    failed = read_waiting(&request, &buffer, &prestarted_request, &starter,
+                          error, sizeof(error)) != 0;
+    if (!failed && request.session) {
+      discard_prestarted(&starter);
+      return run_session(&request, buffer);
+    }
   } else if (argc == 2 && argv[1][0] != '-') {
-    failed = read_one(argv[1], &request, error, sizeof(error)) != 0;
+    failed = read_one(argv[1], &request, &buffer, error, sizeof(error)) != 0;
     if (!failed && request.prestart_argv != NULL) {
       strcpy(error, "request: a prestart comes only on a stream (--wait)");
+      failed = 1;
+    } else if (!failed && request.session) {
+      strcpy(error, "request: a session's cell comes only on a stream");
       failed = 1;
     }
   } else {

@@ -324,6 +324,10 @@ static int parse_record(uint32_t tag, const unsigned char* value, size_t size,
       return parse_starter(value, size, "kernel", &r->kernel_argv,
                            &r->kernel_argc, &r->kernel_shared_args, error,
                            error_size);
+    case CE_TAG_SESSION:
+      if (size != 0) FAIL("request: session must be empty");
+      r->session = 1;
+      return 0;
     default:
       FAIL("request: unknown tag %u", tag);
   }

@@ -36,6 +36,8 @@ struct ce_request {
   char** kernel_argv;
   size_t kernel_argc;
   uint32_t kernel_shared_args;
+  /* SESSION: the request is a session's cell. */
+  int session;
 };
 
 /* Reads one request: the whole of the file at path (cold mode), or exactly

@@ -193,19 +193,29 @@ static int run_cell(const struct ce_request* r, struct kernel* k, int* ended) {
   return code;
 }
 
-int run_session(void) {
+int run_session(struct ce_request* first, unsigned char* first_buffer) {
   struct kernel kernel = {.program = {.pid = 0}, .cmd_fd = -1, .status_fd = -1};
   char error[4096];
   for (;;) {
     int closed = 0;
-    unsigned char* buffer = read_next_request(0, &closed, error, sizeof(error));
-    if (buffer == NULL && closed) {
-      end_kernel(&kernel);
-      return 0;
-    }
+    unsigned char* buffer = first_buffer;
     struct ce_request request;
+    if (first != NULL) {
+      request = *first;
+      first = NULL;
+    } else {
+      buffer = read_next_request(0, &closed, error, sizeof(error));
+      if (buffer == NULL && closed) {
+        end_kernel(&kernel);
+        return 0;
+      }
+      if (buffer != NULL &&
+          parse_request(buffer, &request, error, sizeof(error)) != 0) {
+        free(buffer);
+        buffer = NULL;
+      }
+    }
     if (buffer == NULL ||
-        parse_request(buffer, &request, error, sizeof(error)) != 0 ||
         (request.prestart_argv != NULL &&
          snprintf(error, sizeof(error),
                   "request: a prestart comes only in waiting mode") > 0)) {
