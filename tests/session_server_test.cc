@@ -17,12 +17,11 @@
 #include "gtest/gtest.h"
 #include "tests/integrity_checks.h"
 #include "tests/server_process.h"
+#include "tests/session_calls.h"
 
 namespace codeexec::testing {
 namespace {
 
-using ::codeexecutor::v1::CloseSessionRequest;
-using ::codeexecutor::v1::CloseSessionResponse;
 using ::codeexecutor::v1::CreateSessionRequest;
 using ::codeexecutor::v1::ExecuteRequest;
 using ::codeexecutor::v1::Finished;
@@ -42,34 +41,14 @@ class SessionServerTest : public ::testing::Test {
   void SetUp() override { StartServer(); }
 
   absl::StatusOr<Session> Create(const CreateSessionRequest& request = {}) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(60));
-    Session session;
-    grpc::Status status = stub_->CreateSession(&context, request, &session);
-    if (!status.ok()) {
-      return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                          status.error_message());
-    }
-    return session;
+    return CreateSession(*stub_, request);
   }
   ExecuteOutcome Cell(const std::string& session_id, std::string code,
                       uint32_t timeout_seconds = 0) {
-    ExecuteRequest request = MakeRequest(std::move(code));
-    request.set_session_id(session_id);
-    if (timeout_seconds > 0) {
-      request.mutable_limits()->set_timeout_seconds(timeout_seconds);
-    }
-    return Execute(*stub_, request);
+    return RunCell(*stub_, session_id, std::move(code), timeout_seconds);
   }
   grpc::Status Close(const std::string& session_id, uint32_t* cells = nullptr) {
-    grpc::ClientContext context;
-    CloseSessionRequest request;
-    request.set_session_id(session_id);
-    CloseSessionResponse response;
-    grpc::Status status = stub_->CloseSession(&context, request, &response);
-    if (cells != nullptr) *cells = response.cells();
-    return status;
+    return CloseSession(*stub_, session_id, cells);
   }
   double Sample(const std::string& sample) {
     absl::StatusOr<std::string> page = ScrapeMetrics(server_->metrics_port());

@@ -37,6 +37,37 @@ class OutputSink {
 // removes everything of it, like the cleanup of a run.
 class SandboxSession {
  public:
+  // How long an interrupted cell has to end before its sandbox is killed.
+  static constexpr absl::Duration kInterruptGrace = absl::Seconds(2);
+
+  // Why a cell's result ends its session.
+  enum class EndCause {
+    kKilled,           // the cell ignored its interrupt: sandbox killed
+    kInterpreterExit,  // the kernel exited (sys.exit, a crash)
+    kSandboxEnded,     // the sandbox died (or its stream broke)
+  };
+  // Marks `result` as the session's last and says why in its message.
+  static void MarkEnded(ExecutionResult& result, EndCause cause) {
+    std::string why;
+    switch (cause) {
+      case EndCause::kKilled:
+        why = absl::StrCat("the cell did not stop within ",
+                           absl::FormatDuration(kInterruptGrace),
+                           " of its interrupt: the session's sandbox was "
+                           "killed");
+        break;
+      case EndCause::kInterpreterExit:
+        why = absl::StrCat("the session's interpreter exited with code ",
+                           result.exit_code, ": the session has ended");
+        break;
+      case EndCause::kSandboxEnded:
+        why = "the session's sandbox has ended";
+        break;
+    }
+    absl::StrAppend(&result.message, result.message.empty() ? "" : "; ", why);
+    result.session_ended = true;
+  }
+
   virtual ~SandboxSession() = default;
 
   // The sandbox's name (runsc container id, or Job name).
@@ -87,10 +118,13 @@ class Backend {
 
   // Starts the sandbox of a session whose cells run like `shape` (its
   // language, limits and env; code and files come with each cell), named by
-  // `session_id`; returns once it is ready. UNIMPLEMENTED where the backend
-  // has no sessions. Blocks: call it from a worker thread.
+  // `session_id`, to live at most `max_lifetime` (the registry closes it
+  // then; a backend may bound the sandbox itself too, against a crash);
+  // returns once it is ready. UNIMPLEMENTED where the backend has no
+  // sessions. Blocks: call it from a worker thread.
   virtual absl::StatusOr<std::unique_ptr<SandboxSession>> StartSession(
-      const ExecutionSpec& shape, std::string_view session_id) {
+      const ExecutionSpec& shape, std::string_view session_id,
+      absl::Duration max_lifetime) {
     return absl::UnimplementedError(
         absl::StrCat("the ", std::string(Name()), " backend has no sessions"));
   }

@@ -95,7 +95,7 @@ absl::StatusOr<std::shared_ptr<OpenSession>> SessionRegistry::Start(
     std::vector<WorkspaceFile> files, absl::Duration idle_timeout,
     absl::Duration max_lifetime) {
   absl::StatusOr<std::unique_ptr<SandboxSession>> sandbox =
-      backend_.StartSession(shape, id);
+      backend_.StartSession(shape, id, max_lifetime);
   auto session = std::make_shared<OpenSession>();
   session->id = id;
   session->shape = std::move(shape);

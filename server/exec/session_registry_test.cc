@@ -47,7 +47,7 @@ class SessionsBackend : public Backend {
     return absl::UnimplementedError("runs are not this fake's");
   }
   absl::StatusOr<std::unique_ptr<SandboxSession>> StartSession(
-      const ExecutionSpec&, std::string_view id) override {
+      const ExecutionSpec&, std::string_view id, absl::Duration) override {
     if (fail_next.exchange(false)) {
       return absl::UnavailableError("the sandbox did not start");
     }

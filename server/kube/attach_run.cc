@@ -17,6 +17,7 @@
 #include "server/kube/objects/objects.h"
 #include "server/launcher/frame_parser.h"
 #include "server/launcher/launcher_output.h"
+#include "server/launcher/request_format.h"
 
 namespace codeexec::kube {
 namespace {
@@ -70,7 +71,8 @@ AttachRunOutcome AttachRun::Run(
     AttachedStream& attached, const std::string& request,
     absl::Time clock_start,
     const std::function<std::optional<nlohmann::json>(absl::Time)>&
-        wait_terminated) {
+        wait_terminated,
+    bool cell) {
   AttachRunOutcome outcome;
   const std::shared_ptr<StreamInbox>& inbox = attached.inbox;
   ContainerStream& stream = *attached.stream;
@@ -90,79 +92,99 @@ AttachRunOutcome AttachRun::Run(
   std::optional<absl::Status> closed;
   auto consume = [&](std::vector<LauncherEvent> events) {
     for (LauncherEvent& event : events) {
-      if (!output.output_limit_reached()) output.Consume(event);
+      // A cell's exit record still counts after the cap (the session goes
+      // on); a one-shot run ends there.
+      if (cell || !output.output_limit_reached()) output.Consume(event);
     }
   };
+  // Follows the stream until it closes, a cell's exit record, or `until`;
+  // with `stoppable`, also until cancellation or the buffer's bound.
+  auto follow = [&](absl::Time until, bool stoppable) {
+    while (true) {
+      std::optional<std::pair<int, std::string>> chunk;
+      int64_t queued = 0;
+      {
+        absl::MutexLock lock(&inbox->mu);
+        inbox->mu.AwaitWithDeadline(
+            absl::Condition(inbox.get(), &StreamInbox::Ready), until);
+        queued = inbox->queued_bytes;
+        if (!inbox->chunks.empty()) {
+          // A stdout chunk waits (below) until the client has room.
+          if (inbox->chunks.front().first != kStdoutChannel ||
+              queued <= max_buffered || !stoppable) {
+            chunk = std::move(inbox->chunks.front());
+            inbox->chunks.pop_front();
+            inbox->queued_bytes -= static_cast<int64_t>(chunk->second.size());
+          }
+        } else if (inbox->closed.has_value()) {
+          closed = inbox->closed;
+        }
+      }
+      if (stoppable && cancel_.IsCancelled()) {
+        facts.stop_reason = StopReason::kCancelled;
+        facts.cancel_reason = cancel_.Reason();
+        return;
+      }
+      if (absl::Now() >= until) {
+        if (stoppable) facts.stop_reason = StopReason::kTimeout;
+        return;
+      }
+      if (stoppable && queued > max_buffered) {
+        facts.stop_reason = StopReason::kOutputLimit;
+        return;
+      }
+      if (closed.has_value()) return;
+      if (!chunk.has_value()) continue;
+      switch (chunk->first) {
+        case kStdoutChannel:
+          if (!outcome.first_output_at.has_value()) {
+            outcome.first_output_at = absl::Now();
+          }
+          while (stoppable &&
+                 !sink_.WaitForRoom(
+                     std::min(deadline, absl::Now() + kRoomWaitSlice)) &&
+                 !cancel_.IsCancelled() && absl::Now() < deadline) {
+          }
+          consume(parser.Feed(chunk->second));
+          if (stoppable && output.output_limit_reached()) {
+            facts.stop_reason = StopReason::kOutputLimit;
+            return;
+          }
+          break;
+        case kStderrChannel:
+          if (facts.diagnostics.size() < kMaxDiagnosticBytes) {
+            facts.diagnostics.append(chunk->second.substr(
+                0, kMaxDiagnosticBytes - facts.diagnostics.size()));
+          }
+          break;
+        case kStatusChannel:
+          status_json += chunk->second;
+          break;
+        default:
+          break;
+      }
+      if (cell && output.exit_code().has_value()) return;
+    }
+  };
+  const std::string pod = cell ? "the session's pod" : "the warm pod";
   if (absl::Status sent = stream.Send(kStdinChannel, request); !sent.ok()) {
     facts.sandbox_error =
-        absl::StrCat("the warm pod did not take its request: ", sent.message());
+        absl::StrCat(pod, " did not take its request: ", sent.message());
   } else {
     outcome.delivered_at = absl::Now();
+    follow(deadline, /*stoppable=*/true);
   }
-  while (facts.sandbox_error.empty()) {
-    std::optional<std::pair<int, std::string>> chunk;
-    int64_t queued = 0;
-    {
-      absl::MutexLock lock(&inbox->mu);
-      inbox->mu.AwaitWithDeadline(
-          absl::Condition(inbox.get(), &StreamInbox::Ready), deadline);
-      queued = inbox->queued_bytes;
-      if (!inbox->chunks.empty()) {
-        // A stdout chunk waits (below) until the client has room.
-        if (inbox->chunks.front().first != kStdoutChannel ||
-            queued <= max_buffered) {
-          chunk = std::move(inbox->chunks.front());
-          inbox->chunks.pop_front();
-          inbox->queued_bytes -= static_cast<int64_t>(chunk->second.size());
-        }
-      } else if (inbox->closed.has_value()) {
-        closed = inbox->closed;
-      }
+  if (cell && facts.stop_reason != StopReason::kNone &&
+      !output.exit_code().has_value() && !closed.has_value()) {
+    // The cell, not the session, is stopped: an interrupt, then the grace.
+    const char interrupt = CE_REQ_INTERRUPT;
+    if (stream.Send(kStdinChannel, std::string(1, interrupt)).ok()) {
+      follow(absl::Now() + SandboxSession::kInterruptGrace,
+             /*stoppable=*/false);
     }
-    if (cancel_.IsCancelled()) {
-      facts.stop_reason = StopReason::kCancelled;
-      facts.cancel_reason = cancel_.Reason();
-      break;
-    }
-    if (absl::Now() >= deadline) {
-      facts.stop_reason = StopReason::kTimeout;
-      break;
-    }
-    if (queued > max_buffered) {
-      facts.stop_reason = StopReason::kOutputLimit;
-      break;
-    }
-    if (closed.has_value()) break;
-    if (!chunk.has_value()) continue;
-    switch (chunk->first) {
-      case kStdoutChannel:
-        if (!outcome.first_output_at.has_value()) {
-          outcome.first_output_at = absl::Now();
-        }
-        while (!sink_.WaitForRoom(
-                   std::min(deadline, absl::Now() + kRoomWaitSlice)) &&
-               !cancel_.IsCancelled() && absl::Now() < deadline) {
-        }
-        consume(parser.Feed(chunk->second));
-        if (output.output_limit_reached()) {
-          facts.stop_reason = StopReason::kOutputLimit;
-        }
-        break;
-      case kStderrChannel:
-        if (facts.diagnostics.size() < kMaxDiagnosticBytes) {
-          facts.diagnostics.append(chunk->second.substr(
-              0, kMaxDiagnosticBytes - facts.diagnostics.size()));
-        }
-        break;
-      case kStatusChannel:
-        status_json += chunk->second;
-        break;
-      default:
-        break;
-    }
-    if (facts.stop_reason != StopReason::kNone) break;
+    outcome.interrupt_unanswered = !output.exit_code().has_value();
   }
-  stream.Close();
+  if (!cell) stream.Close();
   if (facts.stop_reason == StopReason::kNone && facts.sandbox_error.empty()) {
     consume(parser.Finish());
   }
@@ -173,15 +195,17 @@ AttachRunOutcome AttachRun::Run(
       !facts.exit_record.has_value()) {
     absl::StatusOr<ContainerExit> exit = ParseContainerExit(status_json);
     if (closed.has_value() && !closed->ok()) {
-      facts.sandbox_error = absl::StrCat(
-          "the connection to the warm pod broke: ", closed->message());
+      facts.sandbox_error = absl::StrCat("the connection to ", pod,
+                                         " broke: ", closed->message());
     } else if (!status_json.empty() && exit.ok() && !exit->exit_code) {
       facts.sandbox_error =
-          absl::StrCat("the warm pod's stream failed: ", exit->message);
+          absl::StrCat(pod, "'s stream failed: ", exit->message);
     } else {
       facts.terminated = wait_terminated(absl::Now() + kTerminationWait);
     }
   }
+  outcome.stream_closed = closed.has_value();
+  outcome.session_ended = output.session_ended();
   facts.output_truncated = output.output_limit_reached();
   facts.timeout = spec_.timeout;
   facts.max_output_bytes = spec_.max_output_bytes;

@@ -72,6 +72,12 @@ struct AttachRunOutcome {
   // When the request was written, and when the first stdout frame came.
   std::optional<absl::Time> delivered_at;
   std::optional<absl::Time> first_output_at;
+  // The stream ended (the launcher, or the connection to it).
+  bool stream_closed = false;
+  // A cell's exit record said the session ended (its kernel exited).
+  bool session_ended = false;
+  // A stopped cell did not end within the interrupt's grace.
+  bool interrupt_unanswered = false;
 };
 
 class AttachRun {
@@ -86,11 +92,17 @@ class AttachRun {
   // stdin and follows the run. `wait_terminated(deadline)` gives the
   // container's state.terminated from the shared watch, for a run that
   // ended without an exit record. The stream is closed when it returns.
+  //
+  // A `cell` (BuildCellRequest, a session's launcher) ends at its exit
+  // record and the stream stays open; one stopped (timeout, cancellation,
+  // output cap) gets the interrupt byte and SandboxSession::kInterruptGrace
+  // to end.
   AttachRunOutcome Run(
       AttachedStream& attached, const std::string& request,
       absl::Time clock_start,
       const std::function<std::optional<nlohmann::json>(absl::Time)>&
-          wait_terminated);
+          wait_terminated,
+      bool cell = false);
 
  private:
   const ExecutionSpec& spec_;

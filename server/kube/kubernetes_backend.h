@@ -62,6 +62,16 @@ class KubernetesBackend : public Backend {
                                       OutputSink& sink,
                                       const Cancellation& cancel) override;
 
+  // A KubeSession (kube_session.h): a pod of the warm pool if one is idle,
+  // fits `shape` (WarmPods::Fits) and lives long enough for `max_lifetime`,
+  // else a pod of the same kind started for the session and named by
+  // `session_id` (its Job ends after max_lifetime and a minute). Sessions
+  // need the warm pool's parts (its launcher ConfigMap, the attach rights):
+  // FAILED_PRECONDITION when kubernetes.warmPool.size is 0.
+  absl::StatusOr<std::unique_ptr<SandboxSession>> StartSession(
+      const ExecutionSpec& shape, std::string_view session_id,
+      absl::Duration max_lifetime) override;
+
   // The warm pool (null when kubernetes.warmPool.size is 0); for tests and
   // benchmarks that wait for it to fill.
   const WarmPool* warm_pool() const { return warm_pool_.get(); }

@@ -1,4 +1,5 @@
-// KubernetesBackend's warm pool: starting it, and one run in a warm pod.
+// KubernetesBackend's warm pool: starting it, one run in a warm pod, and
+// the pods of sessions.
 #include <optional>
 #include <string>
 #include <utility>
@@ -7,8 +8,10 @@
 #include "absl/time/clock.h"
 #include "server/exec/json_log.h"
 #include "server/kube/attach_run.h"
+#include "server/kube/kube_session.h"
 #include "server/kube/kubernetes_backend.h"
 #include "server/launcher/launcher_bundle.h"
+#include "server/launcher/python_prestart.h"
 
 namespace codeexec::kube {
 
@@ -83,6 +86,38 @@ std::optional<absl::StatusOr<ExecutionResult>> KubernetesBackend::RunWarm(
   result.timings.run -= result.timings.create;
   result.timings.cleanup = cleanup;
   return absl::StatusOr<ExecutionResult>(std::move(result));
+}
+
+absl::StatusOr<std::unique_ptr<SandboxSession>> KubernetesBackend::StartSession(
+    const ExecutionSpec& shape, std::string_view session_id,
+    absl::Duration max_lifetime) {
+  if (warm_pool_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "sessions on the kubernetes backend run in pods of the warm pool's "
+        "kind: set kubernetes.warmPool.size > 0");
+  }
+  std::unique_ptr<KubeWarmSandbox> pod;
+  if (warm_pods_->Fits(shape) &&
+      max_lifetime <= warm_pods_->claimed_lifetime()) {
+    if (std::unique_ptr<WarmSandbox> claimed = warm_pool_->Claim()) {
+      warm_metrics_.RecordClaim();
+      pod.reset(static_cast<KubeWarmSandbox*>(claimed.release()));
+    }
+  }
+  if (pod == nullptr) {
+    ExecutionSpec named = shape;
+    named.execution_id = std::string(session_id);
+    absl::StatusOr<std::unique_ptr<KubeWarmSandbox>> started =
+        warm_pods_->StartPod(named, max_lifetime + absl::Minutes(1), "");
+    if (!started.ok()) {
+      return absl::Status(started.status().code(),
+                          absl::StrCat("cannot start the session's pod: ",
+                                       started.status().message()));
+    }
+    pod = *std::move(started);
+  }
+  return std::unique_ptr<SandboxSession>(std::make_unique<KubeSession>(
+      *warm_pods_, std::move(pod), KernelFor(shape.language)));
 }
 
 }  // namespace codeexec::kube

@@ -174,6 +174,15 @@ void WarmPods::DeleteLauncherConfigMap() {
 absl::StatusOr<std::unique_ptr<WarmSandbox>> WarmPods::Start() {
   ExecutionSpec shape = shape_;
   shape.execution_id = NewWarmId();
+  absl::StatusOr<std::unique_ptr<KubeWarmSandbox>> started =
+      StartPod(shape, lifetime_, prestart_);
+  if (!started.ok()) return started.status();
+  return std::unique_ptr<WarmSandbox>(*std::move(started));
+}
+
+absl::StatusOr<std::unique_ptr<KubeWarmSandbox>> WarmPods::StartPod(
+    const ExecutionSpec& shape, absl::Duration lifetime,
+    const std::string& first_input) {
   auto sandbox = std::make_unique<KubeWarmSandbox>(shape.execution_id);
   set_live_(sandbox->id(), true);
   KubeWarmSandbox* raw = sandbox.get();
@@ -181,7 +190,7 @@ absl::StatusOr<std::unique_ptr<WarmSandbox>> WarmPods::Start() {
       sandbox->id(), [raw](const PodState& state) { raw->OnPodState(state); });
   absl::Status status = CreateOwnObject(
       client_, "jobs", CollectionPath(options_.namespace_name, "jobs"),
-      BuildWarmJob(shape, context_, lifetime_), sandbox->id(), nullptr);
+      BuildWarmJob(shape, context_, lifetime), sandbox->id(), nullptr);
   if (status.ok()) {
     status = sandbox->WaitRunning(absl::Now() + options_.schedule_timeout);
   }
@@ -194,12 +203,12 @@ absl::StatusOr<std::unique_ptr<WarmSandbox>> WarmPods::Start() {
       // has the launcher start the interpreter ahead (PRESTART).
       status = attached->stream->Send(
           kStdinChannel,
-          absl::StrCat(std::string(1, CE_REQ_PRIMER), prestart_));
+          absl::StrCat(std::string(1, CE_REQ_PRIMER), first_input));
       sandbox->attached = *std::move(attached);
     } else {
       status = absl::Status(
           attached.status().code(),
-          absl::StrCat("cannot attach to warm pod ", sandbox->pod_name(), ": ",
+          absl::StrCat("cannot attach to pod ", sandbox->pod_name(), ": ",
                        attached.status().message()));
     }
   }

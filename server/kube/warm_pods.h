@@ -83,6 +83,16 @@ class WarmPods {
   // Creates one warm Job, waits (up to options.schedule_timeout) until its
   // container runs, and attaches to its launcher.
   absl::StatusOr<std::unique_ptr<WarmSandbox>> Start();
+  // The same for a pod of `shape` (its image and resources) named
+  // shape.execution_id, its Job ended by Kubernetes after `lifetime`;
+  // `first_input` goes to its launcher after the primer. A session's pod
+  // when the pool has none that fits (kube_session.h).
+  absl::StatusOr<std::unique_ptr<KubeWarmSandbox>> StartPod(
+      const ExecutionSpec& shape, absl::Duration lifetime,
+      const std::string& first_input);
+  // How long a pod claimed from the pool may still live, at least: the
+  // longest run it may serve.
+  absl::Duration claimed_lifetime() const { return shape_.timeout; }
   // Deletes the sandbox's Job (its pod goes with it) and forgets it.
   void Release(KubeWarmSandbox& sandbox);
   void Retire(std::unique_ptr<WarmSandbox> sandbox) {

@@ -232,7 +232,8 @@ absl::StatusOr<ExecutionResult> GvisorBackend::Run(const ExecutionSpec& spec,
 }
 
 absl::StatusOr<std::unique_ptr<SandboxSession>> GvisorBackend::StartSession(
-    const ExecutionSpec& shape, std::string_view session_id) {
+    const ExecutionSpec& shape, std::string_view session_id,
+    absl::Duration /*max_lifetime*/) {
   const std::string id(session_id);
   if (!IsValidSandboxId(id)) {
     return absl::InternalError(

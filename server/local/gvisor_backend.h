@@ -85,8 +85,11 @@ class GvisorBackend : public Backend {
   // A LocalSession (local_session.h) of `shape`'s language and limits, its
   // sandbox named `session_id`. FAILED_PRECONDITION without inotify (a
   // session's boot is seen through it); UNAVAILABLE if it did not boot.
+  // The registry bounds its lifetime (a sandbox of a crashed server is
+  // removed by the next one's start-up).
   absl::StatusOr<std::unique_ptr<SandboxSession>> StartSession(
-      const ExecutionSpec& shape, std::string_view session_id) override;
+      const ExecutionSpec& shape, std::string_view session_id,
+      absl::Duration max_lifetime) override;
 
   // The warm pool (null when local.warmPool.size is 0 or inotify is
   // unavailable); for tests and benchmarks that wait for it to fill.

@@ -138,19 +138,12 @@ absl::StatusOr<ExecutionResult> LocalSession::RunCell(
   result.timings.create = delivered_time - start;
   result.timings.run = end_time - delivered_time;
   if (killed) {
-    absl::StrAppend(&result.message, result.message.empty() ? "" : "; ",
-                    "the cell did not stop within ",
-                    absl::FormatDuration(kInterruptGrace),
-                    " of its interrupt: the session's sandbox was killed");
+    MarkEnded(result, EndCause::kKilled);
   } else if (output.session_ended()) {
-    absl::StrAppend(&result.message, result.message.empty() ? "" : "; ",
-                    "the session's interpreter exited with code ",
-                    result.exit_code, ": the session has ended");
+    MarkEnded(result, EndCause::kInterpreterExit);
   } else if (child_->reaped() || child_->TryReap()) {
-    absl::StrAppend(&result.message, result.message.empty() ? "" : "; ",
-                    "the session's sandbox has ended");
+    MarkEnded(result, EndCause::kSandboxEnded);
   }
-  result.session_ended = killed || output.session_ended() || child_->reaped();
   ended_ = result.session_ended;
   return result;
 }

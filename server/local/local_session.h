@@ -28,9 +28,6 @@ namespace codeexec {
 
 class LocalSession : public SandboxSession {
  public:
-  // How long an interrupted cell has to end before its sandbox is killed.
-  static constexpr absl::Duration kInterruptGrace = absl::Seconds(2);
-
   // What a session's sandbox needs of the backend; all must outlive it.
   struct Parts {
     const SandboxSetup* setup = nullptr;
