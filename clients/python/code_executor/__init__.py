@@ -10,7 +10,7 @@
 the ADK code executor (``pip install 'code-executor-client[adk]'``).
 """
 
-from .aio import AsyncCodeExecutorClient, AsyncExecutionStream
+from .aio import AsyncCodeExecutorClient, AsyncExecutionStream, AsyncSession
 from .client import CodeExecutorClient, ExecutionStream, Session
 from .errors import (
     CallCancelledError,
@@ -45,6 +45,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AsyncCodeExecutorClient",
     "AsyncExecutionStream",
+    "AsyncSession",
     "CallCancelledError",
     "CodeExecutorClient",
     "CodeExecutorError",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Generator, Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -10,6 +10,7 @@ import grpc.aio
 
 from . import _channel
 from ._proto.codeexecutor.v1 import code_executor_pb2_grpc as pb_grpc
+from ._proto.codeexecutor.v1 import code_executor_pb2 as pb
 from .errors import ProtocolError, from_rpc_error
 from .types import (
     Event,
@@ -17,12 +18,14 @@ from .types import (
     FilesArg,
     Finished,
     ResultBuilder,
+    SessionInfo,
     Started,
     build_request,
+    build_session_request,
     event_from_proto,
 )
 
-__all__ = ["AsyncCodeExecutorClient", "AsyncExecutionStream"]
+__all__ = ["AsyncCodeExecutorClient", "AsyncExecutionStream", "AsyncSession"]
 
 
 class AsyncExecutionStream(AsyncIterator[Event]):
@@ -147,12 +150,15 @@ class AsyncCodeExecutorClient:
         memory_limit: str | None = None,
         max_output_bytes: int | None = None,
         client_request_id: str | None = None,
+        session_id: str | None = None,
         rpc_timeout: float | None = None,
         metadata: _channel.Metadata | None = None,
     ) -> AsyncExecutionStream:
         """Starts a run; iterate the result with ``async for``.
 
-        Same options as ``CodeExecutorClient.stream``.
+        Same options as ``CodeExecutorClient.stream``. With ``session_id`` the
+        code runs as the next cell of that open session (``create_session``),
+        which fixes language, env, stdin and resources.
         """
         request = build_request(
             code,
@@ -167,6 +173,7 @@ class AsyncCodeExecutorClient:
             memory_limit=memory_limit,
             max_output_bytes=max_output_bytes,
             client_request_id=client_request_id,
+            session_id=session_id,
         )
         call = self._stub.Execute(
             request,
@@ -179,6 +186,49 @@ class AsyncCodeExecutorClient:
         """Runs ``code`` to completion; same options as ``stream()``."""
         return await self.stream(code, **options).result()
 
+    async def create_session(
+        self,
+        *,
+        rpc_timeout: float | None = None,
+        metadata: _channel.Metadata | None = None,
+        **options: Any,
+    ) -> SessionInfo:
+        """Starts a session (one sandbox for several cells) and returns it once
+        its sandbox is ready. Options: ``language``, ``env``, ``files``, the
+        limits of ``stream()``, ``idle_timeout`` and ``max_lifetime`` (seconds),
+        ``client_request_id``. Python cells share one interpreter.
+        """
+        try:
+            reply = await self._stub.CreateSession(
+                build_session_request(**options),
+                timeout=rpc_timeout if rpc_timeout is not None else self.timeout,
+                metadata=_channel.merge_metadata(self._metadata, metadata),
+            )
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
+        return SessionInfo.from_proto(reply)
+
+    async def close_session(
+        self, session_id: str, *, metadata: _channel.Metadata | None = None
+    ) -> int:
+        """Ends a session and deletes its sandbox; returns how many cells it ran.
+        Raises ``SessionNotFoundError`` if it is not open."""
+        try:
+            reply = await self._stub.CloseSession(
+                pb.CloseSessionRequest(session_id=session_id),
+                timeout=self.timeout,
+                metadata=_channel.merge_metadata(self._metadata, metadata),
+            )
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
+        return reply.cells
+
+    def session(self, **options: Any) -> AsyncSessionStart:
+        """``create_session(**options)`` as an async context manager that
+        closes it: ``async with client.session() as s``, or ``s = await
+        client.session()`` and ``await s.close()``."""
+        return AsyncSessionStart(self, options)
+
     async def close(self) -> None:
         await self._channel.close()
 
@@ -187,3 +237,61 @@ class AsyncCodeExecutorClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+class AsyncSession:
+    """An open session of an ``AsyncCodeExecutorClient``: ``run()`` and
+    ``stream()`` send cells to it; ``await close()`` (or leaving the
+    ``async with`` block) ends it."""
+
+    def __init__(self, client: AsyncCodeExecutorClient, info: SessionInfo) -> None:
+        self.client = client
+        self.info = info
+
+    @property
+    def session_id(self) -> str:
+        return self.info.session_id
+
+    def stream(self, code: str, **options: Any) -> AsyncExecutionStream:
+        return self.client.stream(code, session_id=self.session_id, **options)
+
+    async def run(self, code: str, **options: Any) -> ExecutionResult:
+        return await self.client.run(code, session_id=self.session_id, **options)
+
+    async def close(self) -> int:
+        return await self.client.close_session(self.session_id)
+
+    async def __aenter__(self) -> AsyncSession:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self.close()
+        except Exception:
+            pass  # already gone (expired, or ended with a cell)
+
+
+class AsyncSessionStart(Awaitable[AsyncSession]):
+    """What ``AsyncCodeExecutorClient.session()`` returns: await it for the
+    ``AsyncSession``, or use it in ``async with``, which closes the session
+    on exit. The session is created when awaited or entered, not before."""
+
+    def __init__(self, client: AsyncCodeExecutorClient, options: dict[str, Any]) -> None:
+        self._client = client
+        self._options = options
+        self._session: AsyncSession | None = None
+
+    async def _start(self) -> AsyncSession:
+        info = await self._client.create_session(**self._options)
+        return AsyncSession(self._client, info)
+
+    def __await__(self) -> Generator[Any, None, AsyncSession]:
+        return self._start().__await__()
+
+    async def __aenter__(self) -> AsyncSession:
+        self._session = await self._start()
+        return self._session
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.__aexit__(*exc)

@@ -223,7 +223,7 @@ class CodeExecutorClient:
         self, session_id: str, *, metadata: _channel.Metadata | None = None
     ) -> int:
         """Ends a session and deletes its sandbox; returns how many cells it ran.
-        Raises ``NotFoundError``-like ``CodeExecutorError`` if it is not open."""
+        Raises ``SessionNotFoundError`` if it is not open."""
         try:
             reply = self._stub.CloseSession(
                 pb.CloseSessionRequest(session_id=session_id),
