@@ -35,26 +35,32 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--cold", required=True)
     parser.add_argument("--warm", required=True)
+    parser.add_argument("--session-on", choices=("cold", "warm"),
+                        default="cold",
+                        help="the server that holds the session")
+    parser.add_argument("--pause", type=float, default=0.2,
+                        help="seconds between calls (the warm pool refills)")
     args = parser.parse_args()
 
     cold = CodeExecutorClient(args.cold)
     warm = CodeExecutorClient(args.warm)
-    session = cold.create_session(idle_timeout=600)
+    owner = cold if args.session_on == "cold" else warm
+    session = owner.create_session(idle_timeout=600)
     counter = [0]
 
     def stateful():
         counter[0] += 1
-        return cold.stream("n += 1\nprint(n)", session_id=session.session_id)
+        return owner.stream("n += 1\nprint(n)", session_id=session.session_id)
 
     sides = {
         "one-shot, cold": lambda: cold.stream("print(1)"),
         "one-shot, warm pool": lambda: warm.stream("print(1)"),
-        "cell in a live session": lambda: cold.stream(
+        "cell in a live session": lambda: owner.stream(
             "print(1)", session_id=session.session_id),
         "cell using the session's state": stateful,
     }
     # Warm-up: one of each (the state starts at n = 0).
-    cold.run("n = 0", session_id=session.session_id)
+    owner.run("n = 0", session_id=session.session_id)
     for name, call in sides.items():
         if name != "cell using the session's state":
             timed(call)
@@ -68,8 +74,8 @@ def main() -> None:
             if out != expected:
                 raise RuntimeError(f"{name}: got {out!r}, expected {expected!r}")
             samples[name].append((first, whole))
-            time.sleep(0.2)  # the warm pool refills between rounds
-    cells = cold.close_session(session.session_id)
+            time.sleep(args.pause)  # the warm pool refills between rounds
+    cells = owner.close_session(session.session_id)
     print(f"{args.runs} rounds, rotating order; session ran {cells} cells")
     print("| `print(1)` | first output byte: median (p95) | whole call: median (p95) |")
     print("| --- | --- | --- |")

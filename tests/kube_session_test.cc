@@ -190,6 +190,22 @@ TEST_F(KubeSessionTest, SysExitEndsTheSession) {
   EXPECT_TRUE(WaitJobGone(session->sandbox_name()));
 }
 
+TEST_F(KubeSessionTest, AServerStoppedWithSessionsOpenDeletesTheirPods) {
+  StartWithPool(1);
+  CreateSessionRequest other_shape;
+  other_shape.mutable_limits()->set_memory_limit("256Mi");
+  for (const CreateSessionRequest& request :
+       {CreateSessionRequest(), other_shape}) {
+    absl::StatusOr<Session> session = CreateSession(*stub_, request);
+    ASSERT_TRUE(session.ok()) << session.status();
+    EXPECT_TRUE(HasJob(session->sandbox_name()));
+    EXPECT_EQ(
+        RunCell(*stub_, session->session_id(), "x = 1").finished.outcome(),
+        Finished::OK);
+  }
+  // TearDown stops the server (SIGTERM) and finds nothing of ours left.
+}
+
 TEST_F(KubeSessionTest, WithoutAWarmPoolSessionsAreAFailedPrecondition) {
   StartServer();
   absl::StatusOr<Session> session = CreateSession(*stub_);
