@@ -27,7 +27,6 @@ namespace {
 using ::codeexecutor::v1::CreateSessionRequest;
 using ::codeexecutor::v1::Finished;
 using ::codeexecutor::v1::Session;
-using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -78,61 +77,16 @@ TEST_F(KubeSessionTest, APoolPodKeepsStateAcrossCellsExceptionsAndTimeouts) {
   EXPECT_THAT(session->sandbox_name(), StartsWith("cw-"));
   EXPECT_TRUE(HasJob(session->sandbox_name()));
   const std::string& id = session->session_id();
-
-  ExecuteOutcome first = RunCell(*stub_, id,
-                                 "import hashlib\n"
-                                 "x = 41\n"
-                                 "data = bytes(range(256)) * 1024\n"
-                                 "open('data.bin', 'wb').write(data)\n");
-  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
-  EXPECT_EQ(first.finished.outcome(), Finished::OK) << first.finished.message();
-  EXPECT_EQ(first.started.sandbox_name(), session->sandbox_name());
-  std::string data;
-  for (int i = 0; i < 1024; ++i) {
-    for (int b = 0; b < 256; ++b) data.push_back(static_cast<char>(b));
-  }
-  ASSERT_EQ(first.finished.output_files_size(), 1);
-  EXPECT_EQ(first.finished.output_files(0).content().size(), data.size());
-  EXPECT_EQ(Digest(first.finished.output_files(0).content()), Digest(data));
-
-  // Invalid UTF-8 and every byte value on stdout, exact.
-  ExecuteOutcome second =
-      RunCell(*stub_, id,
-              "import sys\nx += 1\n"
-              "sys.stdout.buffer.write(open('data.bin', 'rb').read()); "
-              "sys.stdout.flush()\n"
-              "print(x, file=sys.stderr)\n");
-  ASSERT_TRUE(second.status.ok()) << second.status.error_message();
-  EXPECT_EQ(second.finished.outcome(), Finished::OK)
-      << second.finished.message();
-  EXPECT_EQ(second.stdout_text.size(), data.size());
-  EXPECT_EQ(Digest(second.stdout_text), Digest(data));
-  EXPECT_EQ(second.stderr_text, "42\n");
-  EXPECT_EQ(second.finished.output_files_size(), 0);
-
-  ExecuteOutcome failed = RunCell(*stub_, id, "1 / 0");
-  EXPECT_EQ(failed.finished.outcome(), Finished::NONZERO_EXIT);
-  EXPECT_THAT(failed.stderr_text,
-              EndsWith("ZeroDivisionError: division by zero\n"));
-  EXPECT_FALSE(failed.finished.session_ended());
-
-  ExecuteOutcome slow = RunCell(*stub_, id,
-                                "import time\nz = 7\n"
-                                "print('started', flush=True)\n"
-                                "time.sleep(120)\n",
-                                /*timeout_seconds=*/2);
-  EXPECT_EQ(slow.finished.outcome(), Finished::TIMEOUT)
-      << slow.finished.message();
-  EXPECT_EQ(slow.stdout_text, "started\n");
-  EXPECT_THAT(slow.stderr_text, EndsWith("KeyboardInterrupt\n"));
-  EXPECT_FALSE(slow.finished.session_ended());
-
-  ExecuteOutcome after = RunCell(*stub_, id, "print(x, z)");
-  EXPECT_EQ(after.stdout_text, "42 7\n") << after.finished.message();
+  CheckCellsKeepGlobalsAndFiles(*stub_, id);
+  CheckAnExceptionEndsOnlyTheCell(*stub_, id);
+  CheckATimeoutInterruptsOnlyTheCell(*stub_, id, /*timeout_seconds=*/2);
+  ExecuteOutcome after = RunCell(*stub_, id, "print(x, y, z)");
+  EXPECT_EQ(after.stdout_text, "42 kept 7\n") << after.finished.message();
+  EXPECT_EQ(after.started.sandbox_name(), session->sandbox_name());
 
   uint32_t cells = 0;
   ASSERT_TRUE(CloseSession(*stub_, id, &cells).ok());
-  EXPECT_EQ(cells, 5u);
+  EXPECT_EQ(cells, 7u);
   EXPECT_TRUE(WaitJobGone(session->sandbox_name()));
 }
 

@@ -32,6 +32,23 @@ grpc::Status CloseSession(codeexecutor::v1::CodeExecutor::Stub& stub,
                           const std::string& session_id,
                           uint32_t* cells = nullptr);
 
+// What every backend's sessions keep, checked cell by cell (gtest
+// expectations) in the Python session `session_id`; each leaves the
+// session open.
+// Two cells: the first sets x = 41 and writes data.bin (every byte value
+// and invalid UTF-8, 1 MB), which comes back as its one output file; the
+// second sends data.bin to stdout and x + 1 to stderr. Bytes exact.
+void CheckCellsKeepGlobalsAndFiles(codeexecutor::v1::CodeExecutor::Stub& stub,
+                                   const std::string& session_id);
+// A cell raising: NONZERO_EXIT with the traceback, the session lives.
+void CheckAnExceptionEndsOnlyTheCell(codeexecutor::v1::CodeExecutor::Stub& stub,
+                                     const std::string& session_id);
+// A cell past its timeout that set z = 7: TIMEOUT, its output up to the
+// interrupt, KeyboardInterrupt on stderr; the next cell sees z.
+void CheckATimeoutInterruptsOnlyTheCell(
+    codeexecutor::v1::CodeExecutor::Stub& stub, const std::string& session_id,
+    uint32_t timeout_seconds);
+
 }  // namespace codeexec::testing
 
 #endif  // CODEEXEC_TESTS_SESSION_CALLS_H_

@@ -138,18 +138,8 @@ TEST_F(SessionServerTest, AnExceptionEndsTheCellNotTheSession) {
 TEST_F(SessionServerTest, ATimeoutInterruptsTheCellAndTheSessionLivesOn) {
   absl::StatusOr<Session> session = Create();
   ASSERT_TRUE(session.ok()) << session.status();
-  ExecuteOutcome slow =
-      Cell(session->session_id(),
-           "import time\nz = 7\nprint('started', flush=True)\n"
-           "time.sleep(120)\n",
-           /*timeout_seconds=*/2);
-  EXPECT_EQ(slow.finished.outcome(), Finished::TIMEOUT)
-      << slow.finished.message();
-  EXPECT_EQ(slow.stdout_text, "started\n");
-  EXPECT_THAT(slow.stderr_text, EndsWith("KeyboardInterrupt\n"));
-  EXPECT_FALSE(slow.finished.session_ended());
-  ExecuteOutcome after = Cell(session->session_id(), "print(z)");
-  EXPECT_EQ(after.stdout_text, "7\n");
+  CheckATimeoutInterruptsOnlyTheCell(*stub_, session->session_id(),
+                                     /*timeout_seconds=*/2);
 }
 
 TEST_F(SessionServerTest, ACellThatIgnoresItsInterruptEndsTheSession) {

@@ -110,6 +110,14 @@ struct ExecutionResult {
   bool session_ended = false;
 };
 
+// A run the sandbox failed (kSandboxError), `message` saying how.
+inline ExecutionResult SandboxErrorResult(std::string message) {
+  ExecutionResult result;
+  result.outcome = Outcome::kSandboxError;
+  result.message = std::move(message);
+  return result;
+}
+
 // A backend whose Run ends in an error status (a failure of the service)
 // attaches the phases the run got through, so that the metrics still count
 // them; the dispatcher reads them back. The payload never reaches a client.

@@ -9,17 +9,6 @@
 #include "server/launcher/launcher_bundle.h"
 
 namespace codeexec::kube {
-namespace {
-
-ExecutionResult Failed(std::string message) {
-  ExecutionResult result;
-  result.outcome = Outcome::kSandboxError;
-  result.message = std::move(message);
-  return result;
-}
-
-}  // namespace
-
 KubeSession::KubeSession(WarmPods& pods, std::unique_ptr<KubeWarmSandbox> pod,
                          std::optional<Starter> kernel)
     : pods_(pods), pod_(std::move(pod)), kernel_(std::move(kernel)) {}
@@ -36,14 +25,14 @@ absl::StatusOr<ExecutionResult> KubeSession::RunCell(
     const ExecutionSpec& spec, OutputSink& sink, const Cancellation& cancel) {
   if (ended_ || !pod_->Alive()) {
     ended_ = true;
-    ExecutionResult result = Failed("");
+    ExecutionResult result = SandboxErrorResult("");
     MarkEnded(result, EndCause::kSandboxEnded);
     return result;
   }
   absl::StatusOr<std::string> request = BuildCellRequest(spec, kernel_);
   if (!request.ok()) {
-    return Failed(absl::StrCat("cannot write the code and input files: ",
-                               request.status().message()));
+    return SandboxErrorResult(absl::StrCat(
+        "cannot write the code and input files: ", request.status().message()));
   }
   const absl::Time start = absl::Now();
   AttachRun run(spec, sink, cancel);

@@ -35,13 +35,6 @@ namespace {
 
 constexpr char kCgroupRoot[] = "/sys/fs/cgroup";
 
-ExecutionResult SandboxError(std::string message) {
-  ExecutionResult result;
-  result.outcome = Outcome::kSandboxError;
-  result.message = std::move(message);
-  return result;
-}
-
 }  // namespace
 
 absl::Status CheckSandboxRootfs(absl::string_view key,
@@ -207,9 +200,9 @@ absl::StatusOr<ExecutionResult> GvisorBackend::Run(const ExecutionSpec& spec,
                                                    OutputSink& sink,
                                                    const Cancellation& cancel) {
   if (!IsValidSandboxId(spec.execution_id)) {
-    return SandboxError(absl::StrCat("internal error: execution id \"",
-                                     spec.execution_id,
-                                     "\" cannot name a sandbox"));
+    return SandboxErrorResult(absl::StrCat("internal error: execution id \"",
+                                           spec.execution_id,
+                                           "\" cannot name a sandbox"));
   }
   if (std::optional<ExecutionResult> warm = RunWarm(spec, sink, cancel)) {
     return *std::move(warm);
@@ -285,7 +278,7 @@ std::optional<ExecutionResult> GvisorBackend::RunWarm(
       warm_metrics_.RecordColdRun(ColdReason::kDead);
       return std::nullopt;
     }
-    return SandboxError(std::string(delivered.message()));
+    return SandboxErrorResult(std::string(delivered.message()));
   }
   const absl::Time delivered_time = absl::Now();
   warm_metrics_.RecordClaim();
@@ -326,12 +319,13 @@ ExecutionResult GvisorBackend::RunCold(const ExecutionSpec& spec,
   absl::StatusOr<std::string> request =
       BuildRequest(spec, RunAs{options_.run_as_uid, options_.run_as_gid});
   if (!request.ok()) {
-    return SandboxError(absl::StrCat("cannot write the code and input files: ",
-                                     request.status().message()));
+    return SandboxErrorResult(absl::StrCat(
+        "cannot write the code and input files: ", request.status().message()));
   }
   absl::Status prepared =
       setup_.Prepare(ShapeOf(spec, options_), *request, resources);
-  if (!prepared.ok()) return SandboxError(std::string(prepared.message()));
+  if (!prepared.ok())
+    return SandboxErrorResult(std::string(prepared.message()));
   const absl::Time spawn_time = absl::Now();
   const absl::Duration create_time = spawn_time - create_start;
   if (cancel.IsCancelled()) {
@@ -351,7 +345,7 @@ ExecutionResult GvisorBackend::RunCold(const ExecutionSpec& spec,
       ChildProcess::Spawn(runsc_.RunArgv(resources.bundle_dir, resources.id),
                           ChildProcess::Stdio::kPipes);
   if (!child.ok()) {
-    return SandboxError(
+    return SandboxErrorResult(
         absl::StrCat("cannot start runsc: ", child.status().message()));
   }
   StartedSandbox started{.id = resources.id,

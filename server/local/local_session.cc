@@ -21,9 +21,7 @@ namespace codeexec {
 namespace {
 
 ExecutionResult Failed(std::string message, bool session_ended) {
-  ExecutionResult result;
-  result.outcome = Outcome::kSandboxError;
-  result.message = std::move(message);
+  ExecutionResult result = SandboxErrorResult(std::move(message));
   result.session_ended = session_ended;
   return result;
 }

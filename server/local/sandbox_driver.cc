@@ -45,11 +45,8 @@ ExecutionResult SandboxDriver::Drive(
     const int error = errno;
     child.Kill();
     child.WaitBlocking();
-    ExecutionResult result;
-    result.outcome = Outcome::kSandboxError;
-    result.message = absl::StrCat("cannot create an eventfd: ",
-                                  ErrnoError(error, "").message());
-    return result;
+    return SandboxErrorResult(absl::StrCat("cannot create an eventfd: ",
+                                           ErrnoError(error, "").message()));
   }
   const int wakeup_fd = wakeup.get();
   const Cancellation::CallbackId callback = cancel.AddCallback([wakeup_fd] {

@@ -21,15 +21,16 @@
 namespace codeexec::e2e {
 namespace {
 
+using ::codeexec::testing::CheckAnExceptionEndsOnlyTheCell;
+using ::codeexec::testing::CheckATimeoutInterruptsOnlyTheCell;
+using ::codeexec::testing::CheckCellsKeepGlobalsAndFiles;
 using ::codeexec::testing::CreateSession;
-using ::codeexec::testing::Digest;
 using ::codeexec::testing::ExecuteOutcome;
 using ::codeexec::testing::RunCell;
 using ::codeexecutor::v1::CreateSessionRequest;
 using ::codeexecutor::v1::Finished;
 using ::codeexecutor::v1::Session;
 using ::testing::Contains;
-using ::testing::EndsWith;
 using ::testing::Not;
 using ::testing::StartsWith;
 
@@ -60,52 +61,11 @@ TEST_F(E2eSessionTest, APoolPodKeepsStateAcrossCellsExceptionsAndTimeouts) {
   ASSERT_TRUE(session.ok()) << session.status() << server_->Log();
   EXPECT_THAT(session->sandbox_name(), StartsWith("cw-"));
   const std::string& id = session->session_id();
-
-  ExecuteOutcome first =
-      RunCell(*stub_, id,
-              "x = 41\n"
-              "unit = bytes(range(256)) + b'\\xff\\xfe\\xc3\\x28'\n"
-              "open('data.bin', 'wb').write(unit * 4000)\n");
-  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
-  EXPECT_EQ(first.finished.outcome(), Finished::OK) << first.finished.message();
-  std::string unit;
-  for (int i = 0; i < 256; ++i) unit.push_back(static_cast<char>(i));
-  unit += "\xff\xfe\xc3\x28";
-  std::string data;
-  for (int i = 0; i < 4000; ++i) data += unit;
-  ASSERT_EQ(first.finished.output_files_size(), 1);
-  EXPECT_EQ(Digest(first.finished.output_files(0).content()), Digest(data));
-
-  ExecuteOutcome second =
-      RunCell(*stub_, id,
-              "import sys\nx += 1\n"
-              "sys.stdout.buffer.write(open('data.bin', 'rb').read())\n"
-              "sys.stdout.flush()\nprint(x, file=sys.stderr)\n");
-  EXPECT_EQ(second.finished.outcome(), Finished::OK)
-      << second.finished.message();
-  EXPECT_EQ(second.stdout_text.size(), data.size());
-  EXPECT_EQ(Digest(second.stdout_text), Digest(data));
-  EXPECT_EQ(second.stderr_text, "42\n");
-
-  ExecuteOutcome failed = RunCell(*stub_, id, "1 / 0");
-  EXPECT_EQ(failed.finished.outcome(), Finished::NONZERO_EXIT);
-  EXPECT_THAT(failed.stderr_text,
-              EndsWith("ZeroDivisionError: division by zero\n"));
-  EXPECT_FALSE(failed.finished.session_ended());
-
-  ExecuteOutcome slow = RunCell(*stub_, id,
-                                "import time\nz = 7\n"
-                                "print('started', flush=True)\n"
-                                "time.sleep(120)\n",
-                                /*timeout_seconds=*/3);
-  EXPECT_EQ(slow.finished.outcome(), Finished::TIMEOUT)
-      << slow.finished.message();
-  EXPECT_EQ(slow.stdout_text, "started\n");
-  EXPECT_THAT(slow.stderr_text, EndsWith("KeyboardInterrupt\n"));
-  EXPECT_FALSE(slow.finished.session_ended());
-
-  ExecuteOutcome after = RunCell(*stub_, id, "print(x, z)");
-  EXPECT_EQ(after.stdout_text, "42 7\n") << after.finished.message();
+  CheckCellsKeepGlobalsAndFiles(*stub_, id);
+  CheckAnExceptionEndsOnlyTheCell(*stub_, id);
+  CheckATimeoutInterruptsOnlyTheCell(*stub_, id, /*timeout_seconds=*/3);
+  ExecuteOutcome after = RunCell(*stub_, id, "print(x, y, z)");
+  EXPECT_EQ(after.stdout_text, "42 kept 7\n") << after.finished.message();
   ASSERT_TRUE(codeexec::testing::CloseSession(*stub_, id).ok());
   EXPECT_TRUE(WaitJobGone(session->sandbox_name()));
 }
