@@ -253,6 +253,10 @@ absl::Status CheckFirstLineStreamed(const ExecuteOutcome& run) {
 }
 
 absl::StatusOr<std::string> ScrapeMetrics(int port) {
+  return HttpGet(port, "/metrics");
+}
+
+absl::StatusOr<std::string> HttpGet(int port, const std::string& path) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError("socket failed");
   sockaddr_in addr{};
@@ -261,10 +265,11 @@ absl::StatusOr<std::string> ScrapeMetrics(int port) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     close(fd);
-    return absl::UnavailableError("cannot connect to the metrics port");
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to 127.0.0.1:", port));
   }
   const std::string request =
-      "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+      absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
   if (write(fd, request.data(), request.size()) !=
       static_cast<ssize_t>(request.size())) {
     close(fd);
@@ -278,6 +283,11 @@ absl::StatusOr<std::string> ScrapeMetrics(int port) {
   const size_t body = response.find("\r\n\r\n");
   if (!absl::StartsWith(response, "HTTP/1.") || body == std::string::npos) {
     return absl::InternalError("not an HTTP response: " + response);
+  }
+  const std::string status_line = response.substr(0, response.find("\r\n"));
+  if (status_line.size() < 10 || status_line[9] != '2') {
+    return absl::UnavailableError(
+        absl::StrCat(status_line, ": ", response.substr(body + 4, 500)));
   }
   return response.substr(body + 4);
 }

@@ -83,7 +83,10 @@ codeexecutor::v1::ExecuteRequest MakeRequest(std::string code,
 std::string FirstThenSecondProgram(double sleep_seconds);
 absl::Status CheckFirstLineStreamed(const ExecuteOutcome& run);
 
-// GET http://127.0.0.1:port/metrics (plain socket HTTP/1.0).
+// GET http://127.0.0.1:port<path> (plain socket HTTP/1.0): the body of a
+// 2xx response, else an error with the status line.
+absl::StatusOr<std::string> HttpGet(int port, const std::string& path);
+// HttpGet(port, "/metrics").
 absl::StatusOr<std::string> ScrapeMetrics(int port);
 // Value of one sample line, e.g.
 // `codeexec_executions_total{backend="gvisor-local",outcome="ok"}`; labels
