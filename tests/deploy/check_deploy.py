@@ -5,12 +5,16 @@
   check_deploy.py render               helm template + k8s/: security properties
   check_deploy.py schema               misspelled keys / contradictory values fail
   check_deploy.py drift                k8s/ == fresh render; schema == generator
+  check_deploy.py kubeconform          kubeconform -strict on every rendered
+                                       manifest (defaults, all toggles, k8s/)
   check_deploy.py sandbox GOLDEN.json  the server's sandbox Job spec is hardened
   check_deploy.py dockerfile SERVER    every .so of SERVER comes from a package
                                        the Dockerfile's runtime stage installs
 
-helm: $HELM, else the scripts/install-helm cache, else `helm` in $PATH. When
-helm (or PyYAML) is missing the check fails if $CI is set and is skipped
+helm: $HELM, else the scripts/install-helm cache, else `helm` in $PATH;
+kubeconform and its schemas: $KUBECONFORM, else the scripts/install-kubeconform
+cache (schemas in kubeconform-schemas/ beside it). When a tool (or PyYAML) is
+missing the check fails if $CI is set and is skipped
 (exit 77) otherwise. PyYAML: this interpreter's, else the project venv's
 (--venv-python PATH, default build/venv/bin/python, made by scripts/setup).
 """
@@ -308,17 +312,63 @@ def cmd_dockerfile(args):
               + " ".join(sorted(needed)))
 
 
+def cmd_kubeconform(args):
+    need_yaml(args.venv_python)
+    h = find_helm()
+    tool = os.environ.get("KUBECONFORM") or str(
+        pathlib.Path(os.environ.get("XDG_CACHE_HOME", pathlib.Path.home() / ".cache"))
+        / "code-executor" / "bin" / "kubeconform")
+    schemas = pathlib.Path(tool).parent / "kubeconform-schemas"
+    if not os.access(tool, os.X_OK) or not schemas.is_dir():
+        unavailable("kubeconform not found: run scripts/install-kubeconform (or set KUBECONFORM)")
+    location = f"{schemas}/{{{{ .ResourceKind }}}}{{{{ .KindSuffix }}}}.json"
+
+    def validate(text, what):
+        proc = subprocess.run([tool, "-strict", "-summary", "-schema-location", location, "-"],
+                              input=text, capture_output=True, text=True)
+        return proc.returncode, proc.stdout + proc.stderr
+
+    sources = [("helm template (defaults)",
+                helm(h, "template", RELEASE, str(CHART), "--namespace", NAMESPACE).stdout),
+               ("helm template (all toggles)",
+                helm(h, "template", RELEASE, str(CHART), "--namespace", NAMESPACE,
+                     "-f", str(ALL_TOGGLES)).stdout)]
+    # kustomization.yaml configures kustomize; it is no Kubernetes object.
+    sources += [(f"k8s/{f.name}", f.read_text()) for f in sorted(K8S.glob("*.yaml"))
+                if f.name != "kustomization.yaml"]
+    for what, text in sources:
+        code, out = validate(text, what)
+        summary = re.search(r"(\d+) resources? found.*Valid: (\d+), Invalid: (\d+), "
+                            r"Errors: (\d+), Skipped: (\d+)", out)
+        if check(code == 0 and summary, f"kubeconform -strict {what}:\n{out}"):
+            found, valid = int(summary.group(1)), int(summary.group(2))
+            if check(found > 0 and valid == found, f"kubeconform {what}: {out}"):
+                print(f"ok: kubeconform -strict {what}: {valid} valid")
+    # The check itself: a misspelled field in the rendered Deployment fails.
+    import yaml
+    docs = [d for d in yaml.safe_load_all(sources[0][1]) if d]
+    for d in docs:
+        if d.get("kind") == "Deployment":
+            d["spec"]["replicaz"] = 2
+    code, out = validate(yaml.safe_dump_all(docs), "misspelled")
+    check(code != 0 and "replicaz" in out,
+          f"kubeconform -strict accepted a Deployment with spec.replicaz:\n{out}")
+    if not failures:
+        print("ok: kubeconform -strict refuses spec.replicaz")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--venv-python")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ("lint", "render", "schema", "drift"):
+    for name in ("lint", "render", "schema", "drift", "kubeconform"):
         sub.add_parser(name)
     sub.add_parser("sandbox").add_argument("path")
     sub.add_parser("dockerfile").add_argument("path")
     args = ap.parse_args()
     {"lint": cmd_lint, "render": cmd_render, "schema": cmd_schema, "drift": cmd_drift,
-     "sandbox": cmd_sandbox, "dockerfile": cmd_dockerfile}[args.cmd](args)
+     "sandbox": cmd_sandbox, "dockerfile": cmd_dockerfile,
+     "kubeconform": cmd_kubeconform}[args.cmd](args)
     if failures:
         print(f"0 passed, {len(failures)} failed")
         return 1
