@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
 #include "server/api/code_executor_service.h"
+#include "server/api/server_credentials.h"
 #include "server/config/server_config.h"
 #include "server/exec/dispatcher.h"
 #include "server/exec/json_log.h"
@@ -102,13 +103,15 @@ void AddFlagOverrides(std::vector<std::string>& overrides) {
     add("server.portsFile", v);
 }
 
+// {"grpc": …, "metrics": …} and, with server.healthAddress, "health".
 absl::Status WritePortsFile(const std::string& path, int grpc_port,
-                            int metrics_port) {
+                            int metrics_port, int health_port) {
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp);
-    out << nlohmann::json{{"grpc", grpc_port}, {"metrics", metrics_port}}.dump()
-        << "\n";
+    nlohmann::json ports{{"grpc", grpc_port}, {"metrics", metrics_port}};
+    if (health_port > 0) ports["health"] = health_port;
+    out << ports.dump() << "\n";
     if (!out) return absl::InternalError(absl::StrCat("cannot write ", tmp));
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
@@ -190,16 +193,36 @@ int Run(const ServerConfig& config) {
   SessionMetrics session_metrics(metrics.registry().get());
   SessionRegistry sessions(config.sessions, **backend, session_metrics.Hooks());
   Dispatcher dispatcher(config.dispatcher, **backend, &metrics);
-  CodeExecutorService service(config.validation,
-                              config.server.max_unsent_output_bytes, **backend,
-                              dispatcher, &metrics, &sessions);
+  CodeExecutorService service(
+      config.validation, config.server.max_unsent_output_bytes, **backend,
+      dispatcher, &metrics, &sessions, config.server.auth);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentialsFor(config.server.tls);
+  if (!credentials.ok())
+    return StartupFailed(credentials.status().message(), 1);
 
   grpc::EnableDefaultHealthCheckService(true);
+  // Built before reflection is turned on: the health port serves health only.
+  std::unique_ptr<grpc::Server> health_server;
+  int health_port = 0;
+  if (!config.server.health_address.empty()) {
+    grpc::ServerBuilder health_builder;
+    health_builder.AddListeningPort(config.server.health_address,
+                                    grpc::InsecureServerCredentials(),
+                                    &health_port);
+    health_server = health_builder.BuildAndStart();
+    if (health_server == nullptr || health_port == 0) {
+      return StartupFailed(
+          absl::StrCat("cannot listen on ", config.server.health_address,
+                       " (server.healthAddress)"),
+          1);
+    }
+  }
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int grpc_port = 0;
-  builder.AddListeningPort(config.server.listen_address,
-                           grpc::InsecureServerCredentials(), &grpc_port);
+  builder.AddListeningPort(config.server.listen_address, *credentials,
+                           &grpc_port);
   const LimitsOptions& limits = config.validation.limits;
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(limits.max_code_bytes + limits.max_stdin_bytes +
@@ -212,12 +235,17 @@ int Run(const ServerConfig& config) {
                      " (server.listenAddress)"),
         1);
   }
-  auto* health = server->GetHealthCheckService();
-  health->SetServingStatus(true);
-  health->SetServingStatus(kServiceName, true);
+  auto set_serving = [&](bool serving) {
+    for (grpc::Server* s : {server.get(), health_server.get()}) {
+      if (s == nullptr) continue;
+      s->GetHealthCheckService()->SetServingStatus(serving);
+      s->GetHealthCheckService()->SetServingStatus(kServiceName, serving);
+    }
+  };
+  set_serving(true);
   if (!config.server.ports_file.empty()) {
-    if (absl::Status s =
-            WritePortsFile(config.server.ports_file, grpc_port, metrics_port);
+    if (absl::Status s = WritePortsFile(config.server.ports_file, grpc_port,
+                                        metrics_port, health_port);
         !s.ok()) {
       return StartupFailed(s.message(), 1);
     }
@@ -226,6 +254,8 @@ int Run(const ServerConfig& config) {
            {{"grpc_port", grpc_port},
             {"metrics_port", metrics_port},
             {"backend", config.server.backend},
+            {"tls", !config.server.tls.cert_file.empty()},
+            {"auth", config.server.auth.mode},
             {"workers", config.dispatcher.workers},
             {"queue_size", config.dispatcher.queue_size}});
 
@@ -242,7 +272,7 @@ int Run(const ServerConfig& config) {
            {{"signal", signal_number},
             {"running", dispatcher.running()},
             {"queued", dispatcher.queued()}});
-  health->SetServingStatus(false);
+  set_serving(false);
   dispatcher.StopAccepting();
   bool drained = dispatcher.WaitIdle(config.server.shutdown_grace);
   // Sessions end with the replica: running cells are cancelled, every
@@ -255,6 +285,7 @@ int Run(const ServerConfig& config) {
   }
   // Lets the streams deliver their Finished events, then cancels stragglers.
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  if (health_server != nullptr) health_server->Shutdown();
   LogEvent(LogLevel::kInfo, "shutdown_complete", {{"drained", drained}});
   // civetweb's stop (inside ~Exposer) waits out its 2 s poll quantum; the
   // exposer holds nothing that needs a clean stop, so exit without it.

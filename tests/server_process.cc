@@ -144,7 +144,12 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   nlohmann::json ports = nlohmann::json::parse(ReadFile(ports_file));
   server->grpc_port_ = ports.at("grpc").get<int>();
   server->metrics_port_ = ports.at("metrics").get<int>();
-  if (!WaitForHealth(server->target(), absl::Seconds(30))) {
+  server->health_port_ = ports.value("health", 0);
+  // With server.healthAddress (a TLS port's plaintext twin), health is there.
+  if (!WaitForHealth(server->health_port_ > 0
+                         ? absl::StrCat("127.0.0.1:", server->health_port_)
+                         : server->target(),
+                     absl::Seconds(30))) {
     return absl::DeadlineExceededError("server never reported SERVING");
   }
   return server;

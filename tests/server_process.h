@@ -33,6 +33,8 @@ class ServerProcess {
     return "127.0.0.1:" + std::to_string(grpc_port_);
   }
   int metrics_port() const { return metrics_port_; }
+  // server.healthAddress's port; 0 without one.
+  int health_port() const { return health_port_; }
   pid_t pid() const { return pid_; }
   const std::string& state_dir() const { return state_dir_; }
   // What the server wrote to stderr so far (JSON log lines).
@@ -49,6 +51,7 @@ class ServerProcess {
   bool exited_ = false;
   int grpc_port_ = 0;
   int metrics_port_ = 0;
+  int health_port_ = 0;
   std::string work_dir_;   // ports file, log
   std::string state_dir_;  // the server's local.stateDir
 };

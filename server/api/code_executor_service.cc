@@ -58,18 +58,35 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                       ToValidUtf8(std::string(status.message())));
 }
 
-CodeExecutorService::CodeExecutorService(ValidatorOptions options,
-                                         int64_t max_unsent_output_bytes,
-                                         const Backend& backend,
-                                         Dispatcher& dispatcher,
-                                         ServiceMetrics* metrics,
-                                         SessionRegistry* sessions)
+CodeExecutorService::CodeExecutorService(
+    ValidatorOptions options, int64_t max_unsent_output_bytes,
+    const Backend& backend, Dispatcher& dispatcher, ServiceMetrics* metrics,
+    SessionRegistry* sessions, const AuthOptions& auth)
     : options_(std::move(options)),
       max_unsent_output_bytes_(max_unsent_output_bytes),
       backend_(backend),
       dispatcher_(dispatcher),
       metrics_(metrics),
-      sessions_(sessions) {}
+      sessions_(sessions),
+      auth_(auth) {}
+
+namespace {
+
+// The codeexec_rejected_total reason of a call refused before it ran.
+const char* RejectionReason(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kInvalidArgument:
+      return "invalid_argument";
+    case absl::StatusCode::kUnauthenticated:
+      return "unauthenticated";
+    case absl::StatusCode::kPermissionDenied:
+      return "permission_denied";
+    default:
+      return "deadline";
+  }
+}
+
+}  // namespace
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* CodeExecutorService::Execute(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* wire) {
@@ -78,9 +95,13 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* CodeExecutorService::Execute(
       decoded.ok() ? &*decoded
                    : &codeexecutor::v1::ExecuteRequest::default_instance();
   const bool cell = decoded.ok() && !request->session_id().empty();
+  // Who calls comes first: a refused caller queues nothing.
+  const absl::StatusOr<std::string> caller =
+      auth_.Authenticate(context->auth_context().get());
   absl::StatusOr<ExecutionSpec> spec =
-      !decoded.ok() ? absl::StatusOr<ExecutionSpec>(decoded.status())
-      : cell        ? ExecutionSpec()  // checked against its session's shape
+      !caller.ok()    ? absl::StatusOr<ExecutionSpec>(caller.status())
+      : !decoded.ok() ? absl::StatusOr<ExecutionSpec>(decoded.status())
+      : cell          ? ExecutionSpec()  // checked against its session's shape
              : BuildExecutionSpec(*request, options_, TimeToDeadline(*context));
   if (spec.ok() && !cell) {
     if (absl::Status valid = backend_.Validate(*spec); !valid.ok()) {
@@ -90,6 +111,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* CodeExecutorService::Execute(
   ExecutionIdentity identity;
   identity.execution_id = NewExecutionId();
   identity.client_request_id = request->client_request_id();
+  identity.caller = caller.value_or("");
   identity.backend = std::string(backend_.Name());
   identity.language =
       spec.ok() && !cell ? spec->language_name : request->language();
@@ -101,16 +123,14 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* CodeExecutorService::Execute(
 
   if (!spec.ok()) {
     if (metrics_ != nullptr) {
-      metrics_->RecordRejected(spec.status().code() ==
-                                       absl::StatusCode::kInvalidArgument
-                                   ? "invalid_argument"
-                                   : "deadline");
+      metrics_->RecordRejected(RejectionReason(spec.status().code()));
     }
     stream->FinishWithError(ToGrpcStatus(spec.status()));
     return reactor;
   }
   if (cell) {
-    SubmitCell(context, *request, identity.execution_id, std::move(stream));
+    SubmitCell(context, *request, identity.execution_id, identity.caller,
+               std::move(stream));
     return reactor;
   }
   spec->execution_id = identity.execution_id;

@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "codeexecutor/v1/code_executor.grpc.pb.h"
+#include "server/api/caller_auth.h"
 #include "server/api/execute_stream.h"
 #include "server/api/request_validator.h"
 #include "server/exec/dispatcher.h"
@@ -28,11 +29,13 @@ class CodeExecutorService final
   // may be null: no metrics, no sessions) must outlive the service.
   // `max_unsent_output_bytes` bounds each call's output not yet sent to its
   // client (server.maxUnsentOutputBytes); above it the run's output is
-  // paused (ExecuteStream::WaitForRoom).
+  // paused (ExecuteStream::WaitForRoom). `auth` decides who may call
+  // (server.auth; CallerAuth).
   CodeExecutorService(ValidatorOptions options, int64_t max_unsent_output_bytes,
                       const Backend& backend, Dispatcher& dispatcher,
                       ServiceMetrics* metrics,
-                      SessionRegistry* sessions = nullptr);
+                      SessionRegistry* sessions = nullptr,
+                      const AuthOptions& auth = {});
 
   // `wire` is a serialized ExecuteRequest; the stream carries serialized
   // ExecuteResponses.
@@ -53,9 +56,10 @@ class CodeExecutorService final
 
  private:
   // session_calls.cc: an Execute with a session_id, its stream created.
+  // `caller` must be the session's owner.
   void SubmitCell(grpc::CallbackServerContext* context,
                   const codeexecutor::v1::ExecuteRequest& request,
-                  std::string execution_id,
+                  std::string execution_id, const std::string& caller,
                   std::shared_ptr<ExecuteStream> stream);
 
   const ValidatorOptions options_;
@@ -64,6 +68,7 @@ class CodeExecutorService final
   Dispatcher& dispatcher_;
   ServiceMetrics* const metrics_;
   SessionRegistry* const sessions_;
+  const CallerAuth auth_;
 };
 
 // "ce-" + 12 hex digits: a new execution's id.

@@ -73,6 +73,7 @@ void LogFinished(const ExecutionIdentity& id, const ExecutionResult& result) {
     fields["session_id"] = id.session_id;
     fields["session_ended"] = result.session_ended;
   }
+  if (!id.caller.empty()) fields["caller"] = id.caller;
   LogEvent(LogLevel::kInfo, "execution_finished", std::move(fields));
 }
 

@@ -33,6 +33,8 @@ namespace codeexec {
 struct ExecutionIdentity {
   std::string execution_id;
   std::string client_request_id;
+  // Who called (CallerAuth), "" when server.auth.mode is none.
+  std::string caller;
   std::string backend;
   std::string language;
   std::string code_sha256;

@@ -77,6 +77,7 @@ class CellObserver : public ExecutionObserver {
 void CodeExecutorService::SubmitCell(grpc::CallbackServerContext* context,
                                      const ExecuteRequest& request,
                                      std::string execution_id,
+                                     const std::string& caller,
                                      std::shared_ptr<ExecuteStream> stream) {
   if (sessions_ == nullptr) {
     stream->FinishWithError(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
@@ -84,7 +85,7 @@ void CodeExecutorService::SubmitCell(grpc::CallbackServerContext* context,
     return;
   }
   absl::StatusOr<SessionRegistry::Acquired> acquired =
-      sessions_->Acquire(request.session_id(), stream->cancellation());
+      sessions_->Acquire(request.session_id(), stream->cancellation(), caller);
   if (!acquired.ok()) {
     stream->FinishWithError(ToGrpcStatus(acquired.status()));
     return;
@@ -125,6 +126,12 @@ grpc::ServerUnaryReactor* CodeExecutorService::CreateSession(
     grpc::CallbackServerContext* context, const CreateSessionRequest* request,
     codeexecutor::v1::Session* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<std::string> caller =
+      auth_.Authenticate(context->auth_context().get());
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
   if (sessions_ == nullptr) {
     reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                                  "this server has no sessions"));
@@ -143,7 +150,7 @@ grpc::ServerUnaryReactor* CodeExecutorService::CreateSession(
     reactor->Finish(ToGrpcStatus(id.status()));
     return reactor;
   }
-  auto job = [this, context, reactor, response, id = *id,
+  auto job = [this, context, reactor, response, id = *id, owner = *caller,
               shape = *std::move(shape)](const Cancellation& cancel) mutable {
     if (cancel.IsCancelled()) {
       sessions_->Unreserve(id);
@@ -154,13 +161,13 @@ grpc::ServerUnaryReactor* CodeExecutorService::CreateSession(
     const ExecutionSpec applied = shape.shape;
     absl::StatusOr<std::shared_ptr<OpenSession>> session =
         sessions_->Start(id, std::move(shape.shape), std::move(shape.files),
-                         shape.idle_timeout, shape.max_lifetime);
+                         shape.idle_timeout, shape.max_lifetime, owner);
     if (!session.ok()) {
       reactor->Finish(ToGrpcStatus(session.status()));
       return;
     }
     if (context->IsCancelled()) {  // nobody will know its id
-      sessions_->Close(id).IgnoreError();
+      sessions_->Close(id, owner).IgnoreError();
       reactor->Finish(grpc::Status::CANCELLED);
       return;
     }
@@ -188,12 +195,18 @@ grpc::ServerUnaryReactor* CodeExecutorService::CloseSession(
     grpc::CallbackServerContext* context, const CloseSessionRequest* request,
     CloseSessionResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<std::string> caller =
+      auth_.Authenticate(context->auth_context().get());
+  if (!caller.ok()) {
+    reactor->Finish(ToGrpcStatus(caller.status()));
+    return reactor;
+  }
   if (sessions_ == nullptr) {
     reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                                  "this server has no sessions"));
     return reactor;
   }
-  absl::StatusOr<int> cells = sessions_->Close(request->session_id());
+  absl::StatusOr<int> cells = sessions_->Close(request->session_id(), *caller);
   if (cells.ok()) response->set_cells(static_cast<uint32_t>(*cells));
   reactor->Finish(cells.ok() ? grpc::Status::OK : ToGrpcStatus(cells.status()));
   return reactor;

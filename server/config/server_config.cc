@@ -49,6 +49,21 @@ void ReadServer(YamlMap map, ServerOptions& server) {
   map.Duration("shutdownGrace", server.shutdown_grace);
   map.String("portsFile", server.ports_file);
   map.Bytes("maxUnsentOutputBytes", server.max_unsent_output_bytes);
+  map.String("healthAddress", server.health_address);
+  {
+    YamlMap tls = map.Map("tls");
+    tls.String("certFile", server.tls.cert_file);
+    tls.String("keyFile", server.tls.key_file);
+    tls.String("clientCaFile", server.tls.client_ca_file);
+    tls.Duration("reloadInterval", server.tls.reload_interval);
+    tls.RejectUnknownKeys();
+  }
+  {
+    YamlMap auth = map.Map("auth");
+    auth.String("mode", server.auth.mode);
+    auth.StringList("allowedIdentities", server.auth.allowed_identities);
+    auth.RejectUnknownKeys();
+  }
   map.RejectUnknownKeys();
 }
 

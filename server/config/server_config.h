@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/api/auth_options.h"
 #include "server/api/validator_options.h"
 #include "server/exec/backend_names.h"
 #include "server/exec/dispatcher_options.h"
@@ -41,6 +42,11 @@ struct ServerOptions {
   // 64 KiB messages to smooth a reading client, while 24 stalled calls stay
   // near 24 x (2 MiB + read-ahead) ~= 60 MiB above the server's ~25 MB.
   int64_t max_unsent_output_bytes = int64_t{2} << 20;
+  TlsOptions tls;
+  AuthOptions auth;
+  // A plaintext listener serving only grpc.health.v1, for probes that
+  // cannot speak TLS (the kubelet's gRPC probe); empty = none.
+  std::string health_address;
 };
 
 struct ServerConfig {

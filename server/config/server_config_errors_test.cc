@@ -254,5 +254,33 @@ INSTANTIATE_TEST_SUITE_P(
                   "\"trees/ruby\""}),
     CaseName);
 
+INSTANTIATE_TEST_SUITE_P(
+    Security, ServerConfigErrorTest,
+    testing::Values(
+        ErrorCase{"CertWithoutKey", "server:\n  tls:\n    certFile: /c\n",
+                  "server.tls.keyFile: certFile and keyFile come together"},
+        ErrorCase{"ClientCaWithoutTls",
+                  "server:\n  tls:\n    clientCaFile: /ca\n",
+                  "server.tls.clientCaFile: needs server.tls.certFile and "
+                  "keyFile (TLS)"},
+        ErrorCase{"ReloadTooOften",
+                  "server:\n  tls:\n    reloadInterval: 100ms\n",
+                  "server.tls.reloadInterval: must be >= 1s"},
+        ErrorCase{"UnknownMode", "server:\n  auth:\n    mode: token\n",
+                  "server.auth.mode: expected \"none\" or \"mtls\", got "
+                  "\"token\""},
+        ErrorCase{"MtlsWithoutClientCa",
+                  "server:\n  tls:\n    certFile: /c\n    keyFile: /k\n"
+                  "  auth:\n    mode: mtls\n",
+                  "server.auth.mode: mtls needs server.tls.clientCaFile (the "
+                  "CA that signs the callers' certificates)"},
+        ErrorCase{"AllowListWithoutMtls",
+                  "server:\n  auth:\n    allowedIdentities: [a]\n",
+                  "server.auth.allowedIdentities: only with server.auth.mode "
+                  "mtls"},
+        ErrorCase{"UnknownTlsKey", "server:\n  tls:\n    cert: /c\n",
+                  "server.tls.cert: unknown key"}),
+    CaseName);
+
 }  // namespace
 }  // namespace codeexec

@@ -29,6 +29,16 @@ void ExpectSameConfig(const ServerConfig& actual,
   EXPECT_EQ(actual.server.ports_file, expected.server.ports_file);
   EXPECT_EQ(actual.server.max_unsent_output_bytes,
             expected.server.max_unsent_output_bytes);
+  EXPECT_EQ(actual.server.health_address, expected.server.health_address);
+  EXPECT_EQ(actual.server.tls.cert_file, expected.server.tls.cert_file);
+  EXPECT_EQ(actual.server.tls.key_file, expected.server.tls.key_file);
+  EXPECT_EQ(actual.server.tls.client_ca_file,
+            expected.server.tls.client_ca_file);
+  EXPECT_EQ(actual.server.tls.reload_interval,
+            expected.server.tls.reload_interval);
+  EXPECT_EQ(actual.server.auth.mode, expected.server.auth.mode);
+  EXPECT_EQ(actual.server.auth.allowed_identities,
+            expected.server.auth.allowed_identities);
   EXPECT_EQ(actual.dispatcher.workers, expected.dispatcher.workers);
   EXPECT_EQ(actual.dispatcher.queue_size, expected.dispatcher.queue_size);
   EXPECT_EQ(actual.sessions.max_sessions, expected.sessions.max_sessions);

@@ -76,6 +76,34 @@ absl::Status ValidateServer(const ServerOptions& server) {
       !s.ok()) {
     return s;
   }
+  const TlsOptions& tls = server.tls;
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return ConfigError(
+        tls.cert_file.empty() ? "server.tls.certFile" : "server.tls.keyFile",
+        "certFile and keyFile come together");
+  }
+  if (!tls.client_ca_file.empty() && tls.cert_file.empty()) {
+    return ConfigError("server.tls.clientCaFile",
+                       "needs server.tls.certFile and keyFile (TLS)");
+  }
+  if (tls.reload_interval < absl::Seconds(1)) {
+    return ConfigError("server.tls.reloadInterval", "must be >= 1s");
+  }
+  const AuthOptions& auth = server.auth;
+  if (auth.mode != "none" && auth.mode != "mtls") {
+    return ConfigError(
+        "server.auth.mode",
+        absl::StrCat("expected \"none\" or \"mtls\", got ", Quoted(auth.mode)));
+  }
+  if (auth.mode == "mtls" && tls.client_ca_file.empty()) {
+    return ConfigError("server.auth.mode",
+                       "mtls needs server.tls.clientCaFile (the CA that signs "
+                       "the callers' certificates)");
+  }
+  if (auth.mode != "mtls" && !auth.allowed_identities.empty()) {
+    return ConfigError("server.auth.allowedIdentities",
+                       "only with server.auth.mode mtls");
+  }
   return CheckNotEmpty("server.listenAddress", server.listen_address);
 }
 

@@ -93,7 +93,7 @@ void SessionRegistry::Unreserve(const std::string& id) {
 absl::StatusOr<std::shared_ptr<OpenSession>> SessionRegistry::Start(
     const std::string& id, ExecutionSpec shape,
     std::vector<WorkspaceFile> files, absl::Duration idle_timeout,
-    absl::Duration max_lifetime) {
+    absl::Duration max_lifetime, std::string owner) {
   absl::StatusOr<std::unique_ptr<SandboxSession>> sandbox =
       backend_.StartSession(shape, id, max_lifetime);
   auto session = std::make_shared<OpenSession>();
@@ -102,6 +102,7 @@ absl::StatusOr<std::shared_ptr<OpenSession>> SessionRegistry::Start(
   session->idle_timeout = idle_timeout;
   session->max_lifetime = max_lifetime;
   session->created = absl::Now();
+  session->owner = std::move(owner);
   {
     absl::MutexLock lock(&mu_);
     --reserved_;
@@ -129,10 +130,11 @@ absl::StatusOr<std::shared_ptr<OpenSession>> SessionRegistry::Start(
 }
 
 absl::StatusOr<SessionRegistry::Acquired> SessionRegistry::Acquire(
-    std::string_view id, std::shared_ptr<Cancellation> cancel) {
+    std::string_view id, std::shared_ptr<Cancellation> cancel,
+    std::string_view caller) {
   absl::MutexLock lock(&mu_);
   auto it = open_.find(std::string(id));
-  if (it == open_.end()) {
+  if (it == open_.end() || it->second.session->owner != caller) {
     return absl::NotFoundError(absl::StrCat(
         "session ", std::string(id),
         " is not open (never created here, closed, expired, or ended with "
@@ -174,13 +176,14 @@ void SessionRegistry::Release(const std::shared_ptr<OpenSession>& session,
   ReportOpenCount();
 }
 
-absl::StatusOr<int> SessionRegistry::Close(std::string_view id) {
+absl::StatusOr<int> SessionRegistry::Close(std::string_view id,
+                                           std::string_view caller) {
   std::shared_ptr<Cancellation> running;
   int cells = 0;
   {
     absl::MutexLock lock(&mu_);
     auto it = open_.find(std::string(id));
-    if (it == open_.end()) {
+    if (it == open_.end() || it->second.session->owner != caller) {
       return absl::NotFoundError(
           absl::StrCat("session ", std::string(id), " is not open"));
     }

@@ -60,6 +60,9 @@ struct OpenSession {
   absl::Duration max_lifetime;
   absl::Time created;
   std::unique_ptr<SandboxSession> sandbox;
+  // Who created it (server.auth's caller identity; "" when auth is off):
+  // only the same caller finds it.
+  std::string owner;
 };
 
 class SessionRegistry {
@@ -84,7 +87,7 @@ class SessionRegistry {
   absl::StatusOr<std::shared_ptr<OpenSession>> Start(
       const std::string& id, ExecutionSpec shape,
       std::vector<WorkspaceFile> files, absl::Duration idle_timeout,
-      absl::Duration max_lifetime);
+      absl::Duration max_lifetime, std::string owner = "");
 
   // For a cell: the session, now busy, and the files it still owes its
   // first cell (moved out). NOT_FOUND if it is not open; FAILED_PRECONDITION
@@ -94,8 +97,10 @@ class SessionRegistry {
     std::shared_ptr<OpenSession> session;
     std::vector<WorkspaceFile> pending_files;
   };
+  // A session of another owner than `caller` is NOT_FOUND too.
   absl::StatusOr<Acquired> Acquire(std::string_view id,
-                                   std::shared_ptr<Cancellation> cancel);
+                                   std::shared_ptr<Cancellation> cancel,
+                                   std::string_view caller = "");
   // After the cell (exactly once per Acquire): idle again, or closed if the
   // session ended with it or was closed meanwhile. `ran` is false when the
   // cell never reached the sandbox (its files are owed again).
@@ -104,7 +109,7 @@ class SessionRegistry {
 
   // CloseSession: NOT_FOUND if not open; a running cell is cancelled and
   // the session closes when it returns. The number of cells it ran.
-  absl::StatusOr<int> Close(std::string_view id);
+  absl::StatusOr<int> Close(std::string_view id, std::string_view caller = "");
   // Shutdown: closes every session, cancelling running cells; new ones are
   // refused from now on.
   void CloseAll();
