@@ -28,11 +28,32 @@ def merge_metadata(*parts: Metadata | None) -> tuple[tuple[str, str], ...] | Non
     return tuple(out) or None
 
 
-def credentials(grpc_module, secure: bool, root_certificates: bytes | str | None):
-    """SSL credentials when secure (or when root certificates are given)."""
-    if not secure and root_certificates is None:
-        return None
-    if isinstance(root_certificates, str):
-        root_certificates = root_certificates.encode("ascii")
-    return grpc_module.ssl_channel_credentials(root_certificates=root_certificates)
+Pem = Union[bytes, str]
 
+
+def _pem(value: Pem | None) -> bytes | None:
+    return value.encode("ascii") if isinstance(value, str) else value
+
+
+def credentials(
+    grpc_module,
+    secure: bool,
+    root_certificates: Pem | None,
+    private_key: Pem | None = None,
+    certificate_chain: Pem | None = None,
+):
+    """SSL credentials when secure, or when root certificates or a client
+    certificate (``private_key`` + ``certificate_chain``, for mTLS) are given."""
+    if (private_key is None) != (certificate_chain is None):
+        raise ValueError(
+            "private_key and certificate_chain come together (the client "
+            "certificate's key and its PEM chain, for mTLS); got only "
+            + ("private_key" if certificate_chain is None else "certificate_chain")
+        )
+    if not secure and root_certificates is None and private_key is None:
+        return None
+    return grpc_module.ssl_channel_credentials(
+        root_certificates=_pem(root_certificates),
+        private_key=_pem(private_key),
+        certificate_chain=_pem(certificate_chain),
+    )

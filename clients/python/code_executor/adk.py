@@ -118,6 +118,12 @@ class RemoteCodeExecutor(BaseCodeExecutor):
     root_certificates: Optional[bytes] = Field(default=None, repr=False)
     """PEM root certificates for TLS; implies secure."""
 
+    private_key: Optional[bytes] = Field(default=None, repr=False)
+    certificate_chain: Optional[bytes] = Field(default=None, repr=False)
+    """PEM key and certificate chain of the client certificate, for a server
+    that requires mTLS (its URI SAN is the caller's identity); both or neither;
+    implies secure."""
+
     metadata: dict[str, str] = Field(default_factory=dict, repr=False, exclude=True)
     """gRPC metadata sent with every call (e.g. an authorization header)."""
 
@@ -161,6 +167,8 @@ class RemoteCodeExecutor(BaseCodeExecutor):
                     self.target,
                     secure=self.secure,
                     root_certificates=self.root_certificates,
+                    private_key=self.private_key,
+                    certificate_chain=self.certificate_chain,
                     metadata=self.metadata or None,
                 )
             return holder.client

@@ -120,6 +120,8 @@ class AsyncCodeExecutorClient:
         *,
         secure: bool = False,
         root_certificates: bytes | str | None = None,
+        private_key: bytes | str | None = None,
+        certificate_chain: bytes | str | None = None,
         metadata: _channel.Metadata | None = None,
         timeout: float | None = None,
         options: Sequence[tuple[str, Any]] | None = None,
@@ -127,7 +129,9 @@ class AsyncCodeExecutorClient:
         self.target = target
         self.timeout = timeout
         self._metadata = metadata
-        creds = _channel.credentials(grpc, secure, root_certificates)
+        creds = _channel.credentials(
+            grpc, secure, root_certificates, private_key, certificate_chain
+        )
         opts = _channel.channel_options(options)
         if creds is None:
             self._channel = grpc.aio.insecure_channel(target, options=opts)

@@ -107,6 +107,15 @@ def _add_connection(parser: argparse.ArgumentParser) -> None:
         help="PEM file of root certificates for TLS (implies --secure)",
     )
     conn.add_argument(
+        "--cert-file", metavar="PEM", type=pathlib.Path,
+        help="PEM file of the client certificate (chain) for mTLS; with "
+        "--key-file (implies --secure)",
+    )
+    conn.add_argument(
+        "--key-file", metavar="PEM", type=pathlib.Path,
+        help="PEM file of the client certificate's private key; with --cert-file",
+    )
+    conn.add_argument(
         "--rpc-timeout", metavar="SECONDS", type=float,
         help="deadline of the whole call (default: none)",
     )
@@ -151,6 +160,18 @@ def _add_limits(parser: argparse.ArgumentParser) -> None:
     lim.add_argument("--memory-limit", metavar="QTY", help='e.g. "512Mi"')
     lim.add_argument("--max-output-bytes", metavar="N", type=_positive_int,
                      help="cap on stdout + stderr")
+
+
+def _tls_files(args: argparse.Namespace) -> dict:
+    """The PEM files of --root-certificates, --cert-file and --key-file, read."""
+    def read(path: pathlib.Path | None) -> bytes | None:
+        return path.read_bytes() if path is not None else None
+
+    return {
+        "root_certificates": read(args.root_certificates),
+        "certificate_chain": read(args.cert_file),
+        "private_key": read(args.key_file),
+    }
 
 
 def _env_pair(text: str) -> tuple[str, str]:
@@ -216,13 +237,13 @@ def _run(args: argparse.Namespace, stdout: BinaryIO, stderr: BinaryIO) -> int:
             code = pathlib.Path(args.file).read_text(encoding="utf-8")
         files = [(path, local.read_bytes()) for path, local in args.files]
         stdin_data = args.stdin.read_bytes() if args.stdin else None
-        roots = args.root_certificates.read_bytes() if args.root_certificates else None
+        tls = _tls_files(args)
     except (OSError, UnicodeDecodeError) as e:
         say(f"error: {e}")
         return 2
 
     client = CodeExecutorClient(
-        args.target, secure=args.secure, root_certificates=roots, timeout=args.rpc_timeout
+        args.target, secure=args.secure, timeout=args.rpc_timeout, **tls
     )
     stream = None
     try:
@@ -293,13 +314,13 @@ def _session(args: argparse.Namespace, stdout: BinaryIO, stderr: BinaryIO) -> in
         _write(stderr, f"code-executor: {text}\n".encode())
 
     try:
-        roots = args.root_certificates.read_bytes() if args.root_certificates else None
+        tls = _tls_files(args)
         files = [(path, local.read_bytes()) for path, local in getattr(args, "files", [])]
     except OSError as e:
         say(f"error: {e}")
         return 2
     client = CodeExecutorClient(
-        args.target, secure=args.secure, root_certificates=roots, timeout=args.rpc_timeout
+        args.target, secure=args.secure, timeout=args.rpc_timeout, **tls
     )
     try:
         if args.session_command == "close":
@@ -329,7 +350,10 @@ def _session(args: argparse.Namespace, stdout: BinaryIO, stderr: BinaryIO) -> in
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if (getattr(args, "cert_file", None) is None) != (getattr(args, "key_file", None) is None):
+        parser.error("--cert-file and --key-file come together (mTLS client certificate)")
     try:
         if args.command == "run":
             return _run(args, sys.stdout.buffer, sys.stderr.buffer)

@@ -109,6 +109,9 @@ class CodeExecutorClient:
       target: "host:port" of the server (any gRPC target string).
       secure: use TLS (the system's roots unless ``root_certificates``).
       root_certificates: PEM roots for TLS; implies ``secure``.
+      private_key, certificate_chain: the PEM key and certificate chain of a
+        client certificate, for a server that requires mTLS (its URI SAN is
+        the caller's identity); give both or neither; implies ``secure``.
       metadata: gRPC metadata sent with every call, e.g. {"authorization": ...}.
       timeout: default deadline of each call in seconds (None = no deadline;
         the server still applies the run's own timeout).
@@ -123,6 +126,8 @@ class CodeExecutorClient:
         *,
         secure: bool = False,
         root_certificates: bytes | str | None = None,
+        private_key: bytes | str | None = None,
+        certificate_chain: bytes | str | None = None,
         metadata: _channel.Metadata | None = None,
         timeout: float | None = None,
         options: Sequence[tuple[str, Any]] | None = None,
@@ -130,7 +135,9 @@ class CodeExecutorClient:
         self.target = target
         self.timeout = timeout
         self._metadata = metadata
-        creds = _channel.credentials(grpc, secure, root_certificates)
+        creds = _channel.credentials(
+            grpc, secure, root_certificates, private_key, certificate_chain
+        )
         opts = _channel.channel_options(options)
         if creds is None:
             self._channel = grpc.insecure_channel(target, options=opts)

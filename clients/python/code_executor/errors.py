@@ -67,11 +67,16 @@ class DeadlineExceededError(CodeExecutorError):
 
 
 class PermissionDeniedError(CodeExecutorError):
-    """The server lacks a permission it needs, named in the message."""
+    """PERMISSION_DENIED: with mTLS, the caller (its client certificate's
+    identity) is not in the server's ``server.auth.allowedIdentities``; else the
+    server lacks a permission it needs (e.g. a Kubernetes verb), named in the
+    message."""
 
 
 class UnauthenticatedError(CodeExecutorError):
-    """The call carried no or bad credentials (UNAUTHENTICATED)."""
+    """UNAUTHENTICATED: the server requires mTLS and the call carried no client
+    certificate that its client CA verifies (pass ``private_key`` and
+    ``certificate_chain``), or other credentials were missing or bad."""
 
 
 class CallCancelledError(CodeExecutorError):

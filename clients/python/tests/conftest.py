@@ -4,10 +4,12 @@ The binary is $CODE_EXECUTOR_SERVER, default build/server/code_executor_server
 under the repo root. When it is missing the tests that need it are skipped,
 unless $CODE_EXECUTOR_REQUIRE_SERVER is set (CI sets it): then they fail.
 $CODE_EXECUTOR_SERVER_ARGS adds arguments (shell syntax) to its command line.
+`start_server` starts another one with extra arguments (e.g. test_tls.py's).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -16,6 +18,7 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,8 +130,9 @@ def _wait_serving(target: str, proc: subprocess.Popen) -> None:
                 time.sleep(0.1)
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory) -> Server:
+def server_binary_or_skip() -> Path:
+    """The server binary; skips the test (fails under
+    $CODE_EXECUTOR_REQUIRE_SERVER) when it is missing."""
     binary = _server_binary()
     if not (binary.is_file() and os.access(binary, os.X_OK)):
         reason = (
@@ -138,10 +142,20 @@ def server(tmp_path_factory) -> Server:
         if _truthy("CODE_EXECUTOR_REQUIRE_SERVER"):
             pytest.fail(reason + "; CODE_EXECUTOR_REQUIRE_SERVER is set")
         pytest.skip(reason)
+    return binary
 
-    root = tmp_path_factory.mktemp("server")
+
+@contextlib.contextmanager
+def start_server(root: Path, extra_args: Sequence[str] = ()) -> Iterator[Server]:
+    """Runs the server on free loopback ports with its files under `root`,
+    until the block ends. `extra_args` come after $CODE_EXECUTOR_SERVER_ARGS
+    (e.g. ``["--set", "key=value"]``). With ``server.healthAddress`` the
+    readiness check asks the "health" port of the ports file (plaintext),
+    else the gRPC port."""
+    binary = server_binary_or_skip()
+    root.mkdir(parents=True, exist_ok=True)
     state_dir = root / "state"
-    state_dir.mkdir()
+    state_dir.mkdir(exist_ok=True)
     ports_file = root / "ports.json"
     log_path = root / "server.log"
     cmd = [
@@ -151,6 +165,7 @@ def server(tmp_path_factory) -> Server:
         "--ports_file", str(ports_file),
         "--set", f"local.stateDir={state_dir}",
         *shlex.split(os.environ.get("CODE_EXECUTOR_SERVER_ARGS", "")),
+        *extra_args,
     ]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -159,7 +174,7 @@ def server(tmp_path_factory) -> Server:
     try:
         ports = _wait_ports(proc, ports_file, log_path)
         target = f"127.0.0.1:{ports['grpc']}"
-        _wait_serving(target, proc)
+        _wait_serving(f"127.0.0.1:{ports.get('health') or ports['grpc']}", proc)
         yield Server(
             target=target,
             metrics_url=f"http://127.0.0.1:{ports['metrics']}/metrics",
@@ -174,6 +189,12 @@ def server(tmp_path_factory) -> Server:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Iterator[Server]:
+    with start_server(tmp_path_factory.mktemp("server")) as s:
+        yield s
 
 
 @pytest.fixture
