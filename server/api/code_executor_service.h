@@ -56,6 +56,10 @@ class CodeExecutorService final
 
  private:
   // session_calls.cc: an Execute with a session_id, its stream created.
+  // The caller of a session call (CallerAuth), UNIMPLEMENTED without
+  // sessions.
+  absl::StatusOr<std::string> SessionCaller(
+      const grpc::CallbackServerContext& context) const;
   // `caller` must be the session's owner.
   void SubmitCell(grpc::CallbackServerContext* context,
                   const codeexecutor::v1::ExecuteRequest& request,

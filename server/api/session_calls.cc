@@ -122,19 +122,23 @@ void CodeExecutorService::SubmitCell(grpc::CallbackServerContext* context,
   }
 }
 
+absl::StatusOr<std::string> CodeExecutorService::SessionCaller(
+    const grpc::CallbackServerContext& context) const {
+  absl::StatusOr<std::string> caller =
+      auth_.Authenticate(context.auth_context().get());
+  if (caller.ok() && sessions_ == nullptr) {
+    return absl::UnimplementedError("this server has no sessions");
+  }
+  return caller;
+}
+
 grpc::ServerUnaryReactor* CodeExecutorService::CreateSession(
     grpc::CallbackServerContext* context, const CreateSessionRequest* request,
     codeexecutor::v1::Session* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<std::string> caller =
-      auth_.Authenticate(context->auth_context().get());
+  absl::StatusOr<std::string> caller = SessionCaller(*context);
   if (!caller.ok()) {
     reactor->Finish(ToGrpcStatus(caller.status()));
-    return reactor;
-  }
-  if (sessions_ == nullptr) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                                 "this server has no sessions"));
     return reactor;
   }
   absl::StatusOr<SessionShape> shape =
@@ -195,15 +199,9 @@ grpc::ServerUnaryReactor* CodeExecutorService::CloseSession(
     grpc::CallbackServerContext* context, const CloseSessionRequest* request,
     CloseSessionResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<std::string> caller =
-      auth_.Authenticate(context->auth_context().get());
+  absl::StatusOr<std::string> caller = SessionCaller(*context);
   if (!caller.ok()) {
     reactor->Finish(ToGrpcStatus(caller.status()));
-    return reactor;
-  }
-  if (sessions_ == nullptr) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                                 "this server has no sessions"));
     return reactor;
   }
   absl::StatusOr<int> cells = sessions_->Close(request->session_id(), *caller);
