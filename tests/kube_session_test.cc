@@ -108,7 +108,10 @@ TEST_F(KubeSessionTest, AShapeThePoolCannotServeGetsAPodNamedBySession) {
   EXPECT_EQ(
       RunCell(*stub_, session->session_id(), "print(1)").status.error_code(),
       grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(Sample("codeexec_sessions_closed_total{reason=\"idle\"}"), 1);
+  // Counted once its pod's Job is deleted.
+  EXPECT_EQ(WaitForMetric(server_->metrics_port(),
+                          "codeexec_sessions_closed_total{reason=\"idle\"}", 1),
+            1);
 }
 
 TEST_F(KubeSessionTest, ACellThatIgnoresItsInterruptEndsTheSessionAndItsPod) {

@@ -310,6 +310,17 @@ absl::StatusOr<double> MetricValue(const std::string& page,
   return absl::NotFoundError(absl::StrCat("no sample ", sample));
 }
 
+double WaitForMetric(int port, const std::string& sample, double value,
+                     absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    absl::StatusOr<std::string> page = ScrapeMetrics(port);
+    const double seen = page.ok() ? MetricValue(*page, sample).value_or(0) : -1;
+    if (seen == value || absl::Now() >= deadline) return seen;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+}
+
 std::vector<pid_t> ProcessesMatching(const std::string& needle) {
   std::vector<pid_t> found;
   std::error_code ec;

@@ -96,6 +96,11 @@ absl::StatusOr<std::string> ScrapeMetrics(int port);
 // must be written in the order the exposition prints them. NotFound if absent.
 absl::StatusOr<double> MetricValue(const std::string& page,
                                    const std::string& sample);
+// The sample's value (0 if absent, -1 if unreachable) once it is `value`,
+// else the last one seen after `timeout`: for what is counted after the
+// clean-up a test already waited for.
+double WaitForMetric(int port, const std::string& sample, double value,
+                     absl::Duration timeout = absl::Seconds(10));
 
 // Waits (up to `timeout`) until nothing of execution `id` is left: no process
 // mentions it, no bundle directory, no cgroup; else says what

@@ -174,7 +174,10 @@ TEST_F(SessionServerTest, SysExitEndsTheSessionWithItsCode) {
   EXPECT_EQ(Close(session->session_id()).error_code(),
             grpc::StatusCode::NOT_FOUND);
   EXPECT_TRUE(WaitNothingLeft(*server_, session->sandbox_name()).ok());
-  EXPECT_EQ(Sample("codeexec_sessions_closed_total{reason=\"ended\"}"), 1);
+  EXPECT_EQ(
+      WaitForMetric(server_->metrics_port(),
+                    "codeexec_sessions_closed_total{reason=\"ended\"}", 1),
+      1);
 }
 
 TEST_F(SessionServerTest, AnIdleSessionIsClosedAndItsSandboxDeleted) {
@@ -188,7 +191,9 @@ TEST_F(SessionServerTest, AnIdleSessionIsClosedAndItsSandboxDeleted) {
   EXPECT_EQ(Cell(session->session_id(), "print(1)").status.error_code(),
             grpc::StatusCode::NOT_FOUND);
   EXPECT_TRUE(WaitNothingLeft(*server_, session->sandbox_name()).ok());
-  EXPECT_EQ(Sample("codeexec_sessions_closed_total{reason=\"idle\"}"), 1);
+  EXPECT_EQ(WaitForMetric(server_->metrics_port(),
+                          "codeexec_sessions_closed_total{reason=\"idle\"}", 1),
+            1);
   EXPECT_EQ(Sample("codeexec_sessions_open"), 0);
 }
 
