@@ -61,83 +61,113 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 CodeExecutorService::CodeExecutorService(
     ValidatorOptions options, int64_t max_unsent_output_bytes,
     const Backend& backend, Dispatcher& dispatcher, ServiceMetrics* metrics,
-    SessionRegistry* sessions, const AuthOptions& auth)
+    SessionRegistry* sessions, const AuthOptions& auth,
+    TokenAuthenticator* tokens, QuotaOptions quotas)
     : options_(std::move(options)),
       max_unsent_output_bytes_(max_unsent_output_bytes),
       backend_(backend),
       dispatcher_(dispatcher),
       metrics_(metrics),
       sessions_(sessions),
-      auth_(auth) {}
+      auth_(auth, tokens),
+      quotas_(CallerQuotas::Create(quotas)),
+      max_open_sessions_per_caller_(quotas.open_sessions) {}
 
-namespace {
-
-// The codeexec_rejected_total reason of a call refused before it ran.
-const char* RejectionReason(absl::StatusCode code) {
-  switch (code) {
+void CodeExecutorService::RecordRejected(const absl::Status& status) {
+  if (metrics_ == nullptr) return;
+  switch (status.code()) {
     case absl::StatusCode::kInvalidArgument:
-      return "invalid_argument";
+      metrics_->RecordRejected("invalid_argument");
+      return;
     case absl::StatusCode::kUnauthenticated:
-      return "unauthenticated";
+      metrics_->RecordRejected("unauthenticated");
+      return;
     case absl::StatusCode::kPermissionDenied:
-      return "permission_denied";
-    default:
-      return "deadline";
+      metrics_->RecordRejected("permission_denied");
+      return;
+    case absl::StatusCode::kUnavailable:  // a token could not be checked
+      metrics_->RecordRejected("auth_unavailable");
+      return;
+    case absl::StatusCode::kResourceExhausted:
+      metrics_->RecordRejected("quota");
+      return;
+    case absl::StatusCode::kDeadlineExceeded:  // too short for the run
+      metrics_->RecordRejected("deadline");
+      return;
+    case absl::StatusCode::kUnimplemented:  // a call this server lacks
+      return;
+    default:  // what the backend cannot run
+      metrics_->RecordRejected("invalid_argument");
   }
 }
 
-}  // namespace
-
 grpc::ServerWriteReactor<grpc::ByteBuffer>* CodeExecutorService::Execute(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* wire) {
-  absl::StatusOr<codeexecutor::v1::ExecuteRequest> decoded = Decode(*wire);
-  const codeexecutor::v1::ExecuteRequest* request =
-      decoded.ok() ? &*decoded
-                   : &codeexecutor::v1::ExecuteRequest::default_instance();
-  const bool cell = decoded.ok() && !request->session_id().empty();
+  auto decoded =
+      std::make_shared<absl::StatusOr<codeexecutor::v1::ExecuteRequest>>(
+          Decode(*wire));
+  const codeexecutor::v1::ExecuteRequest& request =
+      decoded->ok() ? **decoded
+                    : codeexecutor::v1::ExecuteRequest::default_instance();
+  ExecutionIdentity identity;
+  identity.execution_id = NewExecutionId();
+  identity.client_request_id = request.client_request_id();
+  identity.backend = std::string(backend_.Name());
+  identity.language = request.language();
+  identity.code_sha256 = Sha256Hex(request.code());
+  identity.code_bytes = request.code().size();
+  std::shared_ptr<ExecuteStream> stream =
+      ExecuteStream::Create(identity, max_unsent_output_bytes_);
+  auto* reactor = stream->reactor();
   // Who calls comes first: a refused caller queues nothing.
-  const absl::StatusOr<std::string> caller =
-      auth_.Authenticate(context->auth_context().get());
+  auth_.Authenticate(*context, [this, context, decoded,
+                                stream](absl::StatusOr<std::string> caller) {
+    AdmitExecute(context, *decoded, caller, stream);
+  });
+  return reactor;
+}
+
+void CodeExecutorService::AdmitExecute(
+    grpc::CallbackServerContext* context,
+    const absl::StatusOr<codeexecutor::v1::ExecuteRequest>& decoded,
+    const absl::StatusOr<std::string>& caller,
+    std::shared_ptr<ExecuteStream> stream) {
+  const bool cell = decoded.ok() && !decoded->session_id().empty();
   absl::StatusOr<ExecutionSpec> spec =
       !caller.ok()    ? absl::StatusOr<ExecutionSpec>(caller.status())
       : !decoded.ok() ? absl::StatusOr<ExecutionSpec>(decoded.status())
       : cell          ? ExecutionSpec()  // checked against its session's shape
-             : BuildExecutionSpec(*request, options_, TimeToDeadline(*context));
+             : BuildExecutionSpec(*decoded, options_, TimeToDeadline(*context));
   if (spec.ok() && !cell) {
+    stream->SetLanguage(spec->language_name);
     if (absl::Status valid = backend_.Validate(*spec); !valid.ok()) {
       spec = valid;
     }
   }
-  ExecutionIdentity identity;
-  identity.execution_id = NewExecutionId();
-  identity.client_request_id = request->client_request_id();
-  identity.caller = caller.value_or("");
-  identity.backend = std::string(backend_.Name());
-  identity.language =
-      spec.ok() && !cell ? spec->language_name : request->language();
-  identity.code_sha256 = Sha256Hex(request->code());
-  identity.code_bytes = request->code().size();
-  std::shared_ptr<ExecuteStream> stream =
-      ExecuteStream::Create(identity, max_unsent_output_bytes_);
-  auto* reactor = stream->reactor();
-
-  if (!spec.ok()) {
-    if (metrics_ != nullptr) {
-      metrics_->RecordRejected(RejectionReason(spec.status().code()));
+  if (caller.ok()) stream->SetCaller(*caller);
+  if (spec.ok()) {
+    absl::StatusOr<std::unique_ptr<CallerQuotas::Lease>> lease =
+        quotas_->Admit(*caller);
+    if (lease.ok()) {
+      stream->HoldUntilFinished(*std::move(lease));
+    } else {
+      spec = lease.status();
     }
+  }
+  if (!spec.ok()) {
+    RecordRejected(spec.status());
     stream->FinishWithError(ToGrpcStatus(spec.status()));
-    return reactor;
+    return;
   }
+  const std::string execution_id = stream->execution_id();
   if (cell) {
-    SubmitCell(context, *request, identity.execution_id, identity.caller,
-               std::move(stream));
-    return reactor;
+    SubmitCell(context, *decoded, execution_id, *caller, std::move(stream));
+    return;
   }
-  spec->execution_id = identity.execution_id;
+  spec->execution_id = execution_id;
   absl::Status submitted =
       dispatcher_.Submit(*std::move(spec), stream, stream->cancellation());
   if (!submitted.ok()) stream->FinishWithError(ToGrpcStatus(submitted));
-  return reactor;
 }
 
 }  // namespace codeexec

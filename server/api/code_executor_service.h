@@ -12,6 +12,7 @@
 
 #include "codeexecutor/v1/code_executor.grpc.pb.h"
 #include "server/api/caller_auth.h"
+#include "server/api/caller_quotas.h"
 #include "server/api/execute_stream.h"
 #include "server/api/request_validator.h"
 #include "server/exec/dispatcher.h"
@@ -30,12 +31,15 @@ class CodeExecutorService final
   // `max_unsent_output_bytes` bounds each call's output not yet sent to its
   // client (server.maxUnsentOutputBytes); above it the run's output is
   // paused (ExecuteStream::WaitForRoom). `auth` decides who may call
-  // (server.auth; CallerAuth).
+  // (server.auth; CallerAuth, with `tokens` for mode token: it must outlive
+  // the service), `quotas` how much each caller may run (server.quotas).
   CodeExecutorService(ValidatorOptions options, int64_t max_unsent_output_bytes,
                       const Backend& backend, Dispatcher& dispatcher,
                       ServiceMetrics* metrics,
                       SessionRegistry* sessions = nullptr,
-                      const AuthOptions& auth = {});
+                      const AuthOptions& auth = {},
+                      TokenAuthenticator* tokens = nullptr,
+                      QuotaOptions quotas = {});
 
   // `wire` is a serialized ExecuteRequest; the stream carries serialized
   // ExecuteResponses.
@@ -55,11 +59,25 @@ class CodeExecutorService final
       codeexecutor::v1::CloseSessionResponse* response) override;
 
  private:
+  // An Execute whose caller is known (or refused): validated, admitted by
+  // the caller's quotas and queued, or finished with the error.
+  void AdmitExecute(
+      grpc::CallbackServerContext* context,
+      const absl::StatusOr<codeexecutor::v1::ExecuteRequest>& decoded,
+      const absl::StatusOr<std::string>& caller,
+      std::shared_ptr<ExecuteStream> stream);
+  // Counts a call refused before it ran (codeexec_rejected_total).
+  void RecordRejected(const absl::Status& status);
   // session_calls.cc: an Execute with a session_id, its stream created.
-  // The caller of a session call (CallerAuth), UNIMPLEMENTED without
-  // sessions.
-  absl::StatusOr<std::string> SessionCaller(
-      const grpc::CallbackServerContext& context) const;
+  // The caller of a session call (CallerAuth), or UNIMPLEMENTED without
+  // sessions, to `done` (see CallerAuth::Authenticate for when).
+  void SessionCaller(const grpc::CallbackServerContext& context,
+                     CallerAuth::Done done) const;
+  // CreateSession once its caller is known.
+  void StartSession(grpc::CallbackServerContext* context,
+                    grpc::ServerUnaryReactor* reactor,
+                    const codeexecutor::v1::CreateSessionRequest& request,
+                    std::string caller, codeexecutor::v1::Session* response);
   // `caller` must be the session's owner.
   void SubmitCell(grpc::CallbackServerContext* context,
                   const codeexecutor::v1::ExecuteRequest& request,
@@ -73,6 +91,8 @@ class CodeExecutorService final
   ServiceMetrics* const metrics_;
   SessionRegistry* const sessions_;
   const CallerAuth auth_;
+  const std::shared_ptr<CallerQuotas> quotas_;
+  const int max_open_sessions_per_caller_;
 };
 
 // "ce-" + 12 hex digits: a new execution's id.

@@ -146,7 +146,20 @@ bool ExecuteStream::WaitForRoom(absl::Time deadline) {
   return room;
 }
 
+void ExecuteStream::HoldUntilFinished(
+    std::unique_ptr<CallerQuotas::Lease> lease) {
+  absl::MutexLock lock(&mu_);
+  quota_lease_ = std::move(lease);
+}
+
+void ExecuteStream::ReleaseQuota() {
+  std::unique_ptr<CallerQuotas::Lease> lease;
+  absl::MutexLock lock(&mu_);
+  lease.swap(quota_lease_);
+}
+
 void ExecuteStream::FinishWithError(const grpc::Status& status) {
+  ReleaseQuota();
   absl::MutexLock lock(&mu_);
   if (reactor_ == nullptr || finish_called_) return;
   finish_called_ = true;
@@ -190,6 +203,7 @@ void ExecuteStream::OnOutput(OutputStream stream, std::string_view data) {
 }
 
 void ExecuteStream::OnFinished(const absl::StatusOr<ExecutionResult>& ran) {
+  ReleaseQuota();
   if (!ran.ok()) {
     // The service failed, not the program: logged as a sandbox error, and
     // the call ends with the status.

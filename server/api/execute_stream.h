@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "codeexecutor/v1/code_executor.pb.h"
+#include "server/api/caller_quotas.h"
 #include "server/exec/cancellation.h"
 #include "server/exec/dispatcher.h"
 
@@ -57,6 +58,17 @@ class ExecuteStream : public ExecutionObserver,
   Reactor* reactor() const;
   const std::shared_ptr<Cancellation>& cancellation() const { return cancel_; }
 
+  const std::string& execution_id() const { return identity_.execution_id; }
+  // Who called (CallerAuth) and the language resolved from the request, for
+  // Started and the log. Only before the stream is submitted.
+  void SetCaller(std::string caller) { identity_.caller = std::move(caller); }
+  void SetLanguage(std::string language) {
+    identity_.language = std::move(language);
+  }
+  // Keeps the caller's quota slot until the execution has finished (or the
+  // call ended without running).
+  void HoldUntilFinished(std::unique_ptr<CallerQuotas::Lease> lease);
+
   // A session's cell: names the session and its sandbox in Started and the
   // log. Only before the stream is submitted.
   void SetSession(std::string session_id, std::string sandbox_name,
@@ -84,6 +96,9 @@ class ExecuteStream : public ExecutionObserver,
 
   void Enqueue(codeexecutor::v1::ExecuteResponse response, bool last);
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Gives the caller's quota slot back (once; the lease is destroyed after
+  // the lock is released).
+  void ReleaseQuota();
   // Room for more output: under the bound, or nobody left to write to.
   bool HasRoomLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops what is queued (the client is gone).
@@ -110,6 +125,7 @@ class ExecuteStream : public ExecutionObserver,
   bool finish_called_ ABSL_GUARDED_BY(mu_) = false;
   // OK, or the service error that ends the call instead of Finished.
   grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<CallerQuotas::Lease> quota_lease_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace codeexec

@@ -122,39 +122,52 @@ void CodeExecutorService::SubmitCell(grpc::CallbackServerContext* context,
   }
 }
 
-absl::StatusOr<std::string> CodeExecutorService::SessionCaller(
-    const grpc::CallbackServerContext& context) const {
-  absl::StatusOr<std::string> caller =
-      auth_.Authenticate(context.auth_context().get());
-  if (caller.ok() && sessions_ == nullptr) {
-    return absl::UnimplementedError("this server has no sessions");
+void CodeExecutorService::SessionCaller(
+    const grpc::CallbackServerContext& context, CallerAuth::Done done) const {
+  if (sessions_ == nullptr) {
+    done(absl::UnimplementedError("this server has no sessions"));
+    return;
   }
-  return caller;
+  auth_.Authenticate(context, std::move(done));
 }
 
 grpc::ServerUnaryReactor* CodeExecutorService::CreateSession(
     grpc::CallbackServerContext* context, const CreateSessionRequest* request,
     codeexecutor::v1::Session* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<std::string> caller = SessionCaller(*context);
-  if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
-    return reactor;
-  }
+  SessionCaller(*context, [this, context, reactor, request,
+                           response](absl::StatusOr<std::string> caller) {
+    if (!caller.ok()) {
+      RecordRejected(caller.status());
+      reactor->Finish(ToGrpcStatus(caller.status()));
+      return;
+    }
+    StartSession(context, reactor, *request, *std::move(caller), response);
+  });
+  return reactor;
+}
+
+void CodeExecutorService::StartSession(grpc::CallbackServerContext* context,
+                                       grpc::ServerUnaryReactor* reactor,
+                                       const CreateSessionRequest& request,
+                                       std::string caller,
+                                       codeexecutor::v1::Session* response) {
   absl::StatusOr<SessionShape> shape =
-      BuildSessionShape(*request, options_, sessions_->options());
+      BuildSessionShape(request, options_, sessions_->options());
   if (shape.ok()) {
     if (absl::Status valid = backend_.Validate(shape->shape); !valid.ok()) {
       shape = valid;
     }
   }
   absl::StatusOr<std::string> id =
-      shape.ok() ? sessions_->Reserve() : shape.status();
+      shape.ok() ? sessions_->Reserve(caller, max_open_sessions_per_caller_)
+                 : shape.status();
   if (!id.ok()) {
     reactor->Finish(ToGrpcStatus(id.status()));
-    return reactor;
+    return;
   }
-  auto job = [this, context, reactor, response, id = *id, owner = *caller,
+  auto job = [this, context, reactor, response, id = *id,
+              owner = std::move(caller),
               shape = *std::move(shape)](const Cancellation& cancel) mutable {
     if (cancel.IsCancelled()) {
       sessions_->Unreserve(id);
@@ -192,21 +205,25 @@ grpc::ServerUnaryReactor* CodeExecutorService::CreateSession(
     sessions_->Unreserve(*id);
     reactor->Finish(ToGrpcStatus(queued));
   }
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* CodeExecutorService::CloseSession(
     grpc::CallbackServerContext* context, const CloseSessionRequest* request,
     CloseSessionResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<std::string> caller = SessionCaller(*context);
-  if (!caller.ok()) {
-    reactor->Finish(ToGrpcStatus(caller.status()));
-    return reactor;
-  }
-  absl::StatusOr<int> cells = sessions_->Close(request->session_id(), *caller);
-  if (cells.ok()) response->set_cells(static_cast<uint32_t>(*cells));
-  reactor->Finish(cells.ok() ? grpc::Status::OK : ToGrpcStatus(cells.status()));
+  SessionCaller(*context, [this, reactor, request,
+                           response](absl::StatusOr<std::string> caller) {
+    if (!caller.ok()) {
+      RecordRejected(caller.status());
+      reactor->Finish(ToGrpcStatus(caller.status()));
+      return;
+    }
+    absl::StatusOr<int> cells =
+        sessions_->Close(request->session_id(), *caller);
+    if (cells.ok()) response->set_cells(static_cast<uint32_t>(*cells));
+    reactor->Finish(cells.ok() ? grpc::Status::OK
+                               : ToGrpcStatus(cells.status()));
+  });
   return reactor;
 }
 

@@ -62,8 +62,25 @@ void ReadServer(YamlMap map, ServerOptions& server) {
     YamlMap auth = map.Map("auth");
     auth.String("mode", server.auth.mode);
     auth.StringList("allowedIdentities", server.auth.allowed_identities);
+    {
+      YamlMap token = auth.Map("token");
+      TokenAuthOptions& options = server.auth.token;
+      token.String("audience", options.audience);
+      token.Duration("cacheTtl", options.cache_ttl);
+      token.Integer("cacheSize", options.cache_size);
+      token.Integer("maxPendingReviews", options.max_pending_reviews);
+      token.RejectUnknownKeys();
+    }
     auth.RejectUnknownKeys();
   }
+  {
+    YamlMap quotas = map.Map("quotas");
+    quotas.Integer("concurrentExecutions", server.quotas.concurrent_executions);
+    quotas.Integer("executionsPerMinute", server.quotas.executions_per_minute);
+    quotas.Integer("openSessions", server.quotas.open_sessions);
+    quotas.RejectUnknownKeys();
+  }
+  map.Bool("reflection", server.reflection);
   map.RejectUnknownKeys();
 }
 

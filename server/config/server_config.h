@@ -44,6 +44,11 @@ struct ServerOptions {
   int64_t max_unsent_output_bytes = int64_t{2} << 20;
   TlsOptions tls;
   AuthOptions auth;
+  QuotaOptions quotas;
+  // gRPC server reflection on the gRPC port (grpcurl, Postman): it names
+  // the services and messages, nothing more, and is subject to the same
+  // transport security. The chart turns it off when auth is on.
+  bool reflection = true;
   // A plaintext listener serving only grpc.health.v1, for probes that
   // cannot speak TLS (the kubelet's gRPC probe); empty = none.
   std::string health_address;

@@ -266,9 +266,36 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"ReloadTooOften",
                   "server:\n  tls:\n    reloadInterval: 100ms\n",
                   "server.tls.reloadInterval: must be >= 1s"},
-        ErrorCase{"UnknownMode", "server:\n  auth:\n    mode: token\n",
-                  "server.auth.mode: expected \"none\" or \"mtls\", got "
-                  "\"token\""},
+        ErrorCase{"UnknownMode", "server:\n  auth:\n    mode: oidc\n",
+                  "server.auth.mode: expected \"none\", \"mtls\" or "
+                  "\"token\", got \"oidc\""},
+        ErrorCase{"TokenWithoutAllowList",
+                  "server:\n  auth:\n    mode: token\n",
+                  "server.auth.allowedIdentities: required with mode token: "
+                  "any pod may mint a token for any audience, so name the "
+                  "service accounts (or "
+                  "\"system:serviceaccount:<namespace>:*\")"},
+        ErrorCase{"StarInsideAnIdentity",
+                  "server:\n  auth:\n    mode: token\n    "
+                  "allowedIdentities: [\"system:serviceaccount:a:b\", "
+                  "\"system:serviceaccount:team*\"]\n",
+                  "server.auth.allowedIdentities[1]: expected an identity, "
+                  "or a prefix ending in \":*\" or \"/*\", got "
+                  "\"system:serviceaccount:team*\""},
+        ErrorCase{"EmptyAudience",
+                  "server:\n  auth:\n    token:\n      audience: \"\"\n",
+                  "server.auth.token.audience: must not be empty"},
+        ErrorCase{"ZeroCacheSize",
+                  "server:\n  auth:\n    token:\n      cacheSize: 0\n",
+                  "server.auth.token.cacheSize: must be >= 1"},
+        ErrorCase{"UnknownTokenKey",
+                  "server:\n  auth:\n    token:\n      audiences: [a]\n",
+                  "server.auth.token.audiences: unknown key (did you mean "
+                  "audience?)"},
+        ErrorCase{"NegativeQuota", "server:\n  quotas:\n    openSessions: -1\n",
+                  "server.quotas.openSessions: must be >= 0, got -1"},
+        ErrorCase{"ReflectionNotABool", "server:\n  reflection: yes\n",
+                  "server.reflection: expected true or false, got \"yes\""},
         ErrorCase{"MtlsWithoutClientCa",
                   "server:\n  tls:\n    certFile: /c\n    keyFile: /k\n"
                   "  auth:\n    mode: mtls\n",
@@ -277,7 +304,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"AllowListWithoutMtls",
                   "server:\n  auth:\n    allowedIdentities: [a]\n",
                   "server.auth.allowedIdentities: only with server.auth.mode "
-                  "mtls"},
+                  "mtls or token"},
         ErrorCase{"UnknownTlsKey", "server:\n  tls:\n    cert: /c\n",
                   "server.tls.cert: unknown key"}),
     CaseName);

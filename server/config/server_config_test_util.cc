@@ -39,6 +39,21 @@ void ExpectSameConfig(const ServerConfig& actual,
   EXPECT_EQ(actual.server.auth.mode, expected.server.auth.mode);
   EXPECT_EQ(actual.server.auth.allowed_identities,
             expected.server.auth.allowed_identities);
+  EXPECT_EQ(actual.server.auth.token.audience,
+            expected.server.auth.token.audience);
+  EXPECT_EQ(actual.server.auth.token.cache_ttl,
+            expected.server.auth.token.cache_ttl);
+  EXPECT_EQ(actual.server.auth.token.cache_size,
+            expected.server.auth.token.cache_size);
+  EXPECT_EQ(actual.server.auth.token.max_pending_reviews,
+            expected.server.auth.token.max_pending_reviews);
+  EXPECT_EQ(actual.server.quotas.concurrent_executions,
+            expected.server.quotas.concurrent_executions);
+  EXPECT_EQ(actual.server.quotas.executions_per_minute,
+            expected.server.quotas.executions_per_minute);
+  EXPECT_EQ(actual.server.quotas.open_sessions,
+            expected.server.quotas.open_sessions);
+  EXPECT_EQ(actual.server.reflection, expected.server.reflection);
   EXPECT_EQ(actual.dispatcher.workers, expected.dispatcher.workers);
   EXPECT_EQ(actual.dispatcher.queue_size, expected.dispatcher.queue_size);
   EXPECT_EQ(actual.sessions.max_sessions, expected.sessions.max_sessions);

@@ -90,19 +90,64 @@ absl::Status ValidateServer(const ServerOptions& server) {
     return ConfigError("server.tls.reloadInterval", "must be >= 1s");
   }
   const AuthOptions& auth = server.auth;
-  if (auth.mode != "none" && auth.mode != "mtls") {
-    return ConfigError(
-        "server.auth.mode",
-        absl::StrCat("expected \"none\" or \"mtls\", got ", Quoted(auth.mode)));
+  if (auth.mode != "none" && auth.mode != "mtls" && auth.mode != "token") {
+    return ConfigError("server.auth.mode",
+                       absl::StrCat("expected \"none\", \"mtls\" or "
+                                    "\"token\", got ",
+                                    Quoted(auth.mode)));
   }
   if (auth.mode == "mtls" && tls.client_ca_file.empty()) {
     return ConfigError("server.auth.mode",
                        "mtls needs server.tls.clientCaFile (the CA that signs "
                        "the callers' certificates)");
   }
-  if (auth.mode != "mtls" && !auth.allowed_identities.empty()) {
+  if (auth.mode == "none" && !auth.allowed_identities.empty()) {
     return ConfigError("server.auth.allowedIdentities",
-                       "only with server.auth.mode mtls");
+                       "only with server.auth.mode mtls or token");
+  }
+  if (auth.mode == "token" && auth.allowed_identities.empty()) {
+    return ConfigError("server.auth.allowedIdentities",
+                       "required with mode token: any pod may mint a token "
+                       "for any audience, so name the service accounts (or "
+                       "\"system:serviceaccount:<namespace>:*\")");
+  }
+  for (size_t i = 0; i < auth.allowed_identities.size(); ++i) {
+    const std::string& identity = auth.allowed_identities[i];
+    const size_t star = identity.find('*');
+    const bool star_ok =
+        star == std::string::npos ||
+        (star + 1 == identity.size() && star > 0 &&
+         (identity[star - 1] == ':' || identity[star - 1] == '/'));
+    if (identity.empty() || !star_ok) {
+      return ConfigError(
+          absl::StrCat("server.auth.allowedIdentities[", i, "]"),
+          absl::StrCat("expected an identity, or a prefix ending in \":*\" "
+                       "or \"/*\", got ",
+                       Quoted(identity)));
+    }
+  }
+  const TokenAuthOptions& token = auth.token;
+  if (token.audience.empty()) {
+    return ConfigError("server.auth.token.audience", "must not be empty");
+  }
+  if (token.cache_ttl < absl::ZeroDuration()) {
+    return ConfigError("server.auth.token.cacheTtl", "must not be negative");
+  }
+  if (token.cache_size < 1) {
+    return ConfigError("server.auth.token.cacheSize", "must be >= 1");
+  }
+  if (token.max_pending_reviews < 1) {
+    return ConfigError("server.auth.token.maxPendingReviews", "must be >= 1");
+  }
+  const std::pair<const char*, int> quotas[] = {
+      {"server.quotas.concurrentExecutions",
+       server.quotas.concurrent_executions},
+      {"server.quotas.executionsPerMinute",
+       server.quotas.executions_per_minute},
+      {"server.quotas.openSessions", server.quotas.open_sessions},
+  };
+  for (const auto& [path, value] : quotas) {
+    if (absl::Status s = CheckNotNegative(path, value); !s.ok()) return s;
   }
   return CheckNotEmpty("server.listenAddress", server.listen_address);
 }

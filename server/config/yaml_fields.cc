@@ -244,6 +244,17 @@ bool YamlMap::Integer(absl::string_view key, int64_t min, int64_t max,
   return true;
 }
 
+bool YamlMap::Bool(absl::string_view key, bool& out) {
+  std::optional<std::string> text = ScalarText(key, "true or false", false);
+  if (!text.has_value()) return false;
+  if (*text != "true" && *text != "false") {
+    Fail(key, absl::StrCat("expected true or false, got ", Quoted(*text)));
+    return false;
+  }
+  out = *text == "true";
+  return true;
+}
+
 bool YamlMap::Double(absl::string_view key, double& out) {
   std::optional<std::string> text = ScalarText(key, "a number", false);
   if (!text.has_value()) return false;

@@ -70,6 +70,8 @@ class YamlMap {
     out = static_cast<Int>(value);
     return true;
   }
+  // true or false (YAML 1.2's spelling only: not yes/no/on/off).
+  bool Bool(absl::string_view key, bool& out);
   // A finite number: "50", "0.5", "1e3" (not "inf" or "nan").
   bool Double(absl::string_view key, double& out);
   // "300s", "5m", "1h30m", "250ms" or a bare integer number of seconds.

@@ -64,7 +64,8 @@ SessionRegistry::~SessionRegistry() {
   reaper_.join();
 }
 
-absl::StatusOr<std::string> SessionRegistry::Reserve() {
+absl::StatusOr<std::string> SessionRegistry::Reserve(std::string_view owner,
+                                                     int max_per_owner) {
   absl::MutexLock lock(&mu_);
   if (options_.max_sessions <= 0) {
     return absl::FailedPreconditionError(
@@ -81,13 +82,33 @@ absl::StatusOr<std::string> SessionRegistry::Reserve() {
         " sessions are open or starting, the maximum of this replica "
         "(sessions.maxSessions); close one or retry later"));
   }
+  if (max_per_owner > 0) {
+    int owned = 0;
+    for (const auto& [id, entry] : open_)
+      owned += entry.session->owner == owner;
+    for (const auto& [id, reserver] : reserved_owner_)
+      owned += reserver == owner;
+    if (owned >= max_per_owner) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "caller ",
+          owner.empty() ? "anonymous"
+                        : absl::StrCat("\"", std::string(owner), "\""),
+          " has ", owned,
+          " sessions open or starting, its quota "
+          "(server.quotas.openSessions ",
+          max_per_owner, "); close one first"));
+    }
+  }
   ++reserved_;
-  return NewSessionId();
+  std::string id = NewSessionId();
+  reserved_owner_.emplace(id, owner);
+  return id;
 }
 
 void SessionRegistry::Unreserve(const std::string& id) {
   absl::MutexLock lock(&mu_);
   --reserved_;
+  reserved_owner_.erase(id);
 }
 
 absl::StatusOr<std::shared_ptr<OpenSession>> SessionRegistry::Start(
@@ -106,6 +127,7 @@ absl::StatusOr<std::shared_ptr<OpenSession>> SessionRegistry::Start(
   {
     absl::MutexLock lock(&mu_);
     --reserved_;
+    reserved_owner_.erase(id);
     if (!sandbox.ok()) return sandbox.status();
     session->sandbox = *std::move(sandbox);
     if (stopping_) {

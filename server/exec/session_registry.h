@@ -75,10 +75,13 @@ class SessionRegistry {
 
   const SessionOptions& options() const { return options_; }
 
-  // A new session id with a slot held for it: RESOURCE_EXHAUSTED when
-  // max_sessions are open or starting, UNAVAILABLE once closing for
-  // shutdown, FAILED_PRECONDITION when sessions are off.
-  absl::StatusOr<std::string> Reserve();
+  // A new session id with a slot held for it, for `owner`:
+  // RESOURCE_EXHAUSTED when max_sessions are open or starting, or when
+  // `max_per_owner` (> 0; server.quotas.openSessions) of `owner`'s are;
+  // UNAVAILABLE once closing for shutdown, FAILED_PRECONDITION when
+  // sessions are off.
+  absl::StatusOr<std::string> Reserve(std::string_view owner = "",
+                                      int max_per_owner = 0);
   // Gives the slot back (the start could not be queued).
   void Unreserve(const std::string& id);
   // Starts the reserved session's sandbox (blocks: call it from a worker)
@@ -142,6 +145,9 @@ class SessionRegistry {
   mutable absl::Mutex mu_;
   std::map<std::string, Entry> open_ ABSL_GUARDED_BY(mu_);
   int reserved_ ABSL_GUARDED_BY(mu_) = 0;
+  // Reserved ids by owner, until Start or Unreserve.
+  std::map<std::string, std::string, std::less<>> reserved_owner_
+      ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   struct Closing {
     std::shared_ptr<OpenSession> session;

@@ -35,7 +35,9 @@ class ServiceMetrics {
   void RecordExecution(std::string_view backend, const ExecutionResult& result);
   void SetInflight(int running);
   void SetQueueDepth(int queued);
-  // rejected_total{reason}: "queue_full", "invalid_argument", "shutting_down".
+  // rejected_total{reason}: "queue_full", "invalid_argument",
+  // "shutting_down", "deadline", "unauthenticated", "permission_denied",
+  // "auth_unavailable", "quota".
   void RecordRejected(std::string_view reason);
   // output_bytes_total{stream}.
   void RecordOutputBytes(OutputStream stream, int64_t bytes);
