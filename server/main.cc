@@ -33,6 +33,7 @@
 #include "server/exec/json_log.h"
 #include "server/exec/session_registry.h"
 #include "server/kube/kubernetes_backend.h"
+#include "server/kube/token_review.h"
 #include "server/local/gvisor_backend.h"
 #include "server/metrics/service_metrics.h"
 #include "server/metrics/session_metrics.h"
@@ -193,9 +194,38 @@ int Run(const ServerConfig& config) {
   SessionMetrics session_metrics(metrics.registry().get());
   SessionRegistry sessions(config.sessions, **backend, session_metrics.Hooks());
   Dispatcher dispatcher(config.dispatcher, **backend, &metrics);
+  // Mode token: tokens are checked with TokenReviews on the Kubernetes API.
+  std::unique_ptr<kube::RestClient> review_client;
+  std::unique_ptr<TokenAuthenticator> tokens;
+  if (config.server.auth.mode == "token") {
+    absl::StatusOr<std::unique_ptr<kube::RestClient>> client =
+        kube::ConnectForTokenReviews(config.kubernetes, metrics.registry());
+    if (!client.ok()) return StartupFailed(client.status().message(), 1);
+    review_client = *std::move(client);
+    tokens = std::make_unique<TokenAuthenticator>(
+        config.server.auth.token,
+        [client = review_client.get()](
+            const std::string& token, const std::string& audience,
+            const Cancellation& cancel) -> absl::StatusOr<TokenVerdict> {
+          absl::StatusOr<kube::TokenReviewStatus> status =
+              kube::ReviewToken(*client, token, audience, &cancel);
+          if (!status.ok()) return status.status();
+          return TokenVerdict{.authenticated = status->authenticated,
+                              .username = status->username,
+                              .audiences = status->audiences,
+                              .error = status->error};
+        });
+    if (config.server.tls.cert_file.empty()) {
+      LogWarning("auth",
+                 "server.auth.mode token without server.tls: bearer tokens "
+                 "arrive in plaintext; anyone on the network path can replay "
+                 "them here until they expire");
+    }
+  }
   CodeExecutorService service(
       config.validation, config.server.max_unsent_output_bytes, **backend,
-      dispatcher, &metrics, &sessions, config.server.auth);
+      dispatcher, &metrics, &sessions, config.server.auth, tokens.get(),
+      config.server.quotas);
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       ServerCredentialsFor(config.server.tls);
   if (!credentials.ok())
@@ -218,7 +248,9 @@ int Run(const ServerConfig& config) {
           1);
     }
   }
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  if (config.server.reflection) {
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  }
   grpc::ServerBuilder builder;
   int grpc_port = 0;
   builder.AddListeningPort(config.server.listen_address, *credentials,
@@ -256,6 +288,7 @@ int Run(const ServerConfig& config) {
             {"backend", config.server.backend},
             {"tls", !config.server.tls.cert_file.empty()},
             {"auth", config.server.auth.mode},
+            {"reflection", config.server.reflection},
             {"workers", config.dispatcher.workers},
             {"queue_size", config.dispatcher.queue_size}});
 

@@ -81,10 +81,21 @@ absl::Status CheckPermissions(RestClient& client,
     }
   }
   if (missing.empty()) return absl::OkStatus();
+  if (namespace_name.empty()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "missing cluster-wide RBAC permissions: ", absl::StrJoin(missing, ", "),
+        " (the chart's ClusterRole for server.auth.mode token grants exactly "
+        "this)"));
+  }
   return absl::PermissionDeniedError(absl::StrCat(
       "missing RBAC permissions in namespace \"", namespace_name,
       "\" (kubernetes.namespace): ", absl::StrJoin(missing, ", "),
       " (the Role in k8s/rbac.yaml grants exactly what is needed)"));
+}
+
+std::vector<Permission> TokenReviewPermissions() {
+  // Cluster-scoped by nature: a TokenReview has no namespace.
+  return {{"authentication.k8s.io", "tokenreviews", "", "create"}};
 }
 
 }  // namespace codeexec::kube

@@ -28,7 +28,12 @@ struct Permission {
 // when kubernetes.warmPool.size > 0.
 std::vector<Permission> RequiredPermissions(bool warm_pool = false);
 
-// OK when the client may do all of `permissions` in `namespace_name`;
+// What server.auth.mode token needs, cluster-wide (TokenReview is not
+// namespaced): exactly the chart's ClusterRole.
+std::vector<Permission> TokenReviewPermissions();
+
+// OK when the client may do all of `permissions` in `namespace_name` (""
+// = cluster-wide);
 // PermissionDenied listing each missing one otherwise. An API server without
 // the authorization API (404, e.g. a test fake) is not checked: OK.
 absl::Status CheckPermissions(RestClient& client,
