@@ -54,6 +54,14 @@ void ApiHandlers::SetRequiredBearerToken(std::string token) {
   token_overridden_ = true;
 }
 
+bool ApiHandlers::BearerTokenAccepted(const HttpRequest& request) const {
+  absl::MutexLock lock(&token_mu_);
+  const std::string& token =
+      token_overridden_ ? token_override_ : options_.required_bearer_token;
+  return token.empty() ||
+         request.Header("authorization") == absl::StrCat("Bearer ", token);
+}
+
 void ApiHandlers::Stop() {
   stopping_ = true;
   store_.EndAllWatches(WatchEnd::kStopped);
@@ -219,6 +227,9 @@ void ApiHandlers::Dispatch(const HttpRequest& request,
       request.path == "/readyz" || request.path == "/livez") {
     return HandleNonResource(request, responder);
   }
+  if (request.path == "/apis/authentication.k8s.io/v1/tokenreviews") {
+    return HandleTokenReview(request, responder);
+  }
   Route route;
   if (!ParseRoute(request, responder, &route)) return;
   const size_t record =
@@ -229,14 +240,7 @@ void ApiHandlers::Dispatch(const HttpRequest& request,
       faults_.Take({route.verb, route.resource, route.ns, route.name});
   if (fault.has_value() && ApplyFault(call, *fault)) return;
 
-  std::string token;
-  {
-    absl::MutexLock lock(&token_mu_);
-    token =
-        token_overridden_ ? token_override_ : options_.required_bearer_token;
-  }
-  if (!token.empty() &&
-      request.Header("authorization") != absl::StrCat("Bearer ", token)) {
+  if (!BearerTokenAccepted(request)) {
     return Reply(call, 401, StatusBody(401, "Unauthorized", "Unauthorized"));
   }
   if (faults_.IsForbidden({route.verb, route.resource, route.ns, route.name})) {

@@ -5,6 +5,7 @@
 #define CODEEXEC_TESTS_FAKE_KUBE_API_HANDLERS_H_
 
 #include <atomic>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,14 @@
 #include "tests/fake_kube/request_stats.h"
 
 namespace codeexec::fake_kube {
+
+// A token TokenReview answers for, as kube-apiserver's ServiceAccount
+// authenticator would.
+struct ServiceAccountToken {
+  std::string username;  // "system:serviceaccount:<ns>:<name>"
+  std::vector<std::string> audiences;
+  absl::Time expires;
+};
 
 struct ApiOptions {
   std::string required_bearer_token;
@@ -50,6 +59,8 @@ class ApiHandlers {
   void Handle(const HttpRequest& request, HttpResponder& responder);
 
   void SetRequiredBearerToken(std::string token);
+  // api_token_review.cc: a ServiceAccount token TokenReview will know.
+  void AddServiceAccountToken(std::string token, ServiceAccountToken account);
   // Cuts every open watch stream now (no final chunk).
   void DropWatches() { store_.EndAllWatches(WatchEnd::kDropped); }
   // Ends every watch and log stream; later streams end at once.
@@ -84,6 +95,10 @@ class ApiHandlers {
   bool ApplyFault(Call& call, const Fault& fault);
 
   void HandleNonResource(const HttpRequest& request, HttpResponder& responder);
+  // api_token_review.cc: POST /apis/authentication.k8s.io/v1/tokenreviews.
+  void HandleTokenReview(const HttpRequest& request, HttpResponder& responder);
+  // The request's bearer token is the required one (or none is required).
+  bool BearerTokenAccepted(const HttpRequest& request) const;
   // api_debug.cc: GET /debug/fake/requests, POST /debug/fake/reset.
   void HandleDebug(const HttpRequest& request, HttpResponder& responder);
   void Create(Call& call);
@@ -121,6 +136,8 @@ class ApiHandlers {
   mutable absl::Mutex token_mu_;
   std::string token_override_ ABSL_GUARDED_BY(token_mu_);
   bool token_overridden_ ABSL_GUARDED_BY(token_mu_) = false;
+  std::map<std::string, ServiceAccountToken> account_tokens_
+      ABSL_GUARDED_BY(token_mu_);
 };
 
 }  // namespace codeexec::fake_kube

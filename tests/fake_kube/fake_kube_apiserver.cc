@@ -1,8 +1,12 @@
 #include "tests/fake_kube/fake_kube_apiserver.h"
 
+#include <atomic>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
 #include "tests/fake_kube/api_handlers.h"
 #include "tests/fake_kube/garbage_collector.h"
 #include "tests/fake_kube/http_server.h"
@@ -134,6 +138,33 @@ void FakeKubeApiServer::SetRequiredBearerToken(std::string token) {
 }
 
 void FakeKubeApiServer::ClearFaults() { faults_->Clear(); }
+
+std::string FakeKubeApiServer::MintServiceAccountToken(
+    const std::string& ns, const std::string& name,
+    std::vector<std::string> audiences, absl::Duration ttl) {
+  static std::atomic<int64_t> serial{0};
+  const std::string username =
+      absl::StrCat("system:serviceaccount:", ns, ":", name);
+  const absl::Time now = absl::Now();
+  const absl::Time expires = now + ttl;
+  const nlohmann::json header = {{"alg", "RS256"}, {"kid", "fake"}};
+  const nlohmann::json claims = {
+      {"aud", audiences},
+      {"exp", absl::ToUnixSeconds(expires)},
+      {"iat", absl::ToUnixSeconds(now)},
+      {"iss", "https://kubernetes.default.svc.cluster.local"},
+      {"sub", username},
+      {"jti", absl::StrCat("fake-", ++serial)}};
+  std::string token =
+      absl::StrCat(absl::WebSafeBase64Escape(header.dump()), ".",
+                   absl::WebSafeBase64Escape(claims.dump()), ".",
+                   absl::WebSafeBase64Escape("unsigned"));
+  handlers_->AddServiceAccountToken(
+      token, ServiceAccountToken{.username = username,
+                                 .audiences = std::move(audiences),
+                                 .expires = expires});
+  return token;
+}
 
 int64_t FakeKubeApiServer::RequestCount(const std::string& verb,
                                         const std::string& resource) const {

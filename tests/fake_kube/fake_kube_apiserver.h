@@ -233,6 +233,15 @@ class FakeKubeApiServer {
   void SetRequiredBearerToken(std::string token);
   void ClearFaults();
 
+  // ---- ServiceAccount tokens (TokenReview) ----
+  // A token of ServiceAccount `ns`/`name` for `audiences`, valid for `ttl`,
+  // as TokenRequest would give: a JWT (unsigned: the fake's TokenReview
+  // knows it by value) whose `exp` is its expiry.
+  std::string MintServiceAccountToken(const std::string& ns,
+                                      const std::string& name,
+                                      std::vector<std::string> audiences,
+                                      absl::Duration ttl);
+
   // ---- Introspection ----
   // Requests so far by Kubernetes verb and resource, e.g. ("create",
   // "jobs"), ("watch", "pods"), ("get", "pods/log").
