@@ -23,6 +23,7 @@ from .errors import (
     ResourceExhaustedError,
     SessionBusyError,
     SessionNotFoundError,
+    TokenFileError,
     UnauthenticatedError,
     UnavailableError,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "Stderr",
     "Stdout",
     "Timings",
+    "TokenFileError",
     "UnauthenticatedError",
     "UnavailableError",
     "__version__",

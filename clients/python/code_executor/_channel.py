@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Union
+
+from .errors import TokenFileError
 
 Metadata = Union[Mapping[str, str], Iterable[tuple[str, str]]]
 
@@ -26,6 +29,65 @@ def merge_metadata(*parts: Metadata | None) -> tuple[tuple[str, str], ...] | Non
         items = part.items() if isinstance(part, Mapping) else part
         out.extend((str(k).lower(), str(v)) for k, v in items)
     return tuple(out) or None
+
+
+class TokenFile:
+    """A bearer token kept in a file, e.g. a Kubernetes projected
+    ServiceAccount token, sent as ``authorization: Bearer <token>``.
+
+    The file is read again for every call, so a rotated token is used from
+    the next call on. The kubelet rotates a projected token by writing a new
+    directory and atomically swapping a symlink to it; a fresh ``open`` of
+    the path always follows the current link, while a cache keyed on
+    inode/mtime/size would save only one read of a small file (on a tmpfs)
+    per call and could miss a rewrite within the clock's granularity.
+    Surrounding whitespace is stripped.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = os.fspath(path)
+
+    def __repr__(self) -> str:
+        return f"TokenFile({os.fsdecode(self.path)!r})"
+
+    def read(self) -> str:
+        """The token; raises ``TokenFileError`` (naming the file) if it cannot
+        be read, is empty, or is not printable ASCII without spaces."""
+        name = os.fsdecode(self.path)
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise TokenFileError(name, e.strerror or str(e)) from None
+        token = data.strip()
+        if not token:
+            raise TokenFileError(name, "the file is empty")
+        # gRPC metadata values are printable ASCII; a JWT is base64url and dots.
+        if not all(0x21 <= b <= 0x7E for b in token):
+            raise TokenFileError(
+                name, "not a bearer token (characters other than printable "
+                "ASCII, or whitespace inside)"
+            )
+        return token.decode("ascii")
+
+    def header(self) -> tuple[str, str]:
+        return ("authorization", "Bearer " + self.read())
+
+
+def call_metadata(
+    token: TokenFile | None, *parts: Metadata | None
+) -> tuple[tuple[str, str], ...] | None:
+    """The metadata of one call: ``parts`` merged, plus the bearer token's
+    ``authorization`` header when ``token`` is set (read now)."""
+    merged = merge_metadata(*parts)
+    if token is None:
+        return merged
+    if any(key == "authorization" for key, _ in merged or ()):
+        raise ValueError(
+            "token_file sends the authorization header; do not also pass one "
+            "in metadata"
+        )
+    return (*(merged or ()), token.header())
 
 
 Pem = Union[bytes, str]

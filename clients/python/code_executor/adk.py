@@ -24,10 +24,11 @@ import dataclasses
 import logging
 import mimetypes
 import os
+import pathlib
 import threading
 from typing import TYPE_CHECKING, Any, Optional
 
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, field_validator
 
 try:
     from google.adk.code_executors.base_code_executor import BaseCodeExecutor
@@ -124,6 +125,12 @@ class RemoteCodeExecutor(BaseCodeExecutor):
     that requires mTLS (its URI SAN is the caller's identity); both or neither;
     implies secure."""
 
+    token_file: Optional[pathlib.Path] = None
+    """File of a bearer token (e.g. a Kubernetes projected ServiceAccount
+    token) for a server with ``server.auth.mode=token``; read again for every
+    call, so a rotated token is picked up. Over plaintext the token can be
+    read by anyone on the network path: use TLS outside a trusted network."""
+
     metadata: dict[str, str] = Field(default_factory=dict, repr=False, exclude=True)
     """gRPC metadata sent with every call (e.g. an authorization header)."""
 
@@ -159,6 +166,12 @@ class RemoteCodeExecutor(BaseCodeExecutor):
 
     _holder: _ClientHolder = PrivateAttr(default_factory=_ClientHolder)
 
+    @field_validator("token_file", mode="before")
+    @classmethod
+    def _fspath(cls, value: Any) -> Any:
+        """Any os.PathLike, not only pathlib.Path, names the file."""
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
+
     def _client(self) -> CodeExecutorClient:
         holder = self._holder
         with holder.lock:
@@ -169,6 +182,7 @@ class RemoteCodeExecutor(BaseCodeExecutor):
                     root_certificates=self.root_certificates,
                     private_key=self.private_key,
                     certificate_chain=self.certificate_chain,
+                    token_file=self.token_file,
                     metadata=self.metadata or None,
                 )
             return holder.client

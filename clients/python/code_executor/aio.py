@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Generator, Mapping, Sequence
 from typing import Any
 
@@ -111,7 +112,8 @@ class AsyncCodeExecutorClient:
     """The asyncio twin of ``CodeExecutorClient``; same arguments.
 
     Create it inside the event loop that uses it; ``await close()`` (or
-    ``async with``) when done.
+    ``async with``) when done. ``token_file`` is read (a small local file,
+    without awaiting) when each call starts.
     """
 
     def __init__(
@@ -122,6 +124,7 @@ class AsyncCodeExecutorClient:
         root_certificates: bytes | str | None = None,
         private_key: bytes | str | None = None,
         certificate_chain: bytes | str | None = None,
+        token_file: str | os.PathLike | None = None,
         metadata: _channel.Metadata | None = None,
         timeout: float | None = None,
         options: Sequence[tuple[str, Any]] | None = None,
@@ -129,6 +132,7 @@ class AsyncCodeExecutorClient:
         self.target = target
         self.timeout = timeout
         self._metadata = metadata
+        self._token = _channel.TokenFile(token_file) if token_file is not None else None
         creds = _channel.credentials(
             grpc, secure, root_certificates, private_key, certificate_chain
         )
@@ -182,7 +186,7 @@ class AsyncCodeExecutorClient:
         call = self._stub.Execute(
             request,
             timeout=rpc_timeout if rpc_timeout is not None else self.timeout,
-            metadata=_channel.merge_metadata(self._metadata, metadata),
+            metadata=_channel.call_metadata(self._token, self._metadata, metadata),
         )
         return AsyncExecutionStream(call)
 
@@ -206,7 +210,7 @@ class AsyncCodeExecutorClient:
             reply = await self._stub.CreateSession(
                 build_session_request(**options),
                 timeout=rpc_timeout if rpc_timeout is not None else self.timeout,
-                metadata=_channel.merge_metadata(self._metadata, metadata),
+                metadata=_channel.call_metadata(self._token, self._metadata, metadata),
             )
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
@@ -221,7 +225,7 @@ class AsyncCodeExecutorClient:
             reply = await self._stub.CloseSession(
                 pb.CloseSessionRequest(session_id=session_id),
                 timeout=self.timeout,
-                metadata=_channel.merge_metadata(self._metadata, metadata),
+                metadata=_channel.call_metadata(self._token, self._metadata, metadata),
             )
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None

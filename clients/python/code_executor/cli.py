@@ -21,12 +21,14 @@ from collections.abc import Sequence
 from typing import BinaryIO
 
 from . import __version__
+from ._channel import TokenFile
 from .client import CodeExecutorClient
-from .errors import CodeExecutorError
+from .errors import CodeExecutorError, TokenFileError
 from .types import Finished, Outcome, Started, Stderr, Stdout
 
 DEFAULT_TARGET = "localhost:50051"
 TARGET_ENV = "CODE_EXECUTOR_TARGET"
+TOKEN_FILE_ENV = "CODE_EXECUTOR_TOKEN_FILE"
 
 EXIT_TIMEOUT = 124
 EXIT_SERVICE_ERROR = 125
@@ -116,6 +118,14 @@ def _add_connection(parser: argparse.ArgumentParser) -> None:
         help="PEM file of the client certificate's private key; with --cert-file",
     )
     conn.add_argument(
+        "--token-file", metavar="PATH", type=pathlib.Path,
+        default=os.environ.get(TOKEN_FILE_ENV) or None,
+        help="file of a bearer token (e.g. a Kubernetes projected service "
+        "account token) sent with the call, for a server with "
+        f"server.auth.mode=token (default: ${TOKEN_FILE_ENV}); use TLS "
+        "outside a trusted network",
+    )
+    conn.add_argument(
         "--rpc-timeout", metavar="SECONDS", type=float,
         help="deadline of the whole call (default: none)",
     )
@@ -162,15 +172,20 @@ def _add_limits(parser: argparse.ArgumentParser) -> None:
                      help="cap on stdout + stderr")
 
 
-def _tls_files(args: argparse.Namespace) -> dict:
-    """The PEM files of --root-certificates, --cert-file and --key-file, read."""
+def _credentials(args: argparse.Namespace) -> dict:
+    """The client's credential arguments: the PEM files of
+    --root-certificates, --cert-file and --key-file, read, and --token-file,
+    checked now (``TokenFileError``) so that a bad one is a usage error."""
     def read(path: pathlib.Path | None) -> bytes | None:
         return path.read_bytes() if path is not None else None
 
+    if args.token_file is not None:
+        TokenFile(args.token_file).read()
     return {
         "root_certificates": read(args.root_certificates),
         "certificate_chain": read(args.cert_file),
         "private_key": read(args.key_file),
+        "token_file": args.token_file,
     }
 
 
@@ -237,13 +252,13 @@ def _run(args: argparse.Namespace, stdout: BinaryIO, stderr: BinaryIO) -> int:
             code = pathlib.Path(args.file).read_text(encoding="utf-8")
         files = [(path, local.read_bytes()) for path, local in args.files]
         stdin_data = args.stdin.read_bytes() if args.stdin else None
-        tls = _tls_files(args)
-    except (OSError, UnicodeDecodeError) as e:
-        say(f"error: {e}")
+        credentials = _credentials(args)
+    except (OSError, UnicodeDecodeError, TokenFileError) as e:
+        say(f"error: {e.message if isinstance(e, TokenFileError) else e}")
         return 2
 
     client = CodeExecutorClient(
-        args.target, secure=args.secure, timeout=args.rpc_timeout, **tls
+        args.target, secure=args.secure, timeout=args.rpc_timeout, **credentials
     )
     stream = None
     try:
@@ -314,13 +329,13 @@ def _session(args: argparse.Namespace, stdout: BinaryIO, stderr: BinaryIO) -> in
         _write(stderr, f"code-executor: {text}\n".encode())
 
     try:
-        tls = _tls_files(args)
+        credentials = _credentials(args)
         files = [(path, local.read_bytes()) for path, local in getattr(args, "files", [])]
-    except OSError as e:
-        say(f"error: {e}")
+    except (OSError, TokenFileError) as e:
+        say(f"error: {e.message if isinstance(e, TokenFileError) else e}")
         return 2
     client = CodeExecutorClient(
-        args.target, secure=args.secure, timeout=args.rpc_timeout, **tls
+        args.target, secure=args.secure, timeout=args.rpc_timeout, **credentials
     )
     try:
         if args.session_command == "close":

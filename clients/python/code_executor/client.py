@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -112,7 +113,17 @@ class CodeExecutorClient:
       private_key, certificate_chain: the PEM key and certificate chain of a
         client certificate, for a server that requires mTLS (its URI SAN is
         the caller's identity); give both or neither; implies ``secure``.
-      metadata: gRPC metadata sent with every call, e.g. {"authorization": ...}.
+      token_file: a file holding a bearer token, e.g. a Kubernetes projected
+        ServiceAccount token, for a server with ``server.auth.mode=token``:
+        every call sends ``authorization: Bearer <token>``. The file is read
+        again for each call (surrounding whitespace stripped), so a token the
+        kubelet rotated is used from the next call on; a missing, unreadable
+        or empty file raises ``TokenFileError`` (naming it) before the call is
+        sent. It works with TLS and plaintext alike, but over plaintext anyone
+        on the network path can read the token and call as you until it
+        expires: use TLS outside a trusted network.
+      metadata: gRPC metadata sent with every call, e.g. {"x-team": ...} (an
+        ``authorization`` entry is refused together with ``token_file``).
       timeout: default deadline of each call in seconds (None = no deadline;
         the server still applies the run's own timeout).
       options: extra gRPC channel options.
@@ -128,6 +139,7 @@ class CodeExecutorClient:
         root_certificates: bytes | str | None = None,
         private_key: bytes | str | None = None,
         certificate_chain: bytes | str | None = None,
+        token_file: str | os.PathLike | None = None,
         metadata: _channel.Metadata | None = None,
         timeout: float | None = None,
         options: Sequence[tuple[str, Any]] | None = None,
@@ -135,6 +147,7 @@ class CodeExecutorClient:
         self.target = target
         self.timeout = timeout
         self._metadata = metadata
+        self._token = _channel.TokenFile(token_file) if token_file is not None else None
         creds = _channel.credentials(
             grpc, secure, root_certificates, private_key, certificate_chain
         )
@@ -172,7 +185,8 @@ class CodeExecutorClient:
         for this call; ``metadata`` is added to the client's. With
         ``session_id`` the code runs as the next cell of that open session
         (``create_session``), which fixes language, env, stdin and resources.
-        Raises ``CodeExecutorError`` (from iterating) if the service fails.
+        Raises ``CodeExecutorError`` (from iterating) if the service fails;
+        ``TokenFileError`` (from this call) if ``token_file`` is unusable.
         """
         request = build_request(
             code,
@@ -192,7 +206,7 @@ class CodeExecutorClient:
         call = self._stub.Execute(
             request,
             timeout=rpc_timeout if rpc_timeout is not None else self.timeout,
-            metadata=_channel.merge_metadata(self._metadata, metadata),
+            metadata=_channel.call_metadata(self._token, self._metadata, metadata),
         )
         return ExecutionStream(call)
 
@@ -220,7 +234,7 @@ class CodeExecutorClient:
             reply = self._stub.CreateSession(
                 build_session_request(**options),
                 timeout=rpc_timeout if rpc_timeout is not None else self.timeout,
-                metadata=_channel.merge_metadata(self._metadata, metadata),
+                metadata=_channel.call_metadata(self._token, self._metadata, metadata),
             )
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
@@ -235,7 +249,7 @@ class CodeExecutorClient:
             reply = self._stub.CloseSession(
                 pb.CloseSessionRequest(session_id=session_id),
                 timeout=self.timeout,
-                metadata=_channel.merge_metadata(self._metadata, metadata),
+                metadata=_channel.call_metadata(self._token, self._metadata, metadata),
             )
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None

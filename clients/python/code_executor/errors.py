@@ -17,6 +17,7 @@ __all__ = [
     "DeadlineExceededError",
     "PermissionDeniedError",
     "UnauthenticatedError",
+    "TokenFileError",
     "CallCancelledError",
     "InternalError",
     "ProtocolError",
@@ -67,16 +68,33 @@ class DeadlineExceededError(CodeExecutorError):
 
 
 class PermissionDeniedError(CodeExecutorError):
-    """PERMISSION_DENIED: with mTLS, the caller (its client certificate's
-    identity) is not in the server's ``server.auth.allowedIdentities``; else the
-    server lacks a permission it needs (e.g. a Kubernetes verb), named in the
-    message."""
+    """PERMISSION_DENIED: the caller (its client certificate's identity with
+    mTLS, its service account with a bearer token) is not in the server's
+    ``server.auth.allowedIdentities``; else the server lacks a permission it
+    needs (e.g. a Kubernetes verb), named in the message."""
 
 
 class UnauthenticatedError(CodeExecutorError):
     """UNAUTHENTICATED: the server requires mTLS and the call carried no client
     certificate that its client CA verifies (pass ``private_key`` and
-    ``certificate_chain``), or other credentials were missing or bad."""
+    ``certificate_chain``), or it requires a bearer token and the call carried
+    none, or one that is expired or not valid for the server's audience (pass
+    ``token_file``), or other credentials were missing or bad."""
+
+
+class TokenFileError(UnauthenticatedError):
+    """The client's own bearer token file (``token_file``) could not be used:
+    missing, unreadable, empty, or not a token. Raised by the client before
+    the call is sent, so nothing reached the server; ``path`` names the file
+    and the code is UNAUTHENTICATED, as the server would answer a call
+    without a token."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(
+            grpc.StatusCode.UNAUTHENTICATED,
+            f"bearer token file {path}: {reason}",
+        )
+        self.path = path
 
 
 class CallCancelledError(CodeExecutorError):
