@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/exec/quota_status.h"
 
 namespace codeexec {
 namespace {
@@ -63,7 +64,7 @@ absl::StatusOr<std::unique_ptr<CallerQuotas::Lease>> CallerQuotas::Admit(
     }
     if (!exceeded.empty()) {
       PruneLocked(it, now);
-      return absl::ResourceExhaustedError(exceeded);
+      return QuotaExceededError(exceeded);
     }
     ++usage.running;
     if (per_minute > 0) usage.started.push_back(now);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "server/api/caller_auth.h"
+#include "server/exec/quota_status.h"
 
 namespace codeexec {
 namespace {
@@ -20,6 +21,7 @@ TEST(CallerQuotasTest, ConcurrentExecutionsAreCountedPerCallerUntilReleased) {
   ASSERT_TRUE(a1.ok() && a2.ok());
   absl::StatusOr<std::unique_ptr<CallerQuotas::Lease>> a3 = quotas->Admit("a");
   ASSERT_TRUE(absl::IsResourceExhausted(a3.status()));
+  EXPECT_TRUE(IsQuotaExceeded(a3.status()));
   EXPECT_NE(a3.status().message().find("server.quotas.concurrentExecutions 2"),
             std::string::npos)
       << a3.status();

@@ -10,6 +10,7 @@
 #include "absl/strings/str_format.h"
 #include "server/api/execute_stream.h"
 #include "server/api/request_decoder.h"
+#include "server/exec/quota_status.h"
 #include "server/exec/utf8.h"
 
 namespace codeexec {
@@ -88,8 +89,8 @@ void CodeExecutorService::RecordRejected(const absl::Status& status) {
     case absl::StatusCode::kUnavailable:  // a token could not be checked
       metrics_->RecordRejected("auth_unavailable");
       return;
-    case absl::StatusCode::kResourceExhausted:
-      metrics_->RecordRejected("quota");
+    case absl::StatusCode::kResourceExhausted:  // the replica's are counted
+      if (IsQuotaExceeded(status)) metrics_->RecordRejected("quota");
       return;
     case absl::StatusCode::kDeadlineExceeded:  // too short for the run
       metrics_->RecordRejected("deadline");

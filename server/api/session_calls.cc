@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "server/api/code_executor_service.h"
 #include "server/api/session_request.h"
+#include "server/exec/quota_status.h"
 #include "server/exec/session_registry.h"
 
 namespace codeexec {
@@ -163,6 +164,7 @@ void CodeExecutorService::StartSession(grpc::CallbackServerContext* context,
       shape.ok() ? sessions_->Reserve(caller, max_open_sessions_per_caller_)
                  : shape.status();
   if (!id.ok()) {
+    if (IsQuotaExceeded(id.status())) RecordRejected(id.status());
     reactor->Finish(ToGrpcStatus(id.status()));
     return;
   }

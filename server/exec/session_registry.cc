@@ -7,6 +7,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "server/exec/json_log.h"
+#include "server/exec/quota_status.h"
+#include "server/exec/quota_status.h"
 
 namespace codeexec {
 namespace {
@@ -89,7 +91,7 @@ absl::StatusOr<std::string> SessionRegistry::Reserve(std::string_view owner,
     for (const auto& [id, reserver] : reserved_owner_)
       owned += reserver == owner;
     if (owned >= max_per_owner) {
-      return absl::ResourceExhaustedError(absl::StrCat(
+      return QuotaExceededError(absl::StrCat(
           "caller ",
           owner.empty() ? "anonymous"
                         : absl::StrCat("\"", std::string(owner), "\""),
