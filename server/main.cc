@@ -232,11 +232,12 @@ int Run(const ServerConfig& config) {
     return StartupFailed(credentials.status().message(), 1);
 
   grpc::EnableDefaultHealthCheckService(true);
-  // Built before reflection is turned on: the health port serves health only.
+  // The health port serves health only (no reflection, no CodeExecutor).
   std::unique_ptr<grpc::Server> health_server;
   int health_port = 0;
   if (!config.server.health_address.empty()) {
     grpc::ServerBuilder health_builder;
+    health_builder.SetOption(WithoutReflection());
     health_builder.AddListeningPort(config.server.health_address,
                                     grpc::InsecureServerCredentials(),
                                     &health_port);
@@ -248,9 +249,7 @@ int Run(const ServerConfig& config) {
           1);
     }
   }
-  if (config.server.reflection) {
-    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  }
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int grpc_port = 0;
   builder.AddListeningPort(config.server.listen_address, *credentials,
@@ -260,6 +259,7 @@ int Run(const ServerConfig& config) {
       static_cast<int>(limits.max_code_bytes + limits.max_stdin_bytes +
                        limits.max_input_file_bytes + (int64_t{1} << 20)));
   builder.RegisterService(&service);
+  if (!config.server.reflection) builder.SetOption(WithoutReflection());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || grpc_port == 0) {
     return StartupFailed(

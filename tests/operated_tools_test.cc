@@ -28,6 +28,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/fake_kube/fake_kube_apiserver.h"
 #include "tests/integrity_checks.h"
 #include "tests/server_process.h"
 
@@ -265,6 +266,89 @@ TEST_F(OperatedToolsTest, GrpcurlListsDescribesAndCallsExecuteByReflection) {
   EXPECT_EQ(Digest(out), Digest(expected));
   EXPECT_EQ(err, "to stderr\n");
   EXPECT_EQ(outcome, "OK") << streamed;
+}
+
+// With auth on, as the chart runs it (token mode, reflection off): grpcurl
+// gets nothing without a token, and everything with an allowed one (the
+// service described by the .proto file instead of reflection).
+TEST_F(OperatedToolsTest, GrpcurlIsRefusedWithoutCredentialsWhenAuthIsOn) {
+  const std::string grpcurl = ToolPath("GRPCURL", "grpcurl");
+  REQUIRE_TOOL(grpcurl, "scripts/install-grpcurl");
+  fake_kube::FakeKubeOptions options;
+  options.kubelet.mode = fake_kube::KubeletMode::kInstant;
+  auto fake = fake_kube::FakeKubeApiServer::Start(options);
+  ASSERT_TRUE(fake.ok()) << fake.status();
+  const std::string kubeconfig = dir_ + "/kubeconfig";
+  std::ofstream(kubeconfig) << "apiVersion: v1\nkind: Config\n"
+                            << "clusters:\n- name: f\n  cluster: {server: \""
+                            << (*fake)->url() << "\"}\n"
+                            << "users:\n- name: u\n  user: {token: t}\n"
+                            << "contexts:\n- name: f\n  context: "
+                            << "{cluster: f, user: u}\ncurrent-context: f\n";
+  auto server = ServerProcess::Start(
+      {"--set", "server.auth.mode=token", "--set",
+       "server.auth.allowedIdentities=[\"system:serviceaccount:agents:*\"]",
+       "--set", "server.reflection=false", "--set",
+       "server.healthAddress=127.0.0.1:0", "--set",
+       absl::StrCat("kubernetes.kubeconfigPath=", kubeconfig)});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string base = absl::StrCat(grpcurl, " -plaintext ");
+  const std::string target = (*server)->target();
+  int code = 0;
+  const std::string listed = Capture(base + target + " list 2>&1", &code);
+  EXPECT_NE(code, 0) << listed;
+  EXPECT_THAT(listed, HasSubstr("does not support the reflection API"));
+  // Nor does the plaintext health port (it serves health only).
+  const std::string health_listed = Capture(
+      absl::StrCat(base, "127.0.0.1:", (*server)->health_port(), " list 2>&1"),
+      &code);
+  EXPECT_NE(code, 0) << health_listed;
+  EXPECT_THAT(health_listed, HasSubstr("does not support the reflection API"));
+
+  const std::string proto =
+      absl::StrCat("-import-path ", CODEEXEC_SOURCE_DIR,
+                   "/proto -proto codeexecutor/v1/code_executor.proto ");
+  std::ofstream(dir_ + "/hello.json")
+      << nlohmann::json{{"code", "print('hello')"}}.dump();
+  auto call = [&](const std::string& header) {
+    return Capture(absl::StrCat(base, proto, header, " -d @ ", target,
+                                " codeexecutor.v1.CodeExecutor/Execute < ",
+                                dir_, "/hello.json 2>&1"),
+                   &code);
+  };
+  const std::string anonymous = call("");
+  EXPECT_NE(code, 0);
+  EXPECT_THAT(anonymous, HasSubstr("Code: Unauthenticated"));
+  EXPECT_THAT(anonymous, HasSubstr("bearer token is required"));
+
+  const std::string intruder = (*fake)->MintServiceAccountToken(
+      "intruders", "x", {"code-executor"}, absl::Hours(1));
+  const std::string denied =
+      call(absl::StrCat("-H 'authorization: Bearer ", intruder, "'"));
+  EXPECT_NE(code, 0);
+  EXPECT_THAT(denied, HasSubstr("Code: PermissionDenied"));
+
+  const std::string agent = (*fake)->MintServiceAccountToken(
+      "agents", "adk-agent", {"code-executor"}, absl::Hours(1));
+  const std::string ran =
+      call(absl::StrCat("-H 'authorization: Bearer ", agent, "'"));
+  EXPECT_EQ(code, 0) << ran;
+  std::string out, outcome;
+  for (const nlohmann::json& message : JsonSequence(ran)) {
+    if (message.contains("output")) {
+      std::string data;
+      ASSERT_TRUE(absl::Base64Unescape(
+          message["output"].value("data", std::string()), &data));
+      out += data;
+    }
+    if (message.contains("finished")) {
+      outcome = message["finished"].value("outcome", "");
+    }
+  }
+  EXPECT_EQ(out, "hello\n");
+  EXPECT_EQ(outcome, "OK") << ran;
+  server->reset();
+  (*fake)->Stop();
 }
 
 }  // namespace

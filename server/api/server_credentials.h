@@ -6,6 +6,7 @@
 #ifndef CODEEXEC_SERVER_API_SERVER_CREDENTIALS_H_
 #define CODEEXEC_SERVER_API_SERVER_CREDENTIALS_H_
 
+#include <grpcpp/impl/server_builder_option.h>
 #include <grpcpp/security/server_credentials.h>
 
 #include <memory>
@@ -20,6 +21,12 @@ namespace codeexec {
 // at start, so that a bad file stops the server instead of every handshake.
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFor(
     const TlsOptions& tls);
+
+// A ServerBuilder option that leaves out gRPC reflection. Linking the
+// reflection library registers its plugin with every ServerBuilder of the
+// process, so a server without it (the health port; server.reflection
+// false) has to take it out.
+std::unique_ptr<grpc::ServerBuilderOption> WithoutReflection();
 
 }  // namespace codeexec
 
