@@ -233,11 +233,15 @@ int Run(const ServerConfig& config) {
 
   grpc::EnableDefaultHealthCheckService(true);
   // The health port serves health only (no reflection, no CodeExecutor).
+  grpc::CallbackGenericService no_methods;
   std::unique_ptr<grpc::Server> health_server;
   int health_port = 0;
   if (!config.server.health_address.empty()) {
     grpc::ServerBuilder health_builder;
     health_builder.SetOption(WithoutReflection());
+    // Serves no method of its own (every other one is UNIMPLEMENTED); gRPC
+    // needs a service registered to poll for the health service's calls.
+    health_builder.RegisterCallbackGenericService(&no_methods);
     health_builder.AddListeningPort(config.server.health_address,
                                     grpc::InsecureServerCredentials(),
                                     &health_port);

@@ -185,14 +185,15 @@ TEST_F(TlsServerTest, MtlsNamesTheCallerAndTheAllowListDecides) {
   EXPECT_EQ(
       CloseSession(*other_stub, "cs-000000000000000000000000").error_code(),
       grpc::StatusCode::PERMISSION_DENIED);
-  // Only the allowed call ran; the refused ones are counted as refused.
+  // Only the allowed call ran; the refused ones (the session calls too)
+  // are counted as refused.
   EXPECT_EQ(Executions(), 1);
   absl::StatusOr<std::string> page = ScrapeMetrics(server_->metrics_port());
   ASSERT_TRUE(page.ok());
   EXPECT_EQ(MetricValue(*page,
                         "codeexec_rejected_total{reason=\"permission_denied\"}")
                 .value_or(0),
-            1);
+            3);
   EXPECT_EQ(
       MetricValue(*page, "codeexec_rejected_total{reason=\"unauthenticated\"}")
           .value_or(0),
