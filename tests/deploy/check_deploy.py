@@ -30,9 +30,9 @@ import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from manifest_checks import (  # noqa: E402
-    NAMESPACE, RELEASE, SANDBOX_LABEL, by_kind, check,
-    check_container_hardening, check_manifests, duration_seconds, fail,
-    failures)
+    CLUSTER_SCOPED_KINDS, NAMESPACE, RELEASE, SANDBOX_LABEL, TOKEN_REVIEW_RULES,
+    by_kind, check, check_container_hardening, check_manifests,
+    duration_seconds, fail, failures)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "code-executor"
@@ -108,12 +108,73 @@ def cmd_lint(args):
             print(f"ok: helm lint --strict {' '.join(extra) or '(defaults)'}")
 
 
+# One caller identity for --set (helm's list syntax).
+AGENT = "system:serviceaccount:agents:adk-agent"
+TOKEN_AUTH = ["--set", "config.server.auth.mode=token",
+              "--set", f"config.server.auth.allowedIdentities={{{AGENT}}}"]
+
+
+def token_review_source_rules():
+    """TokenReviewPermissions() of server/kube/permission_check.cc as
+    {(group, resource): {verbs}} (the source of TOKEN_REVIEW_RULES)."""
+    text = (ROOT / "server" / "kube" / "permission_check.cc").read_text()
+    m = re.search(r"TokenReviewPermissions\(\)\s*\{(.*?)\n\}", text, re.S)
+    rules = {}
+    for g, res, sub, verb in re.findall(r'\{"([^"]*)",\s*"([^"]*)",\s*"([^"]*)",\s*"([^"]*)"\}',
+                                        m.group(1) if m else ""):
+        rules.setdefault((g, res + (f"/{sub}" if sub else "")), set()).add(verb)
+    return rules
+
+
 def cmd_render(args):
     need_yaml(args.venv_python)
+    import yaml
     h = find_helm()
+    # Defaults: no TLS, no auth, nothing cluster-scoped (asserted inside).
     check_manifests(render(h), "helm template (defaults)")
     docs = render(h, "-f", str(ALL_TOGGLES))
-    check_manifests(docs, "helm template (all toggles)", hpa=True, monitor=True)
+    # all-toggles.values.yaml: tls.secretName (clientCa false), token auth,
+    # probes.healthPort 8082.
+    check_manifests(docs, "helm template (all toggles)", hpa=True, monitor=True,
+                    tls=True, auth="token", health_port=8082)
+    # TLS alone (default health port), mTLS, token auth without TLS, explicit
+    # values winning over the chart's.
+    check_manifests(render(h, "--set", "tls.secretName=ce-tls"), "helm template (tls)", tls=True)
+    check_manifests(render(h, "--set", "tls.secretName=ce-tls", "--set", "tls.clientCa=true",
+                           "--set", "config.server.auth.mode=mtls"),
+                    "helm template (mtls)", tls=True, client_ca=True, auth="mtls")
+    check_manifests(render(h, *TOKEN_AUTH), "helm template (token auth, no TLS)", auth="token")
+    check_manifests(render(h, *TOKEN_AUTH, "--set", "config.server.reflection=true"),
+                    "helm template (token auth, reflection true)", auth="token", reflection=True)
+    check_manifests(render(h, "--set", "config.server.reflection=false"),
+                    "helm template (reflection false)", reflection=False)
+    explicit = render(h, "--set", "tls.secretName=ce-tls",
+                      "--set", "config.server.tls.certFile=/etc/code-executor/tls/chain.pem",
+                      "--set", "config.server.healthAddress=0.0.0.0:9000")
+    for d in by_kind(explicit, "ConfigMap"):
+        srv = yaml.safe_load(d["data"]["server.yaml"])["server"]
+        check(srv["tls"].get("certFile") == "/etc/code-executor/tls/chain.pem"
+              and srv["tls"].get("keyFile") == "/etc/code-executor/tls/tls.key"
+              and srv.get("healthAddress") == "0.0.0.0:9000",
+              f"explicit config.server.tls.certFile / healthAddress must win: {srv}")
+    for d in by_kind(explicit, "Deployment"):
+        c = d["spec"]["template"]["spec"]["containers"][0]
+        check(c["readinessProbe"]["grpc"]["port"] == 9000 and c["livenessProbe"]["grpc"]["port"] == 9000,
+              "probes must follow an explicit config.server.healthAddress")
+    no_rbac = render(h, *TOKEN_AUTH, "--set", "rbac.create=false")
+    check(no_rbac and not [d for d in no_rbac if d["kind"] in CLUSTER_SCOPED_KINDS or "Role" in d["kind"]],
+          "token auth with rbac.create=false: no Role, ClusterRole or bindings")
+    # The ClusterRole's rule is the server's TokenReviewPermissions(), and
+    # docs/architecture.md's RBAC table lists it.
+    check(token_review_source_rules() == TOKEN_REVIEW_RULES,
+          f"manifest_checks.TOKEN_REVIEW_RULES {TOKEN_REVIEW_RULES} must equal TokenReviewPermissions() "
+          f"of server/kube/permission_check.cc {token_review_source_rules()}")
+    arch = (ROOT / "docs" / "architecture.md").read_text()
+    for (group, resource), verbs in TOKEN_REVIEW_RULES.items():
+        for verb in verbs:
+            check(re.search(rf"^\| `{re.escape(resource)}\.{re.escape(group)}` \| `{verb}` \|.*ClusterRole",
+                            arch, re.M),
+                  f"docs/architecture.md's RBAC table must list {resource}.{group} {verb} (ClusterRole)")
     dep = by_kind(docs, "Deployment")
     if dep:
         pod = dep[0]["spec"]["template"]
@@ -125,10 +186,9 @@ def cmd_render(args):
               "all toggles: executor nodeSelector")
     # The plain manifests, checked against the same expectations.
     kdocs = load_dir(K8S)
-    check_manifests(kdocs, "k8s/")
+    check_manifests(kdocs, "k8s/", namespace_object=True)
     ns = by_kind(kdocs, "Namespace")
     check(len(ns) == 1 and ns[0]["metadata"]["name"] == NAMESPACE, "k8s/: Namespace agent-sandbox")
-    import yaml
     kust = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     files = sorted(p.name for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml")
     check(sorted(kust.get("resources", [])) == files, f"k8s/kustomization.yaml must list {files}")
@@ -157,6 +217,13 @@ def cmd_schema(args):
         (["--set", "config.languages.ruby.fille=main.rb"], "fille"),
         (["--set", "config.server.backend=gvisor-local"], "backend"),
         (["--set", "image.pullPolicy=Sometimes"], "pullPolicy"),
+        (["--set", "config.server.auth.mode=tokens"], "mode"),
+        (["--set", "config.server.auth.allowedIdentity={a}"], "allowedIdentity"),
+        (["--set", "config.server.quotas.concurrentExecution=1"], "concurrentExecution"),
+        (["--set", "config.server.reflections=false"], "reflections"),
+        (["--set", "tls.secretname=x"], "secretname"),
+        (["--set", "tls.clientCa=yes"], "clientCa"),
+        (["--set", "probes.healthPort=0"], "healthPort"),
     ]
     contradictions = [
         (["--set", "terminationGracePeriodSeconds=30"], "terminationGracePeriodSeconds"),
@@ -167,6 +234,16 @@ def cmd_schema(args):
         (["--set", "hpa.enabled=true", "--set", "hpa.minReplicas=5", "--set", "hpa.maxReplicas=2"], "hpa.minReplicas"),
         (["--set", "config.kubernetes.namespace=other"], "config.kubernetes.namespace"),
         (["--set", "serviceMonitor.enabled=true", "--set", "config.server.metricsAddress="], "metricsAddress"),
+        # mtls identifies callers by client certificates: needs the Secret's ca.crt.
+        (["--set", "config.server.auth.mode=mtls"], "tls.clientCa"),
+        (["--set", "tls.secretName=x", "--set", "config.server.auth.mode=mtls"], "tls.clientCa"),
+        (["--set", "tls.clientCa=true"], "tls.secretName"),
+        # token without an allow-list: the server would refuse to start.
+        (["--set", "config.server.auth.mode=token"], "allowedIdentities"),
+        (["--set", "tls.secretName=x", "--set", "config.server.auth.mode=token",
+          "--set", "config.server.auth.allowedIdentities=null"], "allowedIdentities"),
+        (["--set", f"config.server.auth.allowedIdentities={{{AGENT}}}"], "allowedIdentities"),
+        (["--set", "tls.secretName=x", "--set", "probes.healthPort=50051"], "healthPort"),
     ]
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
         f.write("replicaCnt: 3\n")
@@ -188,7 +265,13 @@ def cmd_schema(args):
     for extra in (["--set", "config.server.shutdownGrace=44s"],
                   ["--set", "config.server.shutdownGrace=44"],
                   ["--set", "pdb.minAvailable=50%"],
-                  ["--set", "networkPolicy.enabled=false", "--set", "pdb.enabled=false"]):
+                  ["--set", "networkPolicy.enabled=false", "--set", "pdb.enabled=false"],
+                  ["--set", "tls.secretName=x", "--set", "tls.clientCa=true",
+                   "--set", "config.server.auth.mode=mtls"],
+                  ["--set", "tls.secretName=x", *TOKEN_AUTH,
+                   "--set", "config.server.quotas.executionsPerMinute=60"],
+                  ["--set", "config.server.auth.mode=token",
+                   "--set", "config.server.auth.allowedIdentities={system:serviceaccount:agents:*}"]):
         helm(h, "template", RELEASE, str(CHART), "--namespace", NAMESPACE, *extra)
     if not failures:
         print(f"ok: {len(bad) + len(contradictions)} bad values refused by template and lint; good ones pass")

@@ -65,6 +65,9 @@ OVERRIDES = {
     "config.apiVersion": {"const": "codeexecutor/v1"},
     "config.kind": {"const": "ServerConfig"},
     "config.server.backend": {"type": "string", "enum": ["kubernetes"]},
+    "config.server.auth.mode": {"type": "string",
+                                "enum": ["none", "mtls", "token"]},
+    "probes.healthPort": {"type": "integer", "minimum": 1, "maximum": 65535},
     "config.kubernetes.nodeSelector": STRING_MAP,
     "config.kubernetes.qps": {"type": "number", "exclusiveMinimum": 0},
     "config.kubernetes.imagePullPolicy": {

@@ -1,6 +1,8 @@
 """The security and shape checks of rendered manifests (check_deploy.py render
-and sandbox): hardening of every container, the Role's rules, network
-policies, probes and grace periods. Failures are collected in `failures`.
+and sandbox): hardening of every container, the Role's rules (and with token
+auth the TokenReview ClusterRole; otherwise nothing cluster-scoped), network
+policies, probes (on the health port with TLS), the TLS Secret mount and grace
+periods. Failures are collected in `failures`.
 """
 import yaml
 import re
@@ -20,6 +22,25 @@ EXPECTED_RULES = {
 WARM_POOL_RULES = {
     ("", "pods/attach"): {"get", "create"},
 }
+# The one cluster-wide grant, only with config.server.auth.mode token: a
+# TokenReview has no namespace. TokenReviewPermissions() in
+# server/kube/permission_check.cc is its source (check_deploy.py render
+# compares this copy with it and with docs/architecture.md's RBAC table).
+TOKEN_REVIEW_RULES = {
+    ("authentication.k8s.io", "tokenreviews"): {"create"},
+}
+# Kinds without a namespace. The chart renders none of them except the
+# TokenReview ClusterRole(Binding) above; k8s/ adds its Namespace.
+CLUSTER_SCOPED_KINDS = {
+    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
+    "PriorityClass", "RuntimeClass", "StorageClass", "PersistentVolume",
+    "IngressClass", "APIService", "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration", "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding", "FlowSchema",
+    "PriorityLevelConfiguration", "CSIDriver", "VolumeAttachment", "Node",
+}
+TLS_DIR = "/etc/code-executor/tls"
+DEFAULT_HEALTH_PORT = 8081
 SANDBOX_LABEL = ("app.kubernetes.io/managed-by", "code-executor")
 CLIENT_LABEL = ("code-executor.dev/client", "true")
 HEALTH_SERVICE = "codeexecutor.v1.CodeExecutor"
@@ -89,32 +110,80 @@ def warm_pool_size(docs):
     return 0
 
 
-def check_manifests(docs, where, hpa=False, monitor=False):
+def rules_of(role, where):
+    """{(group, resource): {verbs}} of a Role or ClusterRole; refuses rules
+    given twice, duplicate verbs, resourceNames and nonResourceURLs."""
+    rules = {}
+    for r in role.get("rules", []):
+        for g in r.get("apiGroups", []):
+            for res in r.get("resources", []):
+                check((g, res) not in rules, f"{where}: {role['kind']} rule for {g}/{res} given twice")
+                rules[(g, res)] = set(r.get("verbs", []))
+                check(len(r["verbs"]) == len(set(r["verbs"])), f"{where}: duplicate verbs {r['verbs']}")
+        check(not r.get("resourceNames") and not r.get("nonResourceURLs"),
+              f"{where}: unexpected {role['kind']} rule fields {r}")
+    return rules
+
+
+def check_cluster_scope(docs, where, token, namespace_object):
+    """Nothing cluster-scoped, except the TokenReview ClusterRole and its
+    ClusterRoleBinding with token auth (and k8s/'s own Namespace)."""
+    cluster = sorted(d["kind"] for d in docs if d["kind"] in CLUSTER_SCOPED_KINDS)
+    expected = sorted((["ClusterRole", "ClusterRoleBinding"] if token else [])
+                      + (["Namespace"] if namespace_object else []))
+    check(cluster == expected,
+          f"{where}: cluster-scoped objects must be exactly {expected} "
+          f"({'token auth' if token else 'nothing cluster-wide'}), got {cluster}")
+    for d in docs:
+        md = d.get("metadata", {})
+        if d["kind"] in CLUSTER_SCOPED_KINDS:
+            check("namespace" not in md, f"{where}: cluster-scoped {d['kind']}/{md.get('name')} has a namespace")
+        else:
+            check(md.get("namespace") == NAMESPACE,
+                  f"{where}: {d['kind']}/{md.get('name')} not in namespace {NAMESPACE}")
+
+
+def check_token_review_rbac(docs, where, sa):
+    """The TokenReview ClusterRole: exactly TOKEN_REVIEW_RULES, bound to the
+    chart's ServiceAccount in the release namespace, named per namespace."""
+    name = f"{RELEASE}-{NAMESPACE}-tokenreview"
+    cr = one(docs, "ClusterRole", where)
+    crb = one(docs, "ClusterRoleBinding", where)
+    if cr:
+        check(cr["metadata"]["name"] == name, f"{where}: ClusterRole must be named {name}")
+        check(len(cr.get("rules", [])) == 1, f"{where}: ClusterRole must have exactly one rule: {cr.get('rules')}")
+        rules = rules_of(cr, where)
+        check(rules == TOKEN_REVIEW_RULES,
+              f"{where}: ClusterRole rules must be exactly {TOKEN_REVIEW_RULES}, got {rules}")
+        check(not cr.get("aggregationRule"), f"{where}: ClusterRole must not aggregate")
+    if cr and crb:
+        check(crb["metadata"]["name"] == name, f"{where}: ClusterRoleBinding must be named {name}")
+        check(crb["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                                 "name": cr["metadata"]["name"]}, f"{where}: ClusterRoleBinding roleRef")
+        check(sa is not None and crb.get("subjects") == [
+            {"kind": "ServiceAccount", "name": sa["metadata"]["name"], "namespace": NAMESPACE}],
+            f"{where}: ClusterRoleBinding subject must be the chart's ServiceAccount in {NAMESPACE}, "
+            f"got {crb.get('subjects')}")
+
+
+def check_manifests(docs, where, hpa=False, monitor=False, tls=False, client_ca=False,
+                    auth="none", health_port=DEFAULT_HEALTH_PORT, reflection="auto",
+                    namespace_object=False):
+    """tls: tls.secretName set (client_ca: tls.clientCa); auth:
+    config.server.auth.mode; reflection: the rendered server.reflection
+    expected ("auto": false with auth on, else not rendered)."""
     import yaml
     if not check(docs, f"{where}: nothing rendered"):
         return
-    for d in docs:
-        md = d.get("metadata", {})
-        if d["kind"] != "Namespace":
-            check(md.get("namespace") == NAMESPACE,
-                  f"{where}: {d['kind']}/{md.get('name')} not in namespace {NAMESPACE}")
-    for kind in ("ClusterRole", "ClusterRoleBinding"):
-        check(not by_kind(docs, kind), f"{where}: no {kind} allowed (nothing cluster-wide)")
+    token = auth == "token"
+    check_cluster_scope(docs, where, token, namespace_object)
 
     # ServiceAccount, Role, RoleBinding.
     sa = one(docs, "ServiceAccount", where)
     role = one(docs, "Role", where)
     rb = one(docs, "RoleBinding", where)
     if role:
-        rules = {}
-        for r in role.get("rules", []):
-            for g in r.get("apiGroups", []):
-                for res in r.get("resources", []):
-                    check((g, res) not in rules, f"{where}: Role rule for {g}/{res} given twice")
-                    rules[(g, res)] = set(r.get("verbs", []))
-                    check(len(r["verbs"]) == len(set(r["verbs"])), f"{where}: duplicate verbs {r['verbs']}")
-            check(not r.get("resourceNames") and not r.get("nonResourceURLs"),
-                  f"{where}: unexpected Role rule fields {r}")
+        rules = rules_of(role, where)
         expected = dict(EXPECTED_RULES)
         if warm_pool_size(docs) > 0:
             expected.update(WARM_POOL_RULES)
@@ -125,6 +194,8 @@ def check_manifests(docs, where, hpa=False, monitor=False):
                                 "name": role["metadata"]["name"]}, f"{where}: RoleBinding roleRef")
         check(rb["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
                                   "namespace": NAMESPACE}], f"{where}: RoleBinding subjects")
+    if token:
+        check_token_review_rbac(docs, where, sa)
 
     # ConfigMap with the server config.
     cm = one(docs, "ConfigMap", where)
@@ -136,6 +207,31 @@ def check_manifests(docs, where, hpa=False, monitor=False):
     check(server.get("backend") == "kubernetes", f"{where}: server.backend must be kubernetes")
     check(kube.get("namespace") == NAMESPACE, f"{where}: kubernetes.namespace must be {NAMESPACE}")
     check(kube.get("runtimeClassName") == "gvisor", f"{where}: kubernetes.runtimeClassName must be gvisor")
+    # TLS (tls.secretName): the Secret's files, and a plaintext health listener.
+    if tls:
+        want_tls = {"certFile": f"{TLS_DIR}/tls.crt", "keyFile": f"{TLS_DIR}/tls.key"}
+        if client_ca:
+            want_tls["clientCaFile"] = f"{TLS_DIR}/ca.crt"
+        got_tls = {k: v for k, v in (server.get("tls") or {}).items() if k != "reloadInterval"}
+        check(got_tls == want_tls, f"{where}: server.tls must be {want_tls}, got {got_tls}")
+        check(server.get("healthAddress") == f"0.0.0.0:{health_port}",
+              f"{where}: server.healthAddress must be 0.0.0.0:{health_port} (probes.healthPort), "
+              f"got {server.get('healthAddress')!r}")
+    else:
+        check(not (server.get("tls") or {}).get("certFile"), f"{where}: no server.tls without tls.secretName")
+        check(not server.get("healthAddress"), f"{where}: no server.healthAddress without TLS")
+    # Auth: reflection off unless set; the mode as given.
+    check((server.get("auth") or {}).get("mode", "none") == auth, f"{where}: server.auth.mode must be {auth}")
+    if reflection == "auto":
+        if auth != "none":
+            check(server.get("reflection") is False,
+                  f"{where}: server.reflection must be false with auth mode {auth}, got {server.get('reflection')!r}")
+        else:
+            check("reflection" not in server,
+                  f"{where}: server.reflection must be left to the server's default without auth")
+    else:
+        check(server.get("reflection") is reflection,
+              f"{where}: server.reflection must be {reflection} (set explicitly), got {server.get('reflection')!r}")
 
     # Deployment.
     dep = one(docs, "Deployment", where)
@@ -167,12 +263,19 @@ def check_manifests(docs, where, hpa=False, monitor=False):
         check(env.get("POD_NAME") == "metadata.name", f"{where}: POD_NAME from the Downward API")
         check(env.get("POD_UID") == "metadata.uid", f"{where}: POD_UID from the Downward API")
         ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
-        check(ports == {"grpc": 50051, "metrics": 9464}, f"{where}: container ports {ports}")
+        want_ports = {"grpc": 50051, "metrics": 9464}
+        if tls:
+            want_ports["health"] = health_port
+        check(ports == want_ports, f"{where}: container ports {ports}, expected {want_ports}")
+        # With TLS the kubelet (no TLS) probes the plaintext `health` port.
+        probe_port = ports.get("health") if tls else 50051
+        what = "health" if tls else "grpc"
         rp = (c.get("readinessProbe") or {}).get("grpc") or {}
         lp = (c.get("livenessProbe") or {}).get("grpc") or {}
-        check(rp.get("port") == 50051 and rp.get("service") == HEALTH_SERVICE,
-              f"{where}: readiness must be a grpc probe on 50051 for {HEALTH_SERVICE}, got {rp}")
-        check(lp.get("port") == 50051, f"{where}: liveness must be a grpc probe on 50051, got {lp}")
+        check(rp.get("port") == probe_port and rp.get("service") == HEALTH_SERVICE,
+              f"{where}: readiness must be a grpc probe on the {what} port {probe_port} for {HEALTH_SERVICE}, got {rp}")
+        check(lp.get("port") == probe_port and lp.get("service", "") == "",
+              f"{where}: liveness must be a grpc probe on the {what} port {probe_port} (service \"\"), got {lp}")
         res = c.get("resources") or {}
         check(res.get("requests") and res.get("limits"), f"{where}: container resources requests+limits")
         mounts = {m["mountPath"]: m for m in c.get("volumeMounts", [])}
@@ -180,6 +283,21 @@ def check_manifests(docs, where, hpa=False, monitor=False):
         cm_vols = [v for v in pod.get("volumes", []) if "configMap" in v]
         check(cm and cm_vols and cm_vols[0]["configMap"]["name"] == cm["metadata"]["name"],
               f"{where}: config volume names the ConfigMap")
+        # Secret volumes are mounted whole: a subPath mount never receives the
+        # rotated content (cert-manager renewals).
+        secret_vols = {v["name"]: v["secret"] for v in pod.get("volumes", []) if "secret" in v}
+        for m in c.get("volumeMounts", []):
+            if m["name"] in secret_vols:
+                check(not m.get("subPath") and not m.get("subPathExpr"),
+                      f"{where}: Secret volume {m['name']} must not be subPath-mounted: {m}")
+        if tls:
+            tls_mount = mounts.get(TLS_DIR) or {}
+            vol = secret_vols.get(tls_mount.get("name"))
+            check(vol is not None and vol.get("secretName") and not vol.get("items"),
+                  f"{where}: the tls.secretName Secret (whole) must be mounted at {TLS_DIR}: {tls_mount} {vol}")
+            check(tls_mount.get("readOnly") is True, f"{where}: TLS Secret mounted read-only")
+        else:
+            check(not secret_vols and TLS_DIR not in mounts, f"{where}: no Secret volume without tls.secretName")
 
         # Service.
         svc = one(docs, "Service", where)

@@ -73,13 +73,48 @@ annotations:
 {{- $p -}}
 {{- end -}}
 
-{{/* The server config with the chart's fixed parts filled in. */}}
+{{/* Where the tls.secretName Secret is mounted (a whole-volume mount, so the
+     kubelet swaps in rotated content; a subPath mount would never see it). */}}
+{{- define "code-executor.tlsDir" -}}/etc/code-executor/tls{{- end -}}
+
+{{/* The server config with the chart's fixed parts filled in: the sandbox
+     namespace; with tls.secretName the Secret's files as server.tls (and a
+     plaintext health listener for the kubelet's probes, which cannot speak
+     TLS); with auth on, reflection off. Keys the user set explicitly win. */}}
 {{- define "code-executor.serverConfig" -}}
 {{- $cfg := deepCopy .Values.config -}}
 {{- $kube := default (dict) $cfg.kubernetes -}}
 {{- $_ := set $kube "namespace" (default .Release.Namespace $kube.namespace) -}}
 {{- $_ := set $cfg "kubernetes" $kube -}}
+{{- $server := default (dict) $cfg.server -}}
+{{- if .Values.tls.secretName -}}
+{{- $dir := include "code-executor.tlsDir" . -}}
+{{- $tls := default (dict) $server.tls -}}
+{{- $_ := set $tls "certFile" (default (printf "%s/tls.crt" $dir) $tls.certFile) -}}
+{{- $_ := set $tls "keyFile" (default (printf "%s/tls.key" $dir) $tls.keyFile) -}}
+{{- if .Values.tls.clientCa -}}
+{{- $_ := set $tls "clientCaFile" (default (printf "%s/ca.crt" $dir) $tls.clientCaFile) -}}
+{{- end -}}
+{{- $_ := set $server "tls" $tls -}}
+{{- end -}}
+{{- if (default (dict) $server.tls).certFile -}}
+{{- $_ := set $server "healthAddress" (default (printf "0.0.0.0:%v" .Values.probes.healthPort) $server.healthAddress) -}}
+{{- end -}}
+{{- $mode := default "none" (default (dict) $server.auth).mode -}}
+{{- if and (ne $mode "none") (not (hasKey $server "reflection")) -}}
+{{- $_ := set $server "reflection" false -}}
+{{- end -}}
+{{- $_ := set $cfg "server" $server -}}
 {{- toYaml $cfg -}}
+{{- end -}}
+
+{{/* Port of the plaintext health listener (config.server.healthAddress as
+     rendered), or "" when there is none and the probes use the gRPC port. */}}
+{{- define "code-executor.healthPort" -}}
+{{- $server := (include "code-executor.serverConfig" . | fromYaml).server -}}
+{{- with $server.healthAddress -}}
+{{- include "code-executor.port" . -}}
+{{- end -}}
 {{- end -}}
 
 {{/* A server duration ("30s", "1h30m", "250ms", 30) in seconds, as a float string. */}}
@@ -118,6 +153,28 @@ annotations:
 {{- $grace := include "code-executor.durationSeconds" (default "30s" $server.shutdownGrace) | float64 -}}
 {{- if le (float64 .Values.terminationGracePeriodSeconds) $grace -}}
 {{- fail (printf "terminationGracePeriodSeconds (%v) must be larger than config.server.shutdownGrace (%vs), or running executions are killed mid-shutdown" .Values.terminationGracePeriodSeconds $grace) -}}
+{{- end -}}
+{{- $auth := default (dict) $server.auth -}}
+{{- $mode := toString (default "none" $auth.mode) -}}
+{{- if and .Values.tls.clientCa (not .Values.tls.secretName) -}}
+{{- fail "tls.clientCa needs tls.secretName (the client CA is the Secret's ca.crt)" -}}
+{{- end -}}
+{{- if and (eq $mode "mtls") (not .Values.tls.clientCa) -}}
+{{- fail "config.server.auth.mode mtls needs tls.secretName and tls.clientCa: true (callers are identified by client certificates signed by the Secret's ca.crt)" -}}
+{{- end -}}
+{{- if and (eq $mode "token") (not $auth.allowedIdentities) -}}
+{{- fail "config.server.auth.mode token needs config.server.auth.allowedIdentities (e.g. [\"system:serviceaccount:agents:adk-agent\"]): any pod can mint a token for any audience, so without a list the server refuses to start" -}}
+{{- end -}}
+{{- if and (eq $mode "none") $auth.allowedIdentities -}}
+{{- fail "config.server.auth.allowedIdentities is set but config.server.auth.mode is none (set mode token or mtls): the server refuses to start" -}}
+{{- end -}}
+{{- $healthPort := include "code-executor.healthPort" . -}}
+{{- if $healthPort -}}
+{{- $ports := list (include "code-executor.port" $server.listenAddress) -}}
+{{- if $server.metricsAddress -}}{{- $ports = append $ports (include "code-executor.port" $server.metricsAddress) -}}{{- end -}}
+{{- if has $healthPort $ports -}}
+{{- fail (printf "the health listener's port %s (probes.healthPort / config.server.healthAddress) must differ from the gRPC and metrics ports" $healthPort) -}}
+{{- end -}}
 {{- end -}}
 {{- if and .Values.serviceMonitor.enabled (eq (toString (default "" $server.metricsAddress)) "") -}}
 {{- fail "serviceMonitor.enabled needs config.server.metricsAddress (it is empty: the metrics exposer is off)" -}}
