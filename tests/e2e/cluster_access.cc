@@ -167,4 +167,12 @@ std::vector<std::string> Cluster::ExecutorArgs() const {
           "--set", absl::StrCat("kubernetes.namespace=", ns())};
 }
 
+absl::StatusOr<std::string> HelmPath(const std::string& source_dir) {
+  CommandResult helm = RunCommand({source_dir + "/scripts/install-helm"});
+  if (helm.exit_code != 0) {
+    return absl::FailedPreconditionError("scripts/install-helm: " + helm.err);
+  }
+  return std::string(absl::StripTrailingAsciiWhitespace(helm.out));
+}
+
 }  // namespace codeexec::e2e

@@ -29,6 +29,9 @@ std::string ReadWholeFile(const std::string& path);
 // Runs argv (no shell), with `input` on stdin.
 CommandResult RunCommand(const std::vector<std::string>& argv,
                          const std::string& input = "");
+// The pinned helm (scripts/install-helm under `source_dir`, which installs
+// it if needed): its path, or an error with the script's output.
+absl::StatusOr<std::string> HelmPath(const std::string& source_dir);
 
 class Cluster {
  public:

@@ -25,9 +25,9 @@ class E2eManifestsTest : public ::testing::Test {
     auto cluster = Cluster::FromEnvFile();
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = std::move(*cluster);
-    CommandResult helm = RunCommand({kSource + "/scripts/install-helm"});
-    ASSERT_EQ(helm.exit_code, 0) << helm.err;
-    helm_ = std::string(absl::StripTrailingAsciiWhitespace(helm.out));
+    absl::StatusOr<std::string> helm = HelmPath(kSource);
+    ASSERT_TRUE(helm.ok()) << helm.status();
+    helm_ = *helm;
   }
   // `helm template` of the chart (plus `values_args`), without the kinds
   // this cluster has no API for.

@@ -43,9 +43,9 @@ class E2eTokenAuthTest : public ::testing::Test {
     auto cluster = Cluster::FromEnvFile();
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = std::move(*cluster);
-    CommandResult helm = RunCommand({kSource + "/scripts/install-helm"});
-    ASSERT_EQ(helm.exit_code, 0) << helm.err;
-    helm_ = std::string(absl::StripTrailingAsciiWhitespace(helm.out));
+    absl::StatusOr<std::string> helm = HelmPath(kSource);
+    ASSERT_TRUE(helm.ok()) << helm.status();
+    helm_ = *helm;
     ASSERT_EQ(cluster_.Kubectl({"create", "namespace", kAgents}).exit_code, 0);
     for (const char* account : {"adk-agent", "other-agent", "gone-agent"}) {
       CommandResult made = cluster_.Kubectl(

@@ -203,3 +203,22 @@ def client(server):
 
     with CodeExecutorClient(server.target, timeout=120) as c:
         yield c
+
+
+def check_session_belongs_to_its_creator(owner, other) -> None:
+    """`owner` and `other` are clients of two callers (two identities the
+    server tells apart). A session `owner` creates is NOT_FOUND to `other`
+    (a cell and CloseSession alike), and `other`'s attempts leave it alone."""
+    from code_executor import Outcome, SessionNotFoundError
+
+    info = owner.create_session()
+    try:
+        assert owner.run("x = 41", session_id=info.session_id).outcome is Outcome.OK
+        with pytest.raises(SessionNotFoundError):
+            other.run("print(x)", session_id=info.session_id)
+        with pytest.raises(SessionNotFoundError):
+            other.close_session(info.session_id)
+        assert owner.run("print(x + 1)", session_id=info.session_id).stdout == "42\n"
+    finally:
+        assert owner.close_session(info.session_id) == 2
+

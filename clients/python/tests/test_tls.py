@@ -24,12 +24,11 @@ from code_executor import (
     CodeExecutorClient,
     Outcome,
     PermissionDeniedError,
-    SessionNotFoundError,
     UnauthenticatedError,
     UnavailableError,
 )
 from code_executor import _channel
-from conftest import start_server
+from conftest import check_session_belongs_to_its_creator, start_server
 
 ALLOWED = "spiffe://test.local/ns/agents/sa/allowed"
 OTHER = "spiffe://test.local/ns/agents/sa/other"
@@ -330,14 +329,4 @@ def test_a_session_is_found_only_by_its_creator(open_mtls_server, certs):
         # Without an allow-list any verified caller may run code.
         assert other.run("print('other runs')").stdout == "other runs\n"
 
-        info = owner.create_session()
-        try:
-            assert owner.run("x = 41", session_id=info.session_id).outcome is Outcome.OK
-            with pytest.raises(SessionNotFoundError):
-                other.run("print(x)", session_id=info.session_id)
-            with pytest.raises(SessionNotFoundError):
-                other.close_session(info.session_id)
-            # The other caller's attempts left the session alone.
-            assert owner.run("print(x + 1)", session_id=info.session_id).stdout == "42\n"
-        finally:
-            assert owner.close_session(info.session_id) == 2
+        check_session_belongs_to_its_creator(owner, other)

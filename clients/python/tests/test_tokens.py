@@ -34,12 +34,11 @@ from code_executor import (
     CodeExecutorClient,
     Outcome,
     PermissionDeniedError,
-    SessionNotFoundError,
     TokenFileError,
     UnauthenticatedError,
 )
 from code_executor import _channel
-from conftest import start_server
+from conftest import check_session_belongs_to_its_creator, start_server
 
 AUDIENCE = "code-executor"
 AGENT = "system:serviceaccount:team-a:agent"
@@ -595,16 +594,7 @@ def test_a_session_is_found_only_by_the_account_that_created_it(
             CodeExecutorClient(target, timeout=120,
                                token_file=_token_of(kube, tmp_path, OTHER)) as other:
         assert other.run("print('other runs')").stdout == "other runs\n"
-        info = owner.create_session()
-        try:
-            assert owner.run("x = 41", session_id=info.session_id).outcome is Outcome.OK
-            with pytest.raises(SessionNotFoundError):
-                other.run("print(x)", session_id=info.session_id)
-            with pytest.raises(SessionNotFoundError):
-                other.close_session(info.session_id)
-            assert owner.run("print(x + 1)", session_id=info.session_id).stdout == "42\n"
-        finally:
-            assert owner.close_session(info.session_id) == 2
+        check_session_belongs_to_its_creator(owner, other)
 
 
 def test_cli_with_a_token_file(token_server, kube, tmp_path, token_file):
