@@ -1,5 +1,6 @@
 #include "server/kube/token_review.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -7,6 +8,12 @@
 #include "server/kube/permission_check.h"
 
 namespace codeexec::kube {
+namespace {
+
+constexpr absl::Duration kReviewAttemptTimeout = absl::Seconds(5);
+constexpr int kReviewAttempts = 3;
+
+}  // namespace
 
 absl::StatusOr<TokenReviewStatus> ReviewToken(RestClient& client,
                                               const std::string& token,
@@ -55,10 +62,14 @@ absl::StatusOr<std::unique_ptr<RestClient>> ConnectForTokenReviews(
                      "Kubernetes API, which is not reachable: ",
                      connection.status().message()));
   }
+  // A caller waits for its review: fewer, shorter attempts than the
+  // backend's, so an API server outage is UNAVAILABLE within seconds.
   RestClientOptions client_options;
   client_options.qps = options.qps;
   client_options.burst = options.burst;
-  client_options.request_timeout = options.request_timeout;
+  client_options.request_timeout =
+      std::min(options.request_timeout, kReviewAttemptTimeout);
+  client_options.max_attempts = kReviewAttempts;
   absl::StatusOr<std::unique_ptr<RestClient>> client = RestClient::Create(
       *std::move(connection), client_options, std::move(registry));
   if (!client.ok()) return client.status();
