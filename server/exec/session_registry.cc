@@ -8,7 +8,6 @@
 #include "absl/time/clock.h"
 #include "server/exec/json_log.h"
 #include "server/exec/quota_status.h"
-#include "server/exec/quota_status.h"
 
 namespace codeexec {
 namespace {
