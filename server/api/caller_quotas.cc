@@ -40,9 +40,7 @@ absl::StatusOr<std::unique_ptr<CallerQuotas::Lease>> CallerQuotas::Admit(
     }
     auto it = usage_.try_emplace(caller).first;
     Usage& usage = it->second;
-    while (!usage.started.empty() && usage.started.front() <= now - kWindow) {
-      usage.started.pop_front();
-    }
+    DropOldStarts(usage, now);
     const int concurrent = options_.concurrent_executions;
     const int per_minute = options_.executions_per_minute;
     std::string exceeded;
@@ -72,6 +70,12 @@ absl::StatusOr<std::unique_ptr<CallerQuotas::Lease>> CallerQuotas::Admit(
   return std::unique_ptr<Lease>(new Lease(shared_from_this(), caller));
 }
 
+void CallerQuotas::DropOldStarts(Usage& usage, absl::Time now) {
+  while (!usage.started.empty() && usage.started.front() <= now - kWindow) {
+    usage.started.pop_front();
+  }
+}
+
 void CallerQuotas::Release(const std::string& caller) {
   absl::MutexLock lock(&mu_);
   auto it = usage_.find(caller);
@@ -83,9 +87,7 @@ void CallerQuotas::Release(const std::string& caller) {
 void CallerQuotas::PruneLocked(std::map<std::string, Usage>::iterator it,
                                absl::Time now) {
   Usage& usage = it->second;
-  while (!usage.started.empty() && usage.started.front() <= now - kWindow) {
-    usage.started.pop_front();
-  }
+  DropOldStarts(usage, now);
   if (usage.running == 0 && usage.started.empty()) usage_.erase(it);
 }
 

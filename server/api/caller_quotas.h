@@ -52,6 +52,8 @@ class CallerQuotas : public std::enable_shared_from_this<CallerQuotas> {
     std::deque<absl::Time> started;
   };
   void Release(const std::string& caller);
+  // Forgets starts older than a minute.
+  static void DropOldStarts(Usage& usage, absl::Time now);
   // Drops starts older than a minute; erases a caller with nothing left.
   void PruneLocked(std::map<std::string, Usage>::iterator it, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

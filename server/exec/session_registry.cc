@@ -56,7 +56,7 @@ SessionRegistry::~SessionRegistry() {
     // before the registry, has ended them).
     absl::MutexLock lock(&mu_);
     auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return open_.empty() && reserved_ == 0;
+      return open_.empty() && reserved_.empty();
     };
     mu_.Await(absl::Condition(&drained));
     closer_done_ = true;
@@ -76,7 +76,7 @@ absl::StatusOr<std::string> SessionRegistry::Reserve(std::string_view owner,
     return absl::UnavailableError(
         "server is shutting down; retry on another replica");
   }
-  const int held = static_cast<int>(open_.size()) + reserved_;
+  const int held = static_cast<int>(open_.size() + reserved_.size());
   if (held >= options_.max_sessions) {
     return absl::ResourceExhaustedError(absl::StrCat(
         held,
@@ -87,8 +87,7 @@ absl::StatusOr<std::string> SessionRegistry::Reserve(std::string_view owner,
     int owned = 0;
     for (const auto& [id, entry] : open_)
       owned += entry.session->owner == owner;
-    for (const auto& [id, reserver] : reserved_owner_)
-      owned += reserver == owner;
+    for (const auto& [id, reserver] : reserved_) owned += reserver == owner;
     if (owned >= max_per_owner) {
       return QuotaExceededError(absl::StrCat(
           "caller ",
@@ -100,16 +99,14 @@ absl::StatusOr<std::string> SessionRegistry::Reserve(std::string_view owner,
           max_per_owner, "); close one first"));
     }
   }
-  ++reserved_;
   std::string id = NewSessionId();
-  reserved_owner_.emplace(id, owner);
+  reserved_.emplace(id, owner);
   return id;
 }
 
 void SessionRegistry::Unreserve(const std::string& id) {
   absl::MutexLock lock(&mu_);
-  --reserved_;
-  reserved_owner_.erase(id);
+  reserved_.erase(id);
 }
 
 absl::StatusOr<std::shared_ptr<OpenSession>> SessionRegistry::Start(
@@ -127,8 +124,7 @@ absl::StatusOr<std::shared_ptr<OpenSession>> SessionRegistry::Start(
   session->owner = std::move(owner);
   {
     absl::MutexLock lock(&mu_);
-    --reserved_;
-    reserved_owner_.erase(id);
+    reserved_.erase(id);
     if (!sandbox.ok()) return sandbox.status();
     session->sandbox = *std::move(sandbox);
     if (stopping_) {

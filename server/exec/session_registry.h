@@ -144,9 +144,9 @@ class SessionRegistry {
   const SessionHooks hooks_;
   mutable absl::Mutex mu_;
   std::map<std::string, Entry> open_ ABSL_GUARDED_BY(mu_);
-  int reserved_ ABSL_GUARDED_BY(mu_) = 0;
-  // Reserved ids by owner, until Start or Unreserve.
-  std::map<std::string, std::string, std::less<>> reserved_owner_
+  // Reserved ids (their sessions starting) and their owners, until Start or
+  // Unreserve.
+  std::map<std::string, std::string, std::less<>> reserved_
       ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   struct Closing {
