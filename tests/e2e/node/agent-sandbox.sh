@@ -11,8 +11,7 @@
 #   its ServiceAccount's token, --extensions as its release manifests run it.
 # - The router (sandbox-router) inside the node's network namespace, where the
 #   pod IPs are, listening on that namespace's loopback; a relay on the host's
-#   loopback opens each connection from inside it (as for containerd's
-#   streaming server). The SDK sends each request there with the pod's IP
+#   loopback opens each connection from inside it (as for the kubelet). The SDK sends each request there with the pod's IP
 #   (X-Sandbox-Pod-IP), so the router needs no API access.
 
 AGENT_SANDBOX_POOL_SIZE="${E2E_AGENT_SANDBOX_POOL_SIZE:-4}"

@@ -96,15 +96,43 @@ start_containerd() {
   done
 }
 
-# containerd's CRI streaming server (attach, exec) listens on the node
-# namespace's loopback; the kubelet, in the host's namespace, dials the URL
-# containerd hands it (http://127.0.0.1:STREAM_PORT/...). This relay listens
-# on the host's loopback only and opens each connection from inside the node
-# namespace.
-start_stream_relay() {
-  start_process stream-relay socat \
-    "TCP4-LISTEN:$STREAM_PORT,bind=127.0.0.1,reuseaddr,fork" \
-    "EXEC:nsenter --net=/run/netns/$NODE_NETNS socat STDIO TCP4\:127.0.0.1\:$STREAM_PORT"
+# The kubelet runs in the node's namespace (so its probes reach the pods,
+# and it reaches containerd's streaming server on that namespace's loopback,
+# as on any node). The API server, on the host, reaches the kubelet (logs,
+# attach, exec) through this relay: it listens on the host's loopback only
+# and opens each connection from inside the node namespace.
+start_kubelet_relay() {
+  start_process kubelet-relay socat \
+    "TCP4-LISTEN:$KUBELET_PORT,bind=127.0.0.1,reuseaddr,fork" \
+    "EXEC:nsenter --net=/run/netns/$NODE_NETNS socat STDIO TCP4\:127.0.0.1\:$KUBELET_PORT"
+}
+
+# The API server listens on the host's loopback only. Pods (and kube-proxy,
+# in the node's namespace) reach it through this relay: its node end listens
+# on the node namespace's port API_PORT (its loopback, and the pod bridge's
+# gateway, where the `kubernetes` Service's endpoint points:
+# tests/e2e/node/kubernetes-endpoints.yaml) and hands each connection over a
+# Unix socket to its host end, which connects to the API server.
+start_api_relay() {
+  local sock="$STATE/run/apiserver.sock"
+  start_process api-relay-host socat "UNIX-LISTEN:$sock,fork,mode=600" \
+    "TCP4:127.0.0.1:$API_PORT"
+  wait_for 10 "api relay socket" test -S "$sock"
+  start_process api-relay-node nsenter --net="/run/netns/$NODE_NETNS" \
+    socat "TCP4-LISTEN:$API_PORT,reuseaddr,fork" "UNIX-CONNECT:$sock"
+}
+
+# kube-proxy in the node's namespace: Service addresses (the `kubernetes`
+# Service included) work for pods as on any node.
+start_kube_proxy() {
+  make_cert kube-proxy "/CN=system:kube-proxy"
+  cert_kubeconfig kube-proxy
+  sed -e "s#@STATE@#$STATE#g" -e "s#@NODE_NAME@#$NODE_NAME#g" \
+    -e "s#@SUBNET@#$POD_SUBNET#g" \
+    "$ROOT/tests/e2e/node/kube-proxy.yaml" >"$STATE/kube-proxy.yaml"
+  nsenter --net="/run/netns/$NODE_NETNS" sysctl -qw net.ipv4.ip_forward=1
+  start_process kube-proxy nsenter --net="/run/netns/$NODE_NETNS" \
+    "$KUBE_BIN/kube-proxy" --config "$STATE/kube-proxy.yaml"
 }
 
 start_kubelet() {
@@ -118,7 +146,8 @@ start_kubelet() {
   sed -e "s#@STATE@#$STATE#g" -e "s#@PKI@#$PKI#g" \
     -e "s#@SOCK@#$CONTAINERD_SOCK#g" \
     "$ROOT/tests/e2e/node/kubelet-config.yaml" >"$STATE/kubelet-config.yaml"
-  start_process kubelet "$KUBE_BIN/kubelet" --config "$STATE/kubelet-config.yaml" \
+  start_process kubelet nsenter --net="/run/netns/$NODE_NETNS" \
+    "$KUBE_BIN/kubelet" --config "$STATE/kubelet-config.yaml" \
     --kubeconfig "$STATE/kubelet.kubeconfig" --root-dir "$STATE/kubelet" \
     --hostname-override "$NODE_NAME" --v 1
 }
@@ -133,6 +162,8 @@ install_objects() {
     -f "$ROOT/k8s/serviceaccount.yaml" -f "$ROOT/k8s/rbac.yaml" \
     -f "$ROOT/tests/e2e/node/cluster-objects.yaml" \
     -f "$ROOT/tests/e2e/node/adk-peer-rbac.yaml" >/dev/null
+  sed -e "s#@GATEWAY@#$POD_GATEWAY#g" -e "s#@API_PORT@#$API_PORT#g" \
+    "$ROOT/tests/e2e/node/kubernetes-endpoints.yaml" | kubectl_admin apply -f - >/dev/null
   # bench/compare-adk's namespace: ADK's GkeCodeExecutor's pods do not meet
   # the restricted Pod Security Standard agent-sandbox enforces (no
   # seccompProfile), so the side-by-side runs here, without PSA, both
@@ -203,7 +234,9 @@ cluster_up() {
   log "kube-apiserver ready ($((SECONDS - start)) s)"
   start_controllers
   start_containerd "$images"
-  start_stream_relay
+  start_kubelet_relay
+  start_api_relay
+  start_kube_proxy
   log "containerd ready, images imported ($((SECONDS - start)) s)"
   start_kubelet
   install_objects
@@ -226,6 +259,16 @@ up_failed() {
   exit "$status"
 }
 
+# The executor's image as scripts/build-executor-image last built it, into
+# the node's containerd (the chart runs it with image.pullPolicy Never).
+load_executor_image() {
+  [[ -f "$STATE/env" ]] || die "not up (scripts/e2e-cluster up)"
+  local tar
+  tar="$("$ROOT/scripts/build-executor-image" --built)"
+  ctr --address "$CONTAINERD_SOCK" -n k8s.io images import "$tar" >/dev/null
+  log "imported $tar"
+}
+
 cluster_env() {
   [[ -f "$STATE/env" ]] || die "not up (scripts/e2e-cluster up)"
   cat "$STATE/env"
@@ -234,7 +277,7 @@ cluster_env() {
 cluster_status() {
   local name
   for name in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet \
-    agent-sandbox-controller agent-sandbox-router; do
+    kubelet-relay kube-proxy api-relay-host api-relay-node agent-sandbox-controller agent-sandbox-router; do
     if alive "$name"; then echo "$name: running (pid $(cat "$PIDS/$name"))"; else echo "$name: stopped"; fi
   done
 }
@@ -261,6 +304,7 @@ cluster_down() {
   [[ -d "$STATE" ]] || return 0
   stop_agent_sandbox
   stop_process kubelet
+  stop_process kube-proxy
   # Every sandbox gVisor's shim started (runsc --root <root>/<containerd
   # namespace>), then the shims and containerd.
   local runsc root id
@@ -275,9 +319,12 @@ cluster_down() {
     done
   fi
   pkill -KILL -f "containerd-shim-run(sc-v1|c-v2) .*-address $CONTAINERD_SOCK" 2>/dev/null || true
-  stop_process stream-relay
-  pkill -KILL -f "socat .*127.0.0.1.$STREAM_PORT" 2>/dev/null || true  # its forks
+  stop_process kubelet-relay
+  pkill -KILL -f "socat .*127.0.0.1.$KUBELET_PORT" 2>/dev/null || true  # its forks
   stop_process containerd
+  stop_process api-relay-node
+  stop_process api-relay-host
+  pkill -KILL -f "socat .*$STATE/run/apiserver.sock" 2>/dev/null || true  # forks
   for name in kube-scheduler kube-controller-manager kube-apiserver etcd; do
     stop_process "$name"
   done
