@@ -32,7 +32,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from manifest_checks import (  # noqa: E402
     CLUSTER_SCOPED_KINDS, NAMESPACE, RELEASE, SANDBOX_LABEL, TOKEN_REVIEW_RULES,
     by_kind, check, check_container_hardening, check_manifests,
-    duration_seconds, fail, failures)
+    duration_seconds, fail, failures, projects_api_token)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "code-executor"
@@ -148,6 +148,12 @@ def cmd_render(args):
                     "helm template (token auth, reflection true)", auth="token", reflection=True)
     check_manifests(render(h, "--set", "config.server.reflection=false"),
                     "helm template (reflection false)", reflection=False)
+    short_token = render(h, "--set", "serviceAccount.tokenExpirationSeconds=600")
+    check_manifests(short_token, "helm template (tokenExpirationSeconds)")
+    for d in by_kind(short_token, "Deployment"):
+        pod = d["spec"]["template"]["spec"]
+        check(pod.get("automountServiceAccountToken") is False and projects_api_token(pod),
+              "serviceAccount.tokenExpirationSeconds: a projected token instead of the automount")
     explicit = render(h, "--set", "tls.secretName=ce-tls",
                       "--set", "config.server.tls.certFile=/etc/code-executor/tls/chain.pem",
                       "--set", "config.server.healthAddress=0.0.0.0:9000")
@@ -216,6 +222,7 @@ def cmd_schema(args):
         (["--set", "config.kubernetes.runtimeClass=gvisor"], "runtimeClass"),
         (["--set", "config.languages.ruby.fille=main.rb"], "fille"),
         (["--set", "config.server.backend=gvisor-local"], "backend"),
+        (["--set", "serviceAccount.tokenExpirationSeconds=300"], "tokenExpirationSeconds"),
         (["--set", "image.pullPolicy=Sometimes"], "pullPolicy"),
         (["--set", "config.server.auth.mode=tokens"], "mode"),
         (["--set", "config.server.auth.allowedIdentity={a}"], "allowedIdentity"),
@@ -244,6 +251,8 @@ def cmd_schema(args):
           "--set", "config.server.auth.allowedIdentities=null"], "allowedIdentities"),
         (["--set", f"config.server.auth.allowedIdentities={{{AGENT}}}"], "allowedIdentities"),
         (["--set", "tls.secretName=x", "--set", "probes.healthPort=50051"], "healthPort"),
+        (["--set", "serviceAccount.tokenExpirationSeconds=600", "--set",
+          "serviceAccount.automountServiceAccountToken=false"], "tokenExpirationSeconds needs"),
     ]
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
         f.write("replicaCnt: 3\n")

@@ -56,6 +56,7 @@ OVERRIDES = {
     "networkPolicy.clients.namespaceSelector": NULLABLE_OBJECT,
     "networkPolicy.metrics.podSelector": FREE_OBJECT,
     "networkPolicy.metrics.namespaceSelector": NULLABLE_OBJECT,
+    "serviceAccount.tokenExpirationSeconds": {"type": ["integer", "null"], "minimum": 600},
     "pdb.minAvailable": INT_OR_PERCENT,
     "pdb.maxUnavailable": INT_OR_PERCENT,
     "image.pullPolicy": {"type": "string",

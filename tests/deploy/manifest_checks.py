@@ -86,6 +86,24 @@ def matches(selector, labels):
     return all(labels.get(k) == v for k, v in (selector or {}).get("matchLabels", {}).items())
 
 
+API_TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def projects_api_token(pod):
+    """The pod mounts a projected API token (and the CA and namespace) where
+    the kubelet's automount would (serviceAccount.tokenExpirationSeconds)."""
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    for mount in pod["containers"][0].get("volumeMounts", []):
+        if mount.get("mountPath") != API_TOKEN_DIR:
+            continue
+        sources = volumes.get(mount["name"], {}).get("projected", {}).get("sources", [])
+        paths = {src["serviceAccountToken"]["path"] for src in sources if "serviceAccountToken" in src}
+        paths |= {item["path"] for src in sources if "configMap" in src for item in src["configMap"].get("items", [])}
+        paths |= {item["path"] for src in sources if "downwardAPI" in src for item in src["downwardAPI"]["items"]}
+        return paths == {"token", "ca.crt", "namespace"}
+    return False
+
+
 def check_container_hardening(where, pod_spec, c):
     psc = pod_spec.get("securityContext") or {}
     sc = c.get("securityContext") or {}
@@ -248,7 +266,7 @@ def check_manifests(docs, where, hpa=False, monitor=False, tls=False, client_ca=
               f"{where}: executor pods must not carry the sandbox label (the isolation policy would cut them off)")
         check(sa is not None and pod.get("serviceAccountName") == sa["metadata"]["name"],
               f"{where}: pod serviceAccountName")
-        check(pod.get("automountServiceAccountToken") is True,
+        check(pod.get("automountServiceAccountToken") is True or projects_api_token(pod),
               f"{where}: the executor needs its service account token")
         grace = pod.get("terminationGracePeriodSeconds")
         sg = duration_seconds(server.get("shutdownGrace", "30s"))

@@ -108,11 +108,11 @@ TEST_F(E2eHelmInstallTest, RunsOnInClusterConfigurationAlone) {
   absl::StatusOr<std::vector<std::string>> ready = release_->ReadyPods();
   ASSERT_TRUE(ready.ok()) << ready.status();
   ASSERT_THAT(*ready, SizeIs(2));  // the chart's replicaCount
-  absl::StatusOr<nlohmann::json> deployment =
-      cluster_.GetJson({"deployment", kRelease, "-n", cluster_.ns()});
+  absl::StatusOr<nlohmann::json> deployment = cluster_.GetJson(
+      {"deployment", release_->release(), "-n", cluster_.ns()});
   ASSERT_TRUE(deployment.ok()) << deployment.status();
   const auto& pod_spec = (*deployment)["spec"]["template"]["spec"];
-  EXPECT_EQ(pod_spec.value("serviceAccountName", ""), kRelease);
+  EXPECT_EQ(pod_spec.value("serviceAccountName", ""), release_->release());
   // No kubeconfig anywhere: the environment is the Downward API's owner
   // fields only, the volumes are the config, scratch space and the token
   // the kubelet projects.
@@ -124,8 +124,8 @@ TEST_F(E2eHelmInstallTest, RunsOnInClusterConfigurationAlone) {
   EXPECT_THAT(pod_spec["containers"][0].dump(), Not(HasSubstr("kubeconfig")));
   // Each replica checked its RBAC at start, as the release's ServiceAccount
   // with the token bound to its own pod.
-  const std::string user =
-      absl::StrCat("system:serviceaccount:", cluster_.ns(), ":", kRelease);
+  const std::string user = absl::StrCat("system:serviceaccount:", cluster_.ns(),
+                                        ":", release_->release());
   for (const std::string& pod : *ready) {
     int checks = 0;
     for (const auto& event :
@@ -182,8 +182,8 @@ TEST_F(E2eHelmInstallTest, OnlyTheAllowedIdentityIsServed) {
   ASSERT_TRUE(other.ok()) << other.status();
   EXPECT_EQ(other->value("error", ""), "PermissionDeniedError") << *other;
   EXPECT_THAT(other->value("message", ""),
-              HasSubstr(absl::StrCat("system:serviceaccount:", kAgentNamespace,
-                                     ":other-agent")));
+              HasSubstr(absl::StrCat("system:serviceaccount:",
+                                     release_->agent_ns(), ":other-agent")));
   absl::StatusOr<nlohmann::json> plain =
       release_->AwaitAgent("agent-plain-token", absl::Seconds(120));
   ASSERT_TRUE(plain.ok()) << plain.status();
@@ -267,7 +267,10 @@ TEST_F(E2eHelmInstallTest, AnUpgradeRollsWhileARunInFlightFinishes) {
   const std::string owner = OwnerOfTheRunningJob();
   ASSERT_FALSE(owner.empty());
   // A changed value changes the config's checksum annotation: a rollout.
+  const absl::Time upgrade_start = absl::Now();
   ASSERT_TRUE(release_->Upgrade({"config.dispatcher.workers=3"}).ok());
+  std::cerr << "helm upgrade --wait (rollout of both replicas): "
+            << absl::Now() - upgrade_start << "\n";
   absl::StatusOr<nlohmann::json> report =
       release_->AwaitAgent("agent-rollout", absl::Seconds(120));
   ASSERT_TRUE(report.ok()) << report.status();

@@ -117,12 +117,16 @@ std::map<std::string, std::set<int>> SocketOwners() {
 // Whether `pid` is one of the cluster's processes: a binary of the cluster
 // (Kubernetes, containerd and its shims, runsc), or one whose command line
 // names the cluster's state directory.
-bool IsClusterProcess(int pid, const std::string& state_dir) {
+// A process of the cluster: one of its binaries, or a process naming its
+// state dir or its node's network namespace (the relays into it).
+bool IsClusterProcess(int pid, const std::string& state_dir,
+                      const std::string& node_netns) {
   static const std::set<std::string> kBinaries = {"etcd",
                                                   "kube-apiserver",
                                                   "kube-controller-manager",
                                                   "kube-scheduler",
                                                   "kubelet",
+                                                  "kube-proxy",
                                                   "containerd",
                                                   "containerd-shim-runsc-v1",
                                                   "containerd-shim-runc-v2",
@@ -132,7 +136,8 @@ bool IsClusterProcess(int pid, const std::string& state_dir) {
   if (kBinaries.count(name) > 0) return true;
   const std::string cmdline =
       ReadWholeFile(absl::StrCat("/proc/", pid, "/cmdline"));
-  return absl::StrContains(cmdline, state_dir);
+  return absl::StrContains(cmdline, state_dir) ||
+         absl::StrContains(cmdline, absl::StrCat("/run/netns/", node_netns));
 }
 
 class E2eNetworkTest : public ::testing::Test {
@@ -154,7 +159,9 @@ TEST_F(E2eNetworkTest, ClusterServersListenOnlyOnLoopback) {
     auto owner = owners.find(inode);
     if (owner == owners.end()) continue;
     for (int pid : owner->second) {
-      if (!IsClusterProcess(pid, state_dir)) continue;
+      if (!IsClusterProcess(pid, state_dir, cluster_.Var("E2E_NODE_NETNS"))) {
+        continue;
+      }
       const std::string exe = ReadLink(absl::StrCat("/proc/", pid, "/exe"));
       EXPECT_TRUE(listener.loopback)
           << exe << " (pid " << pid << ") listens on " << listener.table << " "
@@ -163,7 +170,7 @@ TEST_F(E2eNetworkTest, ClusterServersListenOnlyOnLoopback) {
     }
   }
   // The check above saw the servers clients talk to: the API server (at the
-  // address every kubeconfig names) and the kubelet.
+  // address every kubeconfig names) and the kubelet (its relay).
   const std::string api_server = cluster_.Var("E2E_API_SERVER");
   ASSERT_TRUE(absl::StartsWith(api_server, "https://127.0.0.1:")) << api_server;
   int api_port = 0;

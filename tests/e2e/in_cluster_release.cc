@@ -26,20 +26,25 @@ absl::Status Failed(const std::string& what, const CommandResult& result) {
 }  // namespace
 
 InClusterRelease::InClusterRelease(const Cluster& cluster,
-                                   std::string source_dir, std::string helm)
+                                   std::string source_dir, std::string helm,
+                                   ReleasePlacement placement)
     : cluster_(cluster),
       source_dir_(std::move(source_dir)),
-      helm_(std::move(helm)) {}
+      helm_(std::move(helm)),
+      placement_(std::move(placement)) {
+  if (placement_.ns.empty()) placement_.ns = cluster_.ns();
+}
 
 absl::Status InClusterRelease::PrepareAgents() const {
-  CommandResult made =
-      cluster_.Kubectl({"create", "namespace", kAgentNamespace});
-  if (made.exit_code != 0 && !absl::StrContains(made.err, "AlreadyExists")) {
-    return Failed("create namespace", made);
+  for (const std::string& name : {ns(), agent_ns()}) {
+    CommandResult made = cluster_.Kubectl({"create", "namespace", name});
+    if (made.exit_code != 0 && !absl::StrContains(made.err, "AlreadyExists")) {
+      return Failed("create namespace", made);
+    }
   }
   for (const char* account : {"adk-agent", "other-agent"}) {
-    made = cluster_.Kubectl(
-        {"create", "serviceaccount", account, "-n", kAgentNamespace});
+    CommandResult made = cluster_.Kubectl(
+        {"create", "serviceaccount", account, "-n", agent_ns()});
     if (made.exit_code != 0 && !absl::StrContains(made.err, "AlreadyExists")) {
       return Failed("create serviceaccount", made);
     }
@@ -56,12 +61,19 @@ absl::Status InClusterRelease::PrepareAgents() const {
 
 absl::StatusOr<absl::Duration> InClusterRelease::Install() const {
   const absl::Time start = absl::Now();
-  CommandResult installed = RunCommand(
-      {helm_, "install", kRelease, source_dir_ + "/charts/code-executor",
-       "--kubeconfig", cluster_.Var("E2E_ADMIN_KUBECONFIG"), "--namespace",
-       cluster_.ns(), "--values",
-       source_dir_ + "/tests/e2e/in_cluster/values.yaml", "--wait", "--timeout",
-       "180s"});
+  std::vector<std::string> args = {
+      helm_,          "install",
+      release(),      source_dir_ + "/charts/code-executor",
+      "--kubeconfig", cluster_.Var("E2E_ADMIN_KUBECONFIG"),
+      "--namespace",  ns(),
+      "--values",     source_dir_ + "/tests/e2e/in_cluster/values.yaml",
+      "--wait",       "--timeout",
+      "180s"};
+  for (const std::string& entry : placement_.set) {
+    args.push_back("--set");
+    args.push_back(entry);
+  }
+  CommandResult installed = RunCommand(args);
   if (installed.exit_code != 0) return Failed("helm install", installed);
   return absl::Now() - start;
 }
@@ -70,12 +82,12 @@ absl::Status InClusterRelease::Upgrade(
     const std::vector<std::string>& set) const {
   std::vector<std::string> args = {helm_,
                                    "upgrade",
-                                   kRelease,
+                                   release(),
                                    source_dir_ + "/charts/code-executor",
                                    "--kubeconfig",
                                    cluster_.Var("E2E_ADMIN_KUBECONFIG"),
                                    "--namespace",
-                                   cluster_.ns(),
+                                   ns(),
                                    "--reuse-values",
                                    "--wait",
                                    "--timeout",
@@ -91,9 +103,9 @@ absl::Status InClusterRelease::Upgrade(
 
 absl::Status InClusterRelease::Uninstall() const {
   CommandResult removed =
-      RunCommand({helm_, "uninstall", kRelease, "--kubeconfig",
-                  cluster_.Var("E2E_ADMIN_KUBECONFIG"), "--namespace",
-                  cluster_.ns(), "--wait", "--timeout", "120s"});
+      RunCommand({helm_, "uninstall", release(), "--kubeconfig",
+                  cluster_.Var("E2E_ADMIN_KUBECONFIG"), "--namespace", ns(),
+                  "--wait", "--timeout", "120s"});
   if (removed.exit_code != 0 && !absl::StrContains(removed.err, "not found")) {
     return Failed("helm uninstall", removed);
   }
@@ -103,13 +115,13 @@ absl::Status InClusterRelease::Uninstall() const {
 absl::StatusOr<std::vector<std::string>> InClusterRelease::Leftovers() const {
   std::vector<std::string> left;
   const std::string instance =
-      absl::StrCat("app.kubernetes.io/instance=", kRelease);
+      absl::StrCat("app.kubernetes.io/instance=", release());
   CommandResult listed = cluster_.Kubectl(
       {"get",
        "deployments,replicasets,pods,services,endpointslices,configmaps,"
        "secrets,serviceaccounts,roles,rolebindings,networkpolicies,"
        "poddisruptionbudgets,horizontalpodautoscalers",
-       "-n", cluster_.ns(), "-l", instance, "-o", "name"});
+       "-n", ns(), "-l", instance, "-o", "name"});
   if (listed.exit_code != 0) return Failed("kubectl get", listed);
   CommandResult cluster_scoped =
       cluster_.Kubectl({"get", "clusterroles,clusterrolebindings", "-l",
@@ -127,14 +139,19 @@ absl::StatusOr<std::vector<std::string>> InClusterRelease::Leftovers() const {
 }
 
 void InClusterRelease::RemoveAgents() const {
-  cluster_.Kubectl({"delete", "namespace", kAgentNamespace,
-                    "--ignore-not-found", "--wait=true", "--timeout=120s"});
+  std::vector<std::string> args = {"delete", "namespace", agent_ns()};
+  if (ns() != cluster_.ns()) args.push_back(ns());
+  for (const char* flag :
+       {"--ignore-not-found", "--wait=true", "--timeout=120s"}) {
+    args.push_back(flag);
+  }
+  cluster_.Kubectl(args);
 }
 
 absl::StatusOr<std::vector<std::string>> InClusterRelease::ReadyPods() const {
-  absl::StatusOr<nlohmann::json> pods =
-      cluster_.GetJson({"pods", "-n", cluster_.ns(), "-l",
-                        absl::StrCat("app.kubernetes.io/instance=", kRelease)});
+  absl::StatusOr<nlohmann::json> pods = cluster_.GetJson(
+      {"pods", "-n", ns(), "-l",
+       absl::StrCat("app.kubernetes.io/instance=", release())});
   if (!pods.ok()) return pods.status();
   std::vector<std::string> ready;
   for (const auto& pod : (*pods)["items"]) {
@@ -152,7 +169,7 @@ absl::StatusOr<std::vector<std::string>> InClusterRelease::ReadyPods() const {
 
 absl::Status InClusterRelease::StartAgent(const AgentCall& call) const {
   CommandResult address = cluster_.Kubectl(
-      {"get", "service", kRelease, "-n", cluster_.ns(), "-o",
+      {"get", "service", release(), "-n", ns(), "-o",
        "jsonpath={.spec.clusterIP}:{.spec.ports[?(@.name==\"grpc\")].port}"});
   if (address.exit_code != 0) return Failed("get service", address);
   nlohmann::json token_source = {{"expirationSeconds", 600}, {"path", "token"}};
@@ -162,7 +179,7 @@ absl::Status InClusterRelease::StartAgent(const AgentCall& call) const {
       {"kind", "Pod"},
       {"metadata",
        {{"name", call.pod_name},
-        {"namespace", kAgentNamespace},
+        {"namespace", agent_ns()},
         {"labels", {{kClientLabel, "true"}}}}},
       {"spec",
        {{"serviceAccountName", call.account},
@@ -178,7 +195,10 @@ absl::Status InClusterRelease::StartAgent(const AgentCall& call) const {
              {{"name", "CODE_EXECUTOR_TARGET"}, {"value", address.out}},
              {{"name", "CODE_EXECUTOR_TOKEN_FILE"},
               {"value", absl::StrCat(kTokenDir, "/token")}},
-             {{"name", "AGENT_CODE"}, {"value", call.code}}}},
+             {{"name", "AGENT_CODE"}, {"value", call.code}},
+             {{"name", "AGENT_REPEAT"}, {"value", std::to_string(call.repeat)}},
+             {{"name", "AGENT_INTERVAL"},
+              {"value", std::to_string(call.interval_seconds)}}}},
            {"volumeMounts",
             {{{"name", "client"},
               {"mountPath", kClientDir},
@@ -205,14 +225,13 @@ absl::StatusOr<nlohmann::json> InClusterRelease::AwaitAgent(
   std::string phase;
   while (absl::Now() < deadline) {
     CommandResult got =
-        cluster_.Kubectl({"get", "pod", pod_name, "-n", kAgentNamespace, "-o",
+        cluster_.Kubectl({"get", "pod", pod_name, "-n", agent_ns(), "-o",
                           "jsonpath={.status.phase}"});
     phase = got.out;
     if (phase == "Succeeded" || phase == "Failed") break;
     absl::SleepFor(absl::Milliseconds(500));
   }
-  CommandResult logs =
-      cluster_.Kubectl({"logs", pod_name, "-n", kAgentNamespace});
+  CommandResult logs = cluster_.Kubectl({"logs", pod_name, "-n", agent_ns()});
   if (phase != "Succeeded") {
     return absl::DeadlineExceededError(
         absl::StrCat("agent pod ", pod_name, " is ", phase,

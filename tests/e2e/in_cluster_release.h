@@ -18,10 +18,18 @@
 
 namespace codeexec::e2e {
 
-// The helm release and so the Deployment, Service and ServiceAccount name.
-inline constexpr char kRelease[] = "code-executor-e2e";
-// Namespace of the agent pods (values.yaml allows its adk-agent account).
-inline constexpr char kAgentNamespace[] = "e2e-agent-pods";
+// Where a release goes and who calls it.
+struct ReleasePlacement {
+  // The helm release and so the Deployment, Service and ServiceAccount name.
+  std::string release = "code-executor-e2e";
+  // The release's (and its sandboxes') namespace; "" = the cluster's sandbox
+  // namespace (agent-sandbox), created if it is another.
+  std::string ns;
+  // Namespace of the agent pods (values.yaml allows its adk-agent account).
+  std::string agent_ns = "e2e-agent-pods";
+  // `--set` entries on top of values.yaml.
+  std::vector<std::string> set;
+};
 
 // An agent pod's call: the code it sends, the ServiceAccount it runs as and
 // the audience of its projected token ("" = the API server's own, i.e. a
@@ -31,14 +39,22 @@ struct AgentCall {
   std::string account = "adk-agent";
   std::string audience = "code-executor";
   std::string code;
+  // Calls made, interval_seconds apart (agent_call.py reports them all).
+  int repeat = 1;
+  int interval_seconds = 0;
 };
 
 class InClusterRelease {
  public:
   InClusterRelease(const Cluster& cluster, std::string source_dir,
-                   std::string helm);
+                   std::string helm, ReleasePlacement placement = {});
 
-  // Agent namespace and accounts, the client's files for the agent pods
+  const std::string& release() const { return placement_.release; }
+  const std::string& ns() const { return placement_.ns; }
+  const std::string& agent_ns() const { return placement_.agent_ns; }
+
+  // The release's namespace (unless it is the cluster's), the agent
+  // namespace and accounts, the client's files for the agent pods
   // (pip install --target, under the cluster's state dir).
   absl::Status PrepareAgents() const;
   // `helm install --wait` (the Deployment Ready through its gRPC probes);
@@ -50,7 +66,8 @@ class InClusterRelease {
   // What is left of the release: objects labelled with its instance in the
   // sandbox namespace and its cluster-scoped RBAC ("kind/name" each).
   absl::StatusOr<std::vector<std::string>> Leftovers() const;
-  // Deletes the agent namespace and waits until it is gone.
+  // Deletes the agent namespace (and the release's, if it made it) and
+  // waits until they are gone.
   void RemoveAgents() const;
 
   // Names of the executor's pods that are Ready.
@@ -71,6 +88,7 @@ class InClusterRelease {
   const Cluster& cluster_;
   std::string source_dir_;
   std::string helm_;
+  ReleasePlacement placement_;
 };
 
 }  // namespace codeexec::e2e

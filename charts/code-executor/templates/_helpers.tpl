@@ -154,6 +154,9 @@ annotations:
 {{- if le (float64 .Values.terminationGracePeriodSeconds) $grace -}}
 {{- fail (printf "terminationGracePeriodSeconds (%v) must be larger than config.server.shutdownGrace (%vs), or running executions are killed mid-shutdown" .Values.terminationGracePeriodSeconds $grace) -}}
 {{- end -}}
+{{- if and .Values.serviceAccount.tokenExpirationSeconds (not .Values.serviceAccount.automountServiceAccountToken) -}}
+{{- fail "serviceAccount.tokenExpirationSeconds needs serviceAccount.automountServiceAccountToken: the executor calls the API with that token" -}}
+{{- end -}}
 {{- $auth := default (dict) $server.auth -}}
 {{- $mode := toString (default "none" $auth.mode) -}}
 {{- if and .Values.tls.clientCa (not .Values.tls.secretName) -}}
