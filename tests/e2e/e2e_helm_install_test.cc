@@ -165,18 +165,16 @@ TEST_F(E2eHelmInstallTest, OnlyTheAllowedIdentityIsServed) {
   // values.yaml allows adk-agent only. other-agent's token is genuine (the
   // API server's TokenReview says so) but not allowed; a pod's ordinary
   // token is for the API server's audience, not code-executor's.
-  ASSERT_TRUE(release_
-                  ->StartAgent({.pod_name = "agent-other",
-                                .account = "other-agent",
-                                .audience = "code-executor",
-                                .code = "print('must not run')"})
-                  .ok());
-  ASSERT_TRUE(release_
-                  ->StartAgent({.pod_name = "agent-plain-token",
+  for (const AgentCall& call : {AgentCall{.pod_name = "agent-other",
+                               .account = "other-agent",
+                               .audience = "code-executor",
+                               .code = "print('must not run')"},
+                                AgentCall{.pod_name = "agent-plain-token",
                                 .account = "adk-agent",
                                 .audience = "",
-                                .code = "print('must not run')"})
-                  .ok());
+                                .code = "print('must not run')"}}) {
+    ASSERT_TRUE(release_->StartAgent(call).ok());
+  }
   absl::StatusOr<nlohmann::json> other =
       release_->AwaitAgent("agent-other", absl::Seconds(120));
   ASSERT_TRUE(other.ok()) << other.status();
