@@ -1,5 +1,8 @@
 #include "tests/e2e/in_cluster_release.h"
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -49,14 +52,35 @@ absl::Status InClusterRelease::PrepareAgents() const {
       return Failed("create serviceaccount", made);
     }
   }
-  const std::string site = cluster_.Var("E2E_STATE_DIR") + "/client-site";
-  CommandResult installed = RunCommand(
-      {source_dir_ + "/build/venv/bin/pip", "install", "-q", "--upgrade",
-       "--target", site, source_dir_ + "/clients/python"});
+  return InstallClientOnce();
+}
+
+absl::Status InClusterRelease::InstallClientOnce() const {
+  // Release tests run side by side (the rotation test beside the others)
+  // while agent pods import from this directory: it is made once per
+  // cluster, in a staging directory renamed into place, never rewritten.
+  const std::filesystem::path site = ClientSite();
+  if (std::filesystem::exists(site)) return absl::OkStatus();
+  const std::string staging = absl::StrCat(site.string(), ".", getpid());
+  CommandResult installed =
+      RunCommand({source_dir_ + "/build/venv/bin/pip", "install", "-q",
+                  "--target", staging, source_dir_ + "/clients/python"});
   if (installed.exit_code != 0) return Failed("pip install", installed);
-  std::ofstream(site + "/agent_call.py")
+  std::ofstream(staging + "/agent_call.py")
       << ReadWholeFile(source_dir_ + "/tests/e2e/in_cluster/agent_call.py");
+  std::error_code error;
+  std::filesystem::rename(staging, site, error);
+  if (error) {  // another test's rename won: use that one
+    std::filesystem::remove_all(staging, error);
+    if (!std::filesystem::exists(site)) {
+      return absl::InternalError(absl::StrCat("cannot create ", site.string()));
+    }
+  }
   return absl::OkStatus();
+}
+
+std::string InClusterRelease::ClientSite() const {
+  return cluster_.Var("E2E_STATE_DIR") + "/client-site";
 }
 
 absl::StatusOr<absl::Duration> InClusterRelease::Install() const {
@@ -208,9 +232,7 @@ absl::Status InClusterRelease::StartAgent(const AgentCall& call) const {
               {"readOnly", true}}}}}}},
         {"volumes",
          {{{"name", "client"},
-           {"hostPath",
-            {{"path", cluster_.Var("E2E_STATE_DIR") + "/client-site"},
-             {"type", "Directory"}}}},
+           {"hostPath", {{"path", ClientSite()}, {"type", "Directory"}}}},
           {{"name", "token"},
            {"projected",
             {{"sources", {{{"serviceAccountToken", token_source}}}}}}}}}}}};

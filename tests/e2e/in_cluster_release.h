@@ -55,7 +55,7 @@ class InClusterRelease {
 
   // The release's namespace (unless it is the cluster's), the agent
   // namespace and accounts, the client's files for the agent pods
-  // (pip install --target, under the cluster's state dir).
+  // (pip install --target, under the cluster's state dir, once per cluster).
   absl::Status PrepareAgents() const;
   // `helm install --wait` (the Deployment Ready through its gRPC probes);
   // returns how long that took.
@@ -85,6 +85,10 @@ class InClusterRelease {
                                           absl::Time since) const;
 
  private:
+  absl::Status InstallClientOnce() const;
+  // The agent pods' PYTHONPATH (a hostPath volume).
+  std::string ClientSite() const;
+
   const Cluster& cluster_;
   std::string source_dir_;
   std::string helm_;
